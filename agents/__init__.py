@@ -1,0 +1,1 @@
+"""Agents: brain modules composed into one jitted control step, with checkpoints and configs."""

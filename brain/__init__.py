@@ -1,0 +1,19 @@
+"""Brain modules: pure JAX (Equinox) modules with local learning rules; nothing here knows of Gymnasium."""
+
+from brain.base import (
+    AbstractGate,
+    AbstractMemory,
+    AbstractPerception,
+    Percept,
+    Recollection,
+    Selection,
+)
+
+__all__ = [
+    "AbstractGate",
+    "AbstractMemory",
+    "AbstractPerception",
+    "Percept",
+    "Recollection",
+    "Selection",
+]

@@ -1,0 +1,88 @@
+"""The brain's slots: one abstract base per slot, final implementations elsewhere (Equinox's pattern).
+
+Every method is pure, `(module, state, inputs, *, key) -> (state, outputs)`; learning returns a new
+module (built with `eqx.tree_at`) and never mutates. Hyperparameters are `eqx.field(static=True)`, so a
+module is a pytree of arrays that `jax.jit` and `jax.vmap` take whole.
+"""
+
+import abc
+from typing import NamedTuple
+
+import equinox as eqx
+from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
+
+
+class Percept(NamedTuple):
+    """What perception hands on: latent beliefs and how well they explain the input."""
+
+    latent: Float[Array, " latent"]
+    free_energy: Float[Array, ""]
+    layer_errors: Float[Array, " layers"]  # mean squared prediction error per layer
+
+
+class AbstractPerception(eqx.Module):
+    """Infers latent causes of an observation vector; learns by local rules only."""
+
+    in_size: eqx.AbstractVar[int]
+    latent_size: eqx.AbstractVar[int]
+
+    @abc.abstractmethod
+    def init_state(self):
+        """Inference state carried between control steps (e.g. the last latents, for warm starts)."""
+
+    @abc.abstractmethod
+    def perceive(self, state, x: Float[Array, " in_size"], *, key: PRNGKeyArray) -> tuple[object, Percept]:
+        """Settles beliefs about `x`; returns the new state and the percept."""
+
+    @abc.abstractmethod
+    def learn(self, state, x: Float[Array, " in_size"]) -> "AbstractPerception":
+        """One local (Hebbian) learning step on `x`, starting from the settled `state`."""
+
+
+class Recollection(NamedTuple):
+    """What memory returns for a cue."""
+
+    code: Int[Array, " Q"]  # the winning cell in each competitive module
+    familiarity: Float[Array, ""]  # G in [0, 1]: 1 for a stored input, low for a novel one
+    payload: Float[Array, " payload"]  # what was bound to the best-matching episode
+
+
+class AbstractMemory(eqx.Module):
+    """Episodic memory: stores an episode in one trial, recalls by similarity."""
+
+    in_size: eqx.AbstractVar[int]
+    payload_size: eqx.AbstractVar[int]
+
+    @abc.abstractmethod
+    def recall(self, cue: Float[Array, " in_size"]) -> Recollection:
+        """Best-matching stored code for `cue`, its familiarity and bound payload."""
+
+    @abc.abstractmethod
+    def store(
+        self, x: Float[Array, " in_size"], payload: Float[Array, " payload"], *, key: PRNGKeyArray
+    ) -> "AbstractMemory":
+        """Stores `x` with `payload` in a single trial; returns the new memory."""
+
+
+class Selection(NamedTuple):
+    """What the gate decides."""
+
+    channel: Int[Array, ""]  # the selected channel, or -1 for none
+    disinhibition: Float[Array, " channels"]  # 1 for a released channel, 0 for an inhibited one
+    selected: Bool[Array, ""]  # False when nothing was salient enough
+
+
+class AbstractGate(eqx.Module):
+    """Chooses one action channel from per-channel saliences."""
+
+    num_channels: eqx.AbstractVar[int]
+
+    @abc.abstractmethod
+    def init_state(self):
+        """Selection state carried between steps (e.g. for hysteresis)."""
+
+    @abc.abstractmethod
+    def select(
+        self, state, salience: Float[Array, " channels"], *, key: PRNGKeyArray
+    ) -> tuple[object, Selection]:
+        """Picks a channel; returns the new state and the selection."""

@@ -1,0 +1,30 @@
+"""Mortal's worlds, registered with Gymnasium on import (`import envs`, or `gym.make("envs:mortal/...")`).
+
+| id                         | body and needs                                                        |
+| -------------------------- | --------------------------------------------------------------------- |
+| mortal/Forager-v0          | rolling robot; food and water (Yoshida et al.'s two-resource world)   |
+| mortal/ThermalForager-v0   | + body temperature: sun, shade, motor heat, evaporative cooling       |
+| mortal/FoodOnly-v0         | lesson world: one resource, small arena, items near                   |
+
+`envs.wrappers.Homeostatic` makes any other Gymnasium task mortal.
+"""
+
+import gymnasium as gym
+
+from envs.wrappers import Homeostatic
+
+MAX_EPISODE_STEPS = 60_000
+WORLDS = ("mortal/Forager-v0", "mortal/ThermalForager-v0", "mortal/FoodOnly-v0")
+
+gym.register("mortal/Forager-v0", entry_point="envs.forager:ForagerEnv", max_episode_steps=MAX_EPISODE_STEPS)
+gym.register(
+    "mortal/ThermalForager-v0", entry_point="envs.thermal:ThermalForagerEnv", max_episode_steps=MAX_EPISODE_STEPS
+)
+gym.register(
+    "mortal/FoodOnly-v0",
+    entry_point="envs.forager:ForagerEnv",
+    max_episode_steps=MAX_EPISODE_STEPS,
+    kwargs=dict(resources=("food",), items=(6,), arena_half_width=1.5),
+)
+
+__all__ = ["MAX_EPISODE_STEPS", "WORLDS", "Homeostatic"]

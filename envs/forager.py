@@ -1,0 +1,259 @@
+"""mortal/Forager-v0: a rolling robot that must eat and drink to stay alive.
+
+Defaults follow Yoshida et al.'s two-resource world so results compare: two internal variables (food,
+water) with set-point 0, each decaying 0.00015 per step, +0.1 per item of its kind, death when |h| > 1,
+start uniform in +-1/6, 6 food + 4 water items in a small walled arena. Items are consumed on contact
+and respawn elsewhere.
+
+Observation `Dict(extero, intero)`:
+- extero: for each resource, `num_bins` egocentric angular bins (bin 0 straight ahead, counter-clockwise),
+  each holding the proximity `1 - d / sensing_range` of the nearest item of that kind in it (0 if none);
+  then the body's velocity in its own frame (forward, lateral in m/s, yaw rate in rad/s; top speed is
+  1 m/s straight and about 4 rad/s turning on the spot, clipped at +-MAX_SPEED);
+- intero: the internal variables (clipped to their viable range at the step of death).
+Initial internal state: set-point + uniform(+-initial_spread) in units of each variable's scale (the
+distance from set-point to its farther viable bound), so +-1/6 for the nutrients.
+Action: the left and right wheel commands in [-1, 1]. Reward: homeostatic, `D(h_t) - D(h_{t+1})`.
+"""
+
+from pathlib import Path
+
+import mujoco
+import numpy as np
+from gymnasium import spaces
+from gymnasium.envs.mujoco import MujocoEnv
+
+from homeostasis import Physiology
+
+ASSET = Path(__file__).resolve().parent / "assets" / "forager.xml"
+ROBOT_RADIUS = 0.15
+ITEM_RADIUS = 0.1
+MAX_SPEED = 5.0
+COLOURS = {"food": (0.85, 0.2, 0.15, 1.0), "water": (0.15, 0.4, 0.9, 1.0)}
+
+
+class ForagerEnv(MujocoEnv):
+    """A planar arena with resource items; see the module docstring."""
+
+    metadata = {"render_modes": ["rgb_array", "depth_array"], "render_fps": 20}
+
+    def __init__(
+        self,
+        resources: tuple[str, ...] = ("food", "water"),
+        items: tuple[int, ...] = (6, 4),
+        arena_half_width: float = 3.0,
+        item_amount: float = 0.1,
+        decay: float = 0.00015,
+        effort_cost: float = 0.0,
+        set_point: float = 0.0,
+        viable_range: tuple[float, float] = (-1.0, 1.0),
+        initial_spread: float = 1 / 6,
+        num_bins: int = 20,
+        sensing_range: float = 4.0,
+        render_mode: str | None = None,
+        width: int = 480,
+        height: int = 480,
+    ):
+        if len(resources) != len(items):
+            raise ValueError(f"resources {resources} and items {items} must have the same length")
+        if any(n < 1 for n in items):
+            raise ValueError(f"every resource needs at least one item, got items={items}")
+        if arena_half_width <= 2 * (ROBOT_RADIUS + ITEM_RADIUS):
+            raise ValueError(f"arena_half_width={arena_half_width} is too small for the robot and its items")
+        self.resources = tuple(resources)
+        self.item_kind = np.repeat(np.arange(len(items)), items)
+        self.arena_half_width = arena_half_width
+        self.num_bins = num_bins
+        self.sensing_range = sensing_range
+        self.initial_spread = initial_spread
+        self.physiology = self._make_physiology(
+            item_amount, decay, effort_cost, set_point, viable_range
+        )
+        size = len(self.physiology.names)
+        observation_space = spaces.Dict(
+            extero=spaces.Box(-MAX_SPEED, MAX_SPEED, (self._extero_size(),), np.float32),
+            intero=spaces.Box(
+                np.asarray(self.physiology.low, np.float32), np.asarray(self.physiology.high, np.float32), (size,)
+            ),
+        )
+        super().__init__(
+            str(ASSET),
+            frame_skip=5,
+            observation_space=observation_space,
+            render_mode=render_mode,
+            width=width,
+            height=height,
+            default_camera_config={
+                "distance": 3.4 * arena_half_width,
+                "elevation": -90.0,
+                "azimuth": 90.0,
+                "lookat": np.zeros(3),
+            },
+        )
+        self.internal_state = np.zeros(size)
+        self.item_xy = np.zeros((len(self.item_kind), 2))
+
+    # -- construction -----------------------------------------------------------------------------
+    def _make_physiology(self, item_amount, decay, effort_cost, set_point, viable_range) -> Physiology:
+        n = len(self.resources)
+        return Physiology(
+            names=self.resources,
+            event_names=self.resources,
+            set_point=np.full(n, float(set_point)),
+            low=np.full(n, float(viable_range[0])),
+            high=np.full(n, float(viable_range[1])),
+            decay=np.full(n, float(decay)),
+            effort_gain=np.full(n, -float(effort_cost)),
+            effects=np.eye(n) * item_amount,
+            conductance=np.zeros(n),
+        )
+
+    def _extero_size(self) -> int:
+        return len(self.resources) * self.num_bins + 3
+
+    def _initialize_simulation(self):
+        """Builds the arena around the robot of `forager.xml` (walls, items) with MuJoCo's MjSpec."""
+        spec = mujoco.MjSpec.from_file(str(ASSET))
+        self._decorate(spec)
+        model = spec.compile()
+        model.vis.global_.offwidth = max(model.vis.global_.offwidth, self.width)
+        model.vis.global_.offheight = max(model.vis.global_.offheight, self.height)
+        return model, mujoco.MjData(model)
+
+    def _decorate(self, spec: mujoco.MjSpec) -> None:
+        half = self.arena_half_width
+        for name, pos, size in (
+            ("wall_north", (0, half + 0.05), (half + 0.1, 0.05)),
+            ("wall_south", (0, -half - 0.05), (half + 0.1, 0.05)),
+            ("wall_east", (half + 0.05, 0), (0.05, half + 0.1)),
+            ("wall_west", (-half - 0.05, 0), (0.05, half + 0.1)),
+        ):
+            spec.worldbody.add_geom(
+                name=name, type=mujoco.mjtGeom.mjGEOM_BOX, pos=[*pos, 0.15], size=[*size, 0.15],
+                rgba=[0.45, 0.42, 0.38, 1], contype=1, conaffinity=1,
+            )
+        for i, kind in enumerate(self.item_kind):
+            body = spec.worldbody.add_body(name=f"item{i}", mocap=True, pos=[0, 0, ITEM_RADIUS])
+            body.add_geom(
+                type=mujoco.mjtGeom.mjGEOM_SPHERE, size=[ITEM_RADIUS, 0, 0],
+                rgba=list(COLOURS.get(self.resources[kind], (0.3, 0.7, 0.3, 1.0))),
+            )
+
+    # -- the Gymnasium API -------------------------------------------------------------------------
+    def reset_model(self):
+        qpos = self.init_qpos.copy()
+        qpos[:2] = self._free_point(avoid=np.empty((0, 2)), clearance=0.0)
+        qpos[2] = self.np_random.uniform(-np.pi, np.pi)
+        self.set_state(qpos, np.zeros_like(self.init_qvel))
+        for i in range(len(self.item_kind)):
+            self._respawn(i)
+        set_point, scale = np.asarray(self.physiology.set_point), np.asarray(self.physiology.scale)
+        spread = self.initial_spread * scale
+        self.internal_state = set_point + self.np_random.uniform(-spread, spread)
+        return self._get_obs()
+
+    def reset(self, *, seed=None, options=None):
+        obs, info = super().reset(seed=seed, options=options)
+        if options and "internal_state" in options:
+            self.internal_state = self._checked_internal_state(options["internal_state"])
+            obs = self._get_obs()
+        return obs, self._get_info(cause="")
+
+    def step(self, action):
+        action = self._checked_action(action)
+        h = self.internal_state
+        motor = action[: self.model.nu]
+        self.do_simulation(motor, self.frame_skip)
+        events = self._events(self._consume(), action)
+        h_next = self.physiology.step(h, events, effort=float(np.mean(motor**2)), ambient=self._ambient())
+        self.internal_state = h_next
+        cause = self.physiology.cause_of_death(h_next)
+        reward = float(self.physiology.reward(h, h_next))
+        return self._get_obs(), reward, bool(cause), False, self._get_info(cause, events)
+
+    # -- the body and its surroundings -------------------------------------------------------------
+    def _events(self, eaten: np.ndarray, action: np.ndarray) -> np.ndarray:
+        """The physiology's event vector for this step: items eaten per resource."""
+        return eaten
+
+    def _ambient(self) -> float:
+        return 0.0
+
+    def _consume(self) -> np.ndarray:
+        """Eats every item the robot touches (respawning it elsewhere); returns the count per resource."""
+        xy = self.data.qpos[:2]
+        touching = np.flatnonzero(
+            np.sum((self.item_xy - xy) ** 2, axis=1) < (ROBOT_RADIUS + ITEM_RADIUS) ** 2
+        )
+        for i in touching:
+            self._respawn(i)
+        return np.bincount(self.item_kind[touching], minlength=len(self.resources)).astype(float)
+
+    def _respawn(self, i: int) -> None:
+        self.item_xy[i] = self._free_point(avoid=self.data.qpos[None, :2], clearance=1.0)
+        self.data.mocap_pos[i, :2] = self.item_xy[i]
+
+    def _free_point(self, avoid: np.ndarray, clearance: float) -> np.ndarray:
+        """A uniform point in the arena at least `clearance` away from every point in `avoid`."""
+        margin = self.arena_half_width - ROBOT_RADIUS - ITEM_RADIUS
+        while True:
+            point = self.np_random.uniform(-margin, margin, 2)
+            if np.all(np.sum((avoid - point) ** 2, axis=1) >= clearance**2):
+                return point
+
+    def _bins(self, points: np.ndarray) -> np.ndarray:
+        """Egocentric proximity bins of `points` [n, 2]: max of 1 - d / sensing_range per angular bin."""
+        x, y, yaw = self.data.qpos[:3]
+        offset = points - (x, y)
+        distance = np.hypot(offset[:, 0], offset[:, 1])
+        bearing = np.arctan2(offset[:, 1], offset[:, 0]) - yaw
+        index = ((bearing / (2 * np.pi) + 0.5 / self.num_bins) % 1.0 * self.num_bins).astype(int)
+        proximity = np.clip(1.0 - distance / self.sensing_range, 0.0, 1.0)
+        bins = np.zeros(self.num_bins)
+        np.maximum.at(bins, index, proximity)
+        return bins
+
+    def _body_velocity(self) -> np.ndarray:
+        vx, vy, yaw_rate = self.data.qvel[:3]
+        yaw = self.data.qpos[2]
+        c, s = np.cos(yaw), np.sin(yaw)
+        return np.clip([c * vx + s * vy, -s * vx + c * vy, yaw_rate], -MAX_SPEED, MAX_SPEED)
+
+    def _extero(self) -> np.ndarray:
+        items = [self._bins(self.item_xy[self.item_kind == k]) for k in range(len(self.resources))]
+        return np.concatenate([*items, self._body_velocity()])
+
+    def _get_obs(self):
+        low, high = np.asarray(self.physiology.low), np.asarray(self.physiology.high)
+        return {
+            "extero": self._extero().astype(np.float32),
+            "intero": np.clip(self.internal_state, low, high).astype(np.float32),
+        }
+
+    def _get_info(self, cause: str, events: np.ndarray | None = None) -> dict:
+        return {
+            "internal_state": self.internal_state.copy(),
+            "drive": float(self.physiology.drive(self.internal_state)),
+            "cause_of_death": cause,
+            "events": np.zeros(len(self.physiology.event_names)) if events is None else events,
+        }
+
+    # -- input checks ------------------------------------------------------------------------------
+    def _checked_action(self, action) -> np.ndarray:
+        action = np.asarray(action, dtype=np.float64)
+        if action.shape != self.action_space.shape:
+            raise ValueError(f"action has shape {action.shape}, expected {self.action_space.shape}")
+        if not np.all(np.isfinite(action)):
+            raise ValueError(f"action contains NaN or inf: {action}")
+        return action
+
+    def _checked_internal_state(self, value) -> np.ndarray:
+        value = np.asarray(value, dtype=np.float64)
+        if value.shape != self.internal_state.shape:
+            raise ValueError(
+                f"options['internal_state'] has shape {value.shape}, expected {self.internal_state.shape} "
+                f"for {self.physiology.names}"
+            )
+        if not self.physiology.viable(value):
+            raise ValueError(f"options['internal_state'] {value} lies outside the viable range")
+        return value
