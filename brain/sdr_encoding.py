@@ -1,0 +1,125 @@
+"""Sparse binary inputs for the SDR memory: checked binary vectors, or real vectors made sparse by k-WTA.
+
+A binariser maps an input vector to the set of active input bits the memory learns from. Two kinds:
+
+- `BinaryInput`: the input is already binary (0/1); its ones are the active bits.
+- `WinnersTakeAll`: a real vector `x` is projected by a fixed random matrix `P` (a random expansion that
+  preserves angles, as in the fly's olfactory hash, Dasgupta et al. 2017) and the `num_active` largest
+  entries of `P x` become the active bits: `active = top_k(P x)`. Similar vectors get overlapping bit sets,
+  every input gets exactly `num_active` bits. With `out_size=None`, `P` is the identity (plain k-WTA on `x`).
+
+Bits are also packed 32 to a `uint32` word, the layout the memory's weights use.
+"""
+
+import abc
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Bool, Float, PRNGKeyArray, UInt32
+
+WORD_BITS = 32
+
+
+def pack_bits(bits: Bool[Array, "*batch n"]) -> UInt32[Array, "*batch words"]:
+    """Packs the last axis of a boolean array into `ceil(n / 32)` uint32 words (bit i of word w = bit 32w + i)."""
+    n = bits.shape[-1]
+    padded = jnp.pad(bits, [(0, 0)] * (bits.ndim - 1) + [(0, -n % WORD_BITS)])
+    words = padded.reshape(*bits.shape[:-1], -1, WORD_BITS).astype(jnp.uint32)
+    return (words << jnp.arange(WORD_BITS, dtype=jnp.uint32)).sum(-1, dtype=jnp.uint32)
+
+
+def count_bits(words: UInt32[Array, "*batch words"]) -> Array:
+    """Number of set bits along the last axis (int32)."""
+    return jax.lax.population_count(words).astype(jnp.int32).sum(-1)
+
+
+def is_traced(x) -> bool:
+    """True inside `jit`/`vmap`, where values (not shapes) are unknown and cannot be checked eagerly."""
+    return isinstance(x, jax.core.Tracer)
+
+
+def check_vector(x, size: int, name: str) -> None:
+    """Raises a clear error for a wrong shape, a non-numeric dtype or (when concrete) non-finite values."""
+    shape = jnp.shape(x)
+    if shape != (size,):
+        raise ValueError(f"{name} must have shape ({size},), got {shape}")
+    dtype = jnp.result_type(x)
+    if not (jnp.issubdtype(dtype, jnp.number) or dtype == jnp.bool_):
+        raise TypeError(f"{name} must be numeric or boolean, got dtype {dtype}")
+    if not is_traced(x) and not np.all(np.isfinite(np.asarray(x, dtype=np.float64))):
+        raise ValueError(f"{name} contains NaN or infinite values")
+
+
+class AbstractBinariser(eqx.Module):
+    """Maps an input vector of width `in_size` to `out_size` active/inactive input bits."""
+
+    in_size: eqx.AbstractVar[int]
+    out_size: eqx.AbstractVar[int]
+
+    @abc.abstractmethod
+    def __call__(self, x: Float[Array, " in_size"]) -> Bool[Array, " out_size"]:
+        """The active bits of `x`."""
+
+    def check(self, x, name: str = "input") -> None:
+        """Eager checks at the Python boundary (shape and dtype always, values when not traced)."""
+        check_vector(x, self.in_size, name)
+
+
+class BinaryInput(AbstractBinariser):
+    """Binary inputs used as they are: the ones are the active bits. Rejects non-binary and empty inputs."""
+
+    in_size: int = eqx.field(static=True)
+    out_size: int = eqx.field(static=True)
+
+    def __init__(self, in_size: int):
+        if in_size < 1:
+            raise ValueError(f"in_size must be >= 1, got {in_size}")
+        self.in_size = in_size
+        self.out_size = in_size
+
+    def __call__(self, x: Float[Array, " in_size"]) -> Bool[Array, " out_size"]:
+        return jnp.asarray(x) > 0.5
+
+    def check(self, x, name: str = "input") -> None:
+        super().check(x, name)
+        if is_traced(x):
+            return
+        values = np.asarray(x)
+        if not np.all((values == 0) | (values == 1)):
+            raise ValueError(f"{name} must be binary (0/1) for BinaryInput, got values {np.unique(values)[:5]}...")
+        if not values.any():
+            raise ValueError(f"{name} is empty: a binary input needs at least one active bit")
+
+
+class WinnersTakeAll(AbstractBinariser):
+    """k-winners-take-all of a fixed random projection: `active = top_k(P x)`, exactly `num_active` bits."""
+
+    projection: Float[Array, "out_size in_size"] | None
+    in_size: int = eqx.field(static=True)
+    out_size: int = eqx.field(static=True)
+    num_active: int = eqx.field(static=True)
+
+    def __init__(self, in_size: int, num_active: int, out_size: int | None = None, *, key: PRNGKeyArray):
+        """`out_size=None` keeps the input's own axes (no projection); otherwise `P` is Gaussian, `out_size x in_size`."""
+        if in_size < 1:
+            raise ValueError(f"in_size must be >= 1, got {in_size}")
+        out = in_size if out_size is None else out_size
+        if not 1 <= num_active < out:
+            raise ValueError(f"num_active must be in [1, {out}), got {num_active}")
+        self.in_size = in_size
+        self.out_size = out
+        self.num_active = num_active
+        self.projection = None if out_size is None else jax.random.normal(key, (out, in_size)) / np.sqrt(in_size)
+
+    def __call__(self, x: Float[Array, " in_size"]) -> Bool[Array, " out_size"]:
+        x = jnp.asarray(x, jnp.float32)
+        drive = x if self.projection is None else self.projection @ x
+        _, winners = jax.lax.top_k(drive, self.num_active)
+        return jnp.zeros(self.out_size, bool).at[winners].set(True)
+
+    def check(self, x, name: str = "input") -> None:
+        super().check(x, name)
+        if not is_traced(x) and not np.any(np.asarray(x)):
+            raise ValueError(f"{name} is empty (all zeros): k-winners-take-all has nothing to choose from")
