@@ -4,7 +4,9 @@ from brain.base import (
     AbstractGate,
     AbstractMemory,
     AbstractPerception,
+    AbstractPlanner,
     Percept,
+    Plan,
     Recollection,
     Selection,
 )
@@ -13,7 +15,9 @@ __all__ = [
     "AbstractGate",
     "AbstractMemory",
     "AbstractPerception",
+    "AbstractPlanner",
     "Percept",
+    "Plan",
     "Recollection",
     "Selection",
 ]

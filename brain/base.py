@@ -38,6 +38,10 @@ class AbstractPerception(eqx.Module):
     def learn(self, state, x: Float[Array, " in_size"]) -> "AbstractPerception":
         """One local (Hebbian) learning step on `x`, starting from the settled `state`."""
 
+    @abc.abstractmethod
+    def advance(self, state, action: Float[Array, " action"]):
+        """Records the action taken, so a world model can condition its next prediction on it."""
+
 
 class Recollection(NamedTuple):
     """What memory returns for a cue."""
@@ -86,3 +90,39 @@ class AbstractGate(eqx.Module):
         self, state, salience: Float[Array, " channels"], *, key: PRNGKeyArray
     ) -> tuple[object, Selection]:
         """Picks a channel; returns the new state and the selection."""
+
+
+class Plan(NamedTuple):
+    """What the planner hands the gate: how good each channel looks from here."""
+
+    salience: Float[Array, " channels"]  # posterior probability of each channel's policies, in [0, 1]
+    neg_efe: Float[Array, " channels"]  # -G per channel (best policy starting with it): risk + ambiguity
+    state_entropy: Float[Array, ""]  # uncertainty of the posterior over hidden states
+
+
+class AbstractPlanner(eqx.Module):
+    """Discrete planning: infers hidden states from discrete observations and scores each channel."""
+
+    num_channels: eqx.AbstractVar[int]
+
+    @abc.abstractmethod
+    def init_state(self):
+        """Beliefs carried between planning ticks."""
+
+    @abc.abstractmethod
+    def plan(
+        self, state, observation: Int[Array, " modalities"], *, key: PRNGKeyArray
+    ) -> tuple[object, Plan]:
+        """Updates beliefs with `observation` and scores the channels."""
+
+    @abc.abstractmethod
+    def learn(self, state, observation: Int[Array, " modalities"]) -> "AbstractPlanner":
+        """Updates the generative model from the last transition (previous beliefs, channel, `observation`)."""
+
+    @abc.abstractmethod
+    def commit(self, state, channel: Int[Array, ""]):
+        """Records the channel the gate chose, so the next tick predicts and learns with it."""
+
+    @abc.abstractmethod
+    def forget_transition(self, state):
+        """Starts a new life: the next observation has no predecessor."""

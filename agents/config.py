@@ -1,0 +1,208 @@
+"""Agent configuration: frozen dataclasses, one tagged union per brain slot.
+
+Each slot's variants live in one registry (`SLOTS`), which serves both the tyro command line
+(`python scripts/train.py memory:none gate:argmax`) and code (`variant("memory", "none")`). Every variant
+config knows how to `build` its module.
+"""
+
+import dataclasses
+from typing import Annotated, Literal, Union
+
+import tyro
+
+from brain.ablations import ArgmaxGate, IdentityPerception, NoMemory, RandomPlanner, RandomProjection, SoftmaxGate
+from brain.basal_ganglia import BasalGanglia
+from brain.pc_perception import PCPerception
+from brain.planner import ActiveInferencePlanner
+from brain.sdr_encoding import WinnersTakeAll
+from brain.sdr_memory import SparseyMemory
+
+
+# -- perception ------------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class PCConfig:
+    """Temporal generative predictive coding (brain.pc_perception): latent <- hidden <- observation."""
+
+    latent: int = 16
+    """width of the top latent layer (what memory and situations see)"""
+    hidden: tuple[int, ...] = (64,)
+    """widths of the hidden layers between latent and observation"""
+    steps: int = 8
+    """inference steps per control step"""
+
+    def build(self, in_size: int, num_channels: int, *, key):
+        return PCPerception(in_size, self.latent, self.hidden, action_size=num_channels, steps=self.steps, key=key)
+
+
+@dataclasses.dataclass(frozen=True)
+class IdentityConfig:
+    """No perception: the latent is the raw exteroceptive observation."""
+
+    def build(self, in_size: int, num_channels: int, *, key):
+        return IdentityPerception(in_size)
+
+
+@dataclasses.dataclass(frozen=True)
+class RandomProjectionConfig:
+    """A fixed random projection tanh(Wx): features without learning."""
+
+    latent: int = 16
+    """width of the projection"""
+
+    def build(self, in_size: int, num_channels: int, *, key):
+        return RandomProjection(in_size, self.latent, key=key)
+
+
+# -- memory ----------------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class SDRConfig:
+    """Sparsey-style SDR episodic memory (brain.sdr_memory), latents binarised by k-winners-take-all."""
+
+    modules: int = 12
+    """competitive modules Q (a code is one winner in each)"""
+    cells: int = 16
+    """binary cells K per module"""
+    input_bits: int = 256
+    """width of the binarised latent"""
+    active_bits: int = 16
+    """active bits of the binarised latent (k of k-WTA)"""
+
+    def build(self, in_size: int, payload_size: int, *, key):
+        binariser = WinnersTakeAll(in_size, self.active_bits, self.input_bits, key=key)
+        return SparseyMemory(binariser, payload_size, self.modules, self.cells)
+
+
+@dataclasses.dataclass(frozen=True)
+class NoMemoryConfig:
+    """No episodic memory: nothing familiar, no episodic value."""
+
+    def build(self, in_size: int, payload_size: int, *, key):
+        return NoMemory(in_size, payload_size)
+
+
+# -- planner ---------------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class ActiveInferenceConfig:
+    """Discrete active inference through pymdp (brain.planner), A and B learned online."""
+
+    policy_len: int = 1
+    """planning horizon in ticks"""
+    gamma: float = 8.0
+    """precision of the policy posterior"""
+    lr: float = 1.0
+    """Dirichlet learning rate of A and B"""
+
+    def build(self, num_states, preferences, ordinal, num_channels: int, *, key):
+        return ActiveInferencePlanner(
+            num_states, preferences, num_channels, ordinal=ordinal, policy_len=self.policy_len, gamma=self.gamma,
+            lr=self.lr,
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class RandomPlannerConfig:
+    """No planning: random saliences each tick."""
+
+    def build(self, num_states, preferences, ordinal, num_channels: int, *, key):
+        return RandomPlanner(num_channels)
+
+
+# -- gate ------------------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class BasalGangliaConfig:
+    """Basal-ganglia selection by disinhibition with hysteresis (brain.basal_ganglia)."""
+
+    def build(self, num_channels: int, *, key):
+        return BasalGanglia(num_channels)
+
+
+@dataclasses.dataclass(frozen=True)
+class ArgmaxConfig:
+    """Plain argmax over saliences."""
+
+    def build(self, num_channels: int, *, key):
+        return ArgmaxGate(num_channels)
+
+
+@dataclasses.dataclass(frozen=True)
+class SoftmaxConfig:
+    """Sample from softmax(salience / temperature)."""
+
+    temperature: float = 0.1
+    """softmax temperature"""
+
+    def build(self, num_channels: int, *, key):
+        return SoftmaxGate(num_channels, self.temperature)
+
+
+SLOTS = {
+    "perception": {"pc": PCConfig, "identity": IdentityConfig, "random-projection": RandomProjectionConfig},
+    "memory": {"sdr": SDRConfig, "none": NoMemoryConfig},
+    "planner": {"active-inference": ActiveInferenceConfig, "random": RandomPlannerConfig},
+    "gate": {"basal-ganglia": BasalGangliaConfig, "argmax": ArgmaxConfig, "softmax": SoftmaxConfig},
+}
+
+
+def variant(slot: str, name: str, **fields):
+    """The config of variant `name` of `slot`; an unknown slot or name is an error listing the valid ones."""
+    if slot not in SLOTS:
+        raise ValueError(f"unknown brain slot {slot!r}; valid slots: {', '.join(SLOTS)}")
+    if name not in SLOTS[slot]:
+        raise ValueError(f"unknown {slot} {name!r}; valid: {', '.join(SLOTS[slot])}")
+    return SLOTS[slot][name](**fields)
+
+
+def name_of(config) -> str:
+    """The registry name of a variant config (the inverse of `variant`)."""
+    for variants in SLOTS.values():
+        for name, cls in variants.items():
+            if type(config) is cls:
+                return name
+    raise ValueError(f"{type(config).__name__} is not a registered brain variant")
+
+
+def _union(slot: str):
+    return Union[tuple(Annotated[cls, tyro.conf.subcommand(name)] for name, cls in SLOTS[slot].items())]
+
+
+@dataclasses.dataclass(frozen=True)
+class AgentConfig:
+    """An agent: a variant per brain slot, and the timescales and weights that tie them together."""
+
+    perception: _union("perception") = PCConfig()
+    memory: _union("memory") = SDRConfig()
+    planner: _union("planner") = ActiveInferenceConfig()
+    gate: _union("gate") = BasalGangliaConfig()
+    homeostasis: Literal["on", "off"] = "on"
+    """on: preferences are the set-points; off: preferences are the task's external reward"""
+    plan_every: int = 20
+    """env steps per planning tick (the channel chosen is held in between)"""
+    learn_every: int = 4
+    """env steps per perception learning step"""
+    select_every: int = 20_000
+    """env steps per structural selection step (regrow unused situation units)"""
+    levels: int = 9
+    """discrete levels per internal variable seen by the planner"""
+    situations: int = 16
+    """situation units (competitive learning over latents) seen by the planner"""
+    preference_precision: float = 10.0
+    """beta in ln p(o) = -beta sum_i |u_i|^n: how strongly the planner prefers its set-points"""
+    episodic_weight: float = 0.5
+    """weight of the episodic value recalled from memory in each channel's salience"""
+    habit_weight: float = 0.05
+    """weight of habit (how often a channel was chosen lately) in each channel's salience"""
+
+    def describe(self) -> str:
+        """A short name for run folders, e.g. `pc-sdr-active-inference-basal-ganglia`."""
+        parts = [name_of(self.perception), name_of(self.memory), name_of(self.planner), name_of(self.gate)]
+        return "-".join(parts) + ("" if self.homeostasis == "on" else "-no-homeostasis")
+
+
+def validate(config: AgentConfig) -> None:
+    """Raises a ValueError naming the first bad field."""
+    for field in ("plan_every", "learn_every", "select_every", "levels", "situations"):
+        if getattr(config, field) < 1:
+            raise ValueError(f"AgentConfig.{field} must be >= 1, got {getattr(config, field)}")
+    if config.levels < 3:
+        raise ValueError(f"AgentConfig.levels must be >= 3 to tell low, right and high apart, got {config.levels}")
+

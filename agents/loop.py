@@ -1,0 +1,160 @@
+"""The only Python loop: a Gymnasium vector env stepped with the jitted, vmapped agent step.
+
+    envs = make_vector_env("mortal/Forager-v0", population=8, seed=0)
+    agent, states = build_population(config, envs, seed=0)
+    states, record = live(agent, states, envs, steps=10_000, key=key)
+
+Vector envs reset themselves one step after a life ends (Gymnasium's NEXT_STEP autoreset): the agent sees
+its terminal observation (and learns from its death), and its next observation begins a new life.
+"""
+
+import dataclasses
+
+import equinox as eqx
+import gymnasium as gym
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import envs  # noqa: F401  (registers the mortal worlds)
+from agents.agent import Agent, AgentState, Observation, build_agent
+from agents.config import AgentConfig
+from agents.motor import to_env_action
+
+
+def make_env(world: str, **kwargs) -> gym.Env:
+    """`gym.make(world)`, made mortal by `envs.Homeostatic` unless it already is (a Dict extero/intero world)."""
+    env = gym.make(world, **kwargs)
+    space = env.observation_space
+    if isinstance(space, gym.spaces.Dict) and set(space.spaces) == {"extero", "intero"}:
+        return env
+    return envs.Homeostatic(env)
+
+
+def make_vector_env(world: str, population: int, seed: int, **kwargs) -> gym.vector.VectorEnv:
+    """`population` copies of the world, stepped in this process, seeded seed, seed + 1, ..."""
+    vector_env = gym.vector.SyncVectorEnv(
+        [lambda: make_env(world, **kwargs) for _ in range(population)],
+        autoreset_mode=gym.vector.AutoresetMode.NEXT_STEP,
+    )
+    vector_env.reset(seed=seed)
+    return vector_env
+
+
+def build_population(config: AgentConfig, envs: gym.vector.VectorEnv, seed: int) -> tuple[Agent, AgentState]:
+    """One agent definition and `num_envs` newborn brains, each from its own key."""
+    single = envs.envs[0]
+    keys = jax.random.split(jax.random.key(seed), envs.num_envs)
+    agent, _ = build_agent(config, single, key=keys[0])
+    states = jax.vmap(lambda k: build_agent(config, single, key=k)[1])(keys)
+    return agent, states
+
+
+class Population:
+    """The agent step vmapped over a population and compiled once, called on the flat leaves of the states.
+
+    Calling a jitted function on a pytree re-checks its structure on every call; pymdp's agent keeps
+    array-valued static fields, which makes that check cost ~100x the step itself. So the treedef is
+    fixed here once, and each call passes only the list of leaves (donated, so updated in place).
+    """
+
+    def __init__(self, agent: Agent, states: AgentState):
+        self.agent = agent
+        leaves, self.treedef = jax.tree.flatten(states)
+        self.leaves = [jnp.array(leaf, copy=True) for leaf in leaves]  # no two leaves share a donated buffer
+        step = jax.vmap(Agent.step, in_axes=(None, 0, 0, 0))
+        select = jax.vmap(Agent.select, in_axes=(None, 0))
+
+        def step_leaves(leaves, obs, keys):
+            states, actions, info = step(agent, jax.tree.unflatten(self.treedef, leaves), obs, keys)
+            return jax.tree.leaves(states), actions, info
+
+        def select_leaves(leaves):
+            return jax.tree.leaves(select(agent, jax.tree.unflatten(self.treedef, leaves)))
+
+        self._step = jax.jit(step_leaves, donate_argnums=0)
+        self._select = jax.jit(select_leaves, donate_argnums=0)
+
+    @property
+    def states(self) -> AgentState:
+        return jax.tree.unflatten(self.treedef, self.leaves)
+
+    def step(self, obs: Observation, keys) -> tuple[jax.Array, dict]:
+        self.leaves, actions, info = self._step(self.leaves, obs, keys)
+        return actions, info
+
+    def select(self) -> None:
+        self.leaves = self._select(self.leaves)
+
+
+@dataclasses.dataclass
+class Record:
+    """What the loop saw: finished lives and per-step means of the agent's info."""
+
+    lives: list[dict] = dataclasses.field(default_factory=list)  # one per finished episode
+    steps: int = 0
+
+    def add_life(self, env_index: int, length: int, drive_mean: float, reward: float, cause: str, truncated: bool):
+        self.lives.append(dict(env=env_index, survival_steps=length, drive_mean=drive_mean, return_=reward,
+                               cause_of_death=cause, truncated=truncated))
+
+
+def observation(obs: dict, reward, info: dict, terminated, truncated) -> Observation:
+    task_reward = info.get("task_reward", reward)
+    return Observation(
+        extero=jnp.asarray(obs["extero"], jnp.float32),
+        intero=jnp.asarray(obs["intero"], jnp.float32),
+        reward=jnp.asarray(task_reward, jnp.float32),
+        terminated=jnp.asarray(terminated),
+        truncated=jnp.asarray(truncated),
+    )
+
+
+def live(
+    agent: Agent,
+    states: AgentState,
+    envs: gym.vector.VectorEnv,
+    steps: int,
+    key,
+    *,
+    on_step=None,
+    record: Record | None = None,
+    first_obs=None,
+):
+    """Lives `steps` env steps (per env). `on_step(t, info, record)` is called after every step.
+
+    Returns the final states, the record, and the last observation (to continue a life where it stopped).
+    """
+    record = record or Record()
+    n = envs.num_envs
+    if first_obs is None:
+        obs, info = envs.reset()
+        first_obs = observation(obs, np.zeros(n), {}, np.zeros(n, bool), np.zeros(n, bool))
+    current = first_obs
+    length, drive_sum, reward_sum = np.zeros(n, int), np.zeros(n), np.zeros(n)
+    space = envs.single_action_space
+    for t in range(steps):
+        key, step_key = jax.random.split(key)
+        states, actions, info = population_step(agent, states, current, jax.random.split(step_key, n))
+        if bool(jnp.any(info["diverged"])):
+            raise FloatingPointError(f"the brain diverged at step {record.steps} (non-finite free energy or latent)")
+        actions = np.asarray(actions)
+        obs, reward, terminated, truncated, env_info = envs.step(
+            np.stack([to_env_action(space, a) for a in actions])
+        )
+        fresh = np.asarray(current.terminated) | np.asarray(current.truncated)  # this step was a reset
+        live_step = ~fresh
+        length += live_step
+        drive_sum += np.where(live_step, env_info.get("drive", np.zeros(n)), 0.0)
+        reward_sum += np.where(live_step, reward, 0.0)
+        for i in np.flatnonzero(live_step & (terminated | truncated)):
+            record.add_life(i, int(length[i]), drive_sum[i] / max(length[i], 1), float(reward_sum[i]),
+                            str(env_info["cause_of_death"][i]), bool(truncated[i] and not terminated[i]))
+            length[i], drive_sum[i], reward_sum[i] = 0, 0.0, 0.0
+        current = observation(obs, reward, env_info, terminated & live_step, truncated & live_step)
+        record.steps += 1
+        if agent.config.select_every and record.steps % agent.config.select_every == 0:
+            states = population_select(agent, states)
+        if on_step is not None:
+            on_step(t, info, record)
+    return states, record, current

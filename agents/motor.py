@@ -1,0 +1,143 @@
+"""Motor primitives: the innate reflexes a brain chooses among, one per action channel.
+
+The brain never outputs actuator commands itself: it selects a channel, and the channel's reflex turns the
+current raw exteroceptive reading into a command. Nothing here is learned; a reader should credit the
+reflexes, not the brain, with steering towards a seen item. What the brain learns is *which* reflex to
+release when.
+
+Reflexes of the mortal worlds (`ForagerReflexes`), for a differential-drive body:
+- `approach <kind>`: turn towards the angular bin where the nearest item of that kind is sensed and drive
+  forward in proportion to how well aligned it is (cos of the bearing); with nothing sensed, go straight;
+- `explore`: drive straight ahead at full speed;
+- `turn`: spin on the spot counter-clockwise at half speed;
+- `rest`: stop (no motor effort, so no motor heat);
+- `cool` (ThermalForager only): stop and sweat, which cools the body and costs water.
+Any other Gymnasium task: a `Discrete(n)` action space gives n channels, one per action; a `Box` gives
+`2 * dims + 1` channels: zero, and half of the range forwards or backwards along each dimension.
+
+Every `command` takes numpy or JAX arrays (the Python array API), so the same reflexes serve the jitted
+agent and the numpy `PrimitiveActions` wrapper that gives PPO the same channels.
+"""
+
+import dataclasses
+import math
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from homeostasis.drive import array_namespace
+
+
+@dataclasses.dataclass(frozen=True)
+class ForagerReflexes:
+    """Reflexes for `envs.forager.ForagerEnv` and its subclasses (see the module docstring)."""
+
+    targets: tuple[str, ...]  # kinds the body can approach, in channel order
+    offsets: tuple[int, ...]  # where each kind's angular bins start in extero
+    num_bins: int
+    cooling: bool  # the action has a third, cooling, entry
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (*(f"approach {t}" for t in self.targets), "explore", "turn", "rest", *(("cool",) if self.cooling else ()))
+
+    @property
+    def num_channels(self) -> int:
+        return len(self.names)
+
+    def commands(self, extero):
+        """Every channel's command for this reading: [channels, action size]."""
+        xp = array_namespace(extero)
+        bins = xp.stack([extero[o : o + self.num_bins] for o in self.offsets])
+        bearing = 2 * math.pi * xp.arange(self.num_bins) / self.num_bins
+        bearing = xp.where(bearing > math.pi, bearing - 2 * math.pi, bearing)
+        angle = bearing[xp.argmax(bins, axis=1)]
+        seen = xp.max(bins, axis=1) > 0
+        forward = xp.where(seen, xp.clip(xp.cos(angle), 0.0, 1.0), 1.0)
+        turn = xp.where(seen, xp.clip(2 * angle / math.pi, -1.0, 1.0), 0.0)
+        wheels = xp.stack([xp.clip(forward - turn, -1.0, 1.0), xp.clip(forward + turn, -1.0, 1.0)], axis=1)
+        fixed = xp.asarray([[1.0, 1.0], [-0.5, 0.5], [0.0, 0.0]] + ([[0.0, 0.0]] if self.cooling else []), dtype=wheels.dtype)
+        wheels = xp.concat([wheels, fixed])
+        if not self.cooling:
+            return wheels
+        cool = xp.zeros((self.num_channels, 1), dtype=wheels.dtype)
+        cool = xp.where(xp.arange(self.num_channels)[:, None] == self.num_channels - 1, 1.0, cool)
+        return xp.concat([wheels, cool], axis=1)
+
+    def command(self, channel, extero):
+        return self.commands(extero)[channel]
+
+
+@dataclasses.dataclass(frozen=True)
+class ActionTable:
+    """A fixed command per channel: the discretised actions of any other Gymnasium task."""
+
+    table: tuple[tuple[float, ...], ...]  # [channels][action size]; for Discrete spaces one action index each
+    names: tuple[str, ...]
+    discrete: bool
+
+    @property
+    def num_channels(self) -> int:
+        return len(self.names)
+
+    def command(self, channel, extero):
+        xp = array_namespace(extero)
+        command = xp.asarray(self.table, dtype=xp.int32 if self.discrete else extero.dtype)[channel]
+        return command[0] if self.discrete else command
+
+
+def primitives_for(env: gym.Env):
+    """The motor primitives of `env`: reflexes on a mortal world, discretised actions elsewhere."""
+    from envs.forager import ForagerEnv
+    from envs.thermal import ThermalForagerEnv
+
+    world = env.unwrapped
+    if isinstance(world, ForagerEnv):
+        bins = world.num_bins
+        targets, offsets = list(world.resources), [k * bins for k in range(len(world.resources))]
+        if isinstance(world, ThermalForagerEnv):
+            targets.append("shade")
+            offsets.append(len(world.resources) * bins + 3)
+        return ForagerReflexes(tuple(targets), tuple(offsets), bins, isinstance(world, ThermalForagerEnv))
+    space = env.action_space
+    if isinstance(space, spaces.Discrete):
+        actions = np.arange(space.start, space.start + space.n)
+        return ActionTable(tuple((int(a),) for a in actions), tuple(f"action {a}" for a in actions), discrete=True)
+    if isinstance(space, spaces.Box) and len(space.shape) == 1 and np.all(np.isfinite([space.low, space.high])):
+        centre, half = (space.high + space.low) / 2, (space.high - space.low) / 2
+        table, names = [centre], ["centre"]
+        for d in range(space.shape[0]):
+            for sign, word in ((1, "+"), (-1, "-")):
+                table.append(centre + sign * 0.5 * half * np.eye(space.shape[0])[d])
+                names.append(f"{word}{d}")
+        return ActionTable(tuple(tuple(float(x) for x in row) for row in table), tuple(names), discrete=False)
+    raise ValueError(f"no motor primitives for action space {space}: need Discrete or a bounded 1-D Box")
+
+
+class PrimitiveActions(gym.Wrapper):
+    """Gives an agent outside Mortal (e.g. PPO) the same channels as discrete actions: `Discrete(channels)`."""
+
+    def __init__(self, env: gym.Env):
+        super().__init__(env)
+        self.primitives = primitives_for(env)
+        self.action_space = spaces.Discrete(self.primitives.num_channels)
+        self._extero = None
+
+    def reset(self, **kwargs):
+        obs, info = self.env.reset(**kwargs)
+        self._extero = np.asarray(obs["extero"], np.float64)
+        return obs, info
+
+    def step(self, channel):
+        command = self.primitives.command(int(channel), self._extero)
+        obs, reward, terminated, truncated, info = self.env.step(to_env_action(self.env.action_space, command))
+        self._extero = np.asarray(obs["extero"], np.float64)
+        return obs, reward, terminated, truncated, {**info, "channel": int(channel)}
+
+
+def to_env_action(space: spaces.Space, command):
+    """A primitive's command as `space` expects it: an int for Discrete, an array of its dtype for Box."""
+    if isinstance(space, spaces.Discrete):
+        return int(command)
+    return np.asarray(command, space.dtype)

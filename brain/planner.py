@@ -1,0 +1,142 @@
+"""Discrete active inference through pymdp 1.0: the planner slot.
+
+The generative model is factored: each hidden-state factor f (e.g. one internal variable's level, or the
+situation the agent is in) has its own observation modality, `A_f = p(o_f | s_f)`, and its own
+transitions under the chosen channel, `B_f = p(s_f' | s_f, u)`. Both are Dirichlet-distributed and learned
+online from experience (`pA`, `pB`; pymdp's `infer_parameters`). Preferences `C_f` (log-probabilities over
+o_f) come from outside: the homeostatic set-points, or a task's reward. Policies apply the same channel to
+every factor; each is scored by its expected free energy
+
+    G(pi) = risk + ambiguity - novelty = KL[q(o | pi) || C] + E_q(s | pi) H[p(o | s)] - parameter info gain,
+
+and `q(pi) = softmax(-gamma G + ln E)`. A channel's salience is the posterior mass of the policies that
+start with it.
+"""
+
+import itertools
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float, PRNGKeyArray
+from pymdp.agent import Agent as PymdpAgent
+
+from brain.base import AbstractPlanner, Plan
+
+
+class PlannerState(eqx.Module):
+    """Beliefs over hidden states now and one tick ago, and the channel taken in between."""
+
+    qs: list[Array]  # per factor: (1, 1, states)
+    qs_prev: list[Array]
+    channel: Array  # int; -1 when there is no previous tick in this life
+
+
+class ActiveInferencePlanner(AbstractPlanner):
+    """A pymdp agent whose A and B are learned online; see the module docstring."""
+
+    model: PymdpAgent
+    num_channels: int = eqx.field(static=True)
+    lr: float = eqx.field(static=True)
+
+    def __init__(
+        self,
+        num_states: tuple[int, ...],
+        preferences: list[Float[Array, " states"]],
+        num_channels: int,
+        *,
+        ordinal: tuple[bool, ...] | None = None,
+        policy_len: int = 1,
+        gamma: float = 8.0,
+        persistence: float = 4.0,
+        observation_confidence: float = 8.0,
+        lr: float = 1.0,
+    ):
+        """
+        - `num_states`: states per factor; factor f is observed through a modality with as many outcomes.
+        - `preferences`: `C_f`, log-preferences over each modality's outcomes.
+        - `ordinal`: per factor, whether its states are levels of one quantity (an internal variable):
+          then the prior expects small steps, `pB(s' | s) ∝ persistence [s' = s] + exp(-|s' - s|)`;
+          otherwise any state may follow, `persistence [s' = s] + 1`. Either way an untried channel is
+          expected mostly to change nothing, and the parameter-information term makes trying it attractive.
+        - `observation_confidence`: prior counts on the diagonal of every `A_f` (plus 1 everywhere).
+        """
+        if len(preferences) != len(num_states):
+            raise ValueError(f"{len(preferences)} preference vectors for {len(num_states)} factors")
+        for f, (c, n) in enumerate(zip(preferences, num_states)):
+            if jnp.shape(c) != (n,):
+                raise ValueError(f"preferences[{f}] has shape {jnp.shape(c)}, expected ({n},)")
+        if num_channels < 2:
+            raise ValueError(f"a planner needs at least 2 channels, got {num_channels}")
+        pA = [jnp.eye(n) * observation_confidence + 1.0 for n in num_states]
+        ordinal = (False,) * len(num_states) if ordinal is None else ordinal
+        pB = [
+            jnp.broadcast_to(_transition_prior(n, persistence, o)[..., None], (n, n, num_channels))
+            for n, o in zip(num_states, ordinal)
+        ]
+        sequences = itertools.product(range(num_channels), repeat=policy_len)
+        policies = jnp.array([[[u] * len(num_states) for u in seq] for seq in sequences])
+        self.model = PymdpAgent(
+            A=[p / p.sum(0) for p in pA],
+            B=[p / p.sum(0) for p in pB],
+            C=[jnp.asarray(c) for c in preferences],
+            pA=pA,
+            pB=pB,
+            A_dependencies=[[f] for f in range(len(num_states))],
+            B_dependencies=[[f] for f in range(len(num_states))],
+            policies=policies,
+            policy_len=policy_len,
+            gamma=gamma,
+            use_utility=True,
+            use_states_info_gain=True,
+            use_param_info_gain=True,
+            learn_A=True,
+            learn_B=True,
+            action_selection="deterministic",
+        )
+        self.num_channels = num_channels
+        self.lr = lr
+
+    def init_state(self) -> PlannerState:
+        return PlannerState(qs=self._prior(), qs_prev=self._prior(), channel=jnp.array(-1, jnp.int32))
+
+    def plan(self, state: PlannerState, observation, *, key: PRNGKeyArray) -> tuple[PlannerState, Plan]:
+        del key  # deterministic: exploration comes from the epistemic terms of G
+        model = self.model
+        has_prev = state.channel >= 0
+        action = jnp.full((1, model.num_factors), jnp.maximum(state.channel, 0))
+        predicted = model.update_empirical_prior(action, state.qs)
+        prior = [jnp.where(has_prev, p, d) for p, d in zip(predicted, model.D)]
+        qs = model.infer_states([o[None] for o in observation], prior)
+        q_pi, neg_efe = model.infer_policies(qs)
+        first = model.policies.policy_arr[:, 0, 0]
+        onehot = jax.nn.one_hot(first, self.num_channels)  # (policies, channels)
+        salience = q_pi[0] @ onehot
+        best = jnp.max(jnp.where(onehot.T > 0, neg_efe[0][None, :], -jnp.inf), axis=1)
+        entropy = sum(-jnp.sum(q * jnp.log(q + 1e-16)) for q in qs)
+        return PlannerState(qs=qs, qs_prev=state.qs, channel=state.channel), Plan(salience, best, entropy)
+
+    def learn(self, state: PlannerState, observation) -> "ActiveInferencePlanner":
+        """Dirichlet updates of A (from this tick) and B (from the last transition, if there was one)."""
+        beliefs = [jnp.concatenate([p, q], axis=1) for p, q in zip(state.qs_prev, state.qs)]
+        actions = jnp.full((1, 1, self.model.num_factors), state.channel)  # -1 masks the B update
+        observations = [jnp.stack([o, o])[None] for o in observation]
+        model = self.model.infer_parameters(beliefs, observations, actions, lr_pA=self.lr, lr_pB=self.lr)
+        return eqx.tree_at(lambda p: p.model, self, model)
+
+    def commit(self, state: PlannerState, channel) -> PlannerState:
+        return eqx.tree_at(lambda s: s.channel, state, jnp.asarray(channel, state.channel.dtype))
+
+    def forget_transition(self, state: PlannerState) -> PlannerState:
+        return PlannerState(qs=self._prior(), qs_prev=self._prior(), channel=jnp.array(-1, jnp.int32))
+
+    def _prior(self) -> list[Array]:
+        return [d[:, None, :] for d in self.model.D]
+
+
+def _transition_prior(n: int, persistence: float, ordinal: bool) -> Array:
+    """Prior Dirichlet counts pB[s', s] for one factor (see `ActiveInferencePlanner.__init__`)."""
+    if not ordinal:
+        return jnp.eye(n) * persistence + 1.0
+    distance = jnp.abs(jnp.arange(n)[:, None] - jnp.arange(n)[None, :])
+    return jnp.eye(n) * persistence + jnp.exp(-distance.astype(jnp.float32))

@@ -1,0 +1,55 @@
+"""Situations: the agent's own discrete states, learned by competitive (vector-quantising) learning.
+
+K prototype vectors compete for each latent; the nearest wins and moves towards it,
+
+    w_win <- w_win + lr (z - w_win),
+
+a local, winner-take-all Hebbian rule. The winner's index is the situation the planner reasons about.
+Structural selection (the slowest timescale) re-seeds prototypes that have stopped winning at the
+current latent: unused units are pruned and regrown where experience is.
+"""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float, Int, PRNGKeyArray
+
+
+class Situations(eqx.Module):
+    """Online vector quantiser over latents; see the module docstring."""
+
+    prototypes: Float[Array, "K latent"]
+    wins: Float[Array, " K"]  # running (decaying) win counts: how much each unit is in use
+    lr: float = eqx.field(static=True)
+    usage_decay: float = eqx.field(static=True)
+
+    def __init__(self, num_situations: int, latent_size: int, *, lr: float = 0.05, usage_decay: float = 0.999,
+                 key: PRNGKeyArray):
+        if num_situations < 1:
+            raise ValueError(f"num_situations must be at least 1, got {num_situations}")
+        self.prototypes = 0.1 * jax.random.normal(key, (num_situations, latent_size))
+        self.wins = jnp.ones(num_situations)
+        self.lr = lr
+        self.usage_decay = usage_decay
+
+    @property
+    def num_situations(self) -> int:
+        return self.prototypes.shape[0]
+
+    def classify(self, latent: Float[Array, " latent"]) -> Int[Array, ""]:
+        return jnp.argmin(jnp.sum((self.prototypes - latent) ** 2, axis=1))
+
+    def learn(self, latent: Float[Array, " latent"]) -> "Situations":
+        winner = self.classify(latent)
+        onehot = jax.nn.one_hot(winner, self.num_situations)
+        prototypes = self.prototypes + self.lr * onehot[:, None] * (latent - self.prototypes)
+        wins = self.usage_decay * self.wins + onehot
+        return eqx.tree_at(lambda s: (s.prototypes, s.wins), self, (prototypes, wins))
+
+    def regrow(self, latent: Float[Array, " latent"], min_wins: float = 0.01) -> "Situations":
+        """Re-seeds the least used prototype at `latent` if it is under `min_wins` (structural selection)."""
+        idle = jnp.argmin(self.wins)
+        regrow = self.wins[idle] < min_wins
+        prototypes = jnp.where(regrow, self.prototypes.at[idle].set(latent), self.prototypes)
+        wins = jnp.where(regrow, self.wins.at[idle].set(1.0), self.wins)
+        return eqx.tree_at(lambda s: (s.prototypes, s.wins), self, (prototypes, wins))
