@@ -91,11 +91,13 @@ class ActiveInferenceConfig:
     """precision of the policy posterior"""
     lr: float = 1.0
     """Dirichlet learning rate of A and B"""
+    novelty: bool = False
+    """add the parameter-information (novelty) term to the expected free energy"""
 
     def build(self, num_states, preferences, ordinal, num_channels: int, *, key):
         return ActiveInferencePlanner(
             num_states, preferences, num_channels, ordinal=ordinal, policy_len=self.policy_len, gamma=self.gamma,
-            lr=self.lr,
+            novelty=self.novelty, lr=self.lr,
         )
 
 
@@ -175,17 +177,17 @@ class AgentConfig:
     gate: _union("gate") = BasalGangliaConfig()
     homeostasis: Literal["on", "off"] = "on"
     """on: preferences are the set-points; off: preferences are the task's external reward"""
-    plan_every: int = 20
+    plan_every: int = 50
     """env steps per planning tick (the channel chosen is held in between)"""
     learn_every: int = 4
     """env steps per perception learning step"""
     select_every: int = 20_000
     """env steps per structural selection step (regrow unused situation units)"""
-    levels: int = 9
+    levels: int = 15
     """discrete levels per internal variable seen by the planner"""
     situations: int = 16
     """situation units (competitive learning over latents) seen by the planner"""
-    preference_precision: float = 10.0
+    preference_precision: float = 30.0
     """beta in ln p(o) = -beta sum_i |u_i|^n: how strongly the planner prefers its set-points"""
     episodic_weight: float = 0.5
     """weight of the episodic value recalled from memory in each channel's salience"""

@@ -9,6 +9,7 @@ its terminal observation (and learns from its death), and its next observation b
 """
 
 import dataclasses
+import functools
 
 import equinox as eqx
 import gymnasium as gym
@@ -34,7 +35,7 @@ def make_env(world: str, **kwargs) -> gym.Env:
 def make_vector_env(world: str, population: int, seed: int, **kwargs) -> gym.vector.VectorEnv:
     """`population` copies of the world, stepped in this process, seeded seed, seed + 1, ..."""
     vector_env = gym.vector.SyncVectorEnv(
-        [lambda: make_env(world, **kwargs) for _ in range(population)],
+        [functools.partial(make_env, world, **kwargs) for _ in range(population)],  # picklable: checkpoints
         autoreset_mode=gym.vector.AutoresetMode.NEXT_STEP,
     )
     vector_env.reset(seed=seed)
@@ -111,50 +112,74 @@ def observation(obs: dict, reward, info: dict, terminated, truncated) -> Observa
 
 
 def live(
-    agent: Agent,
-    states: AgentState,
+    population: Population,
     envs: gym.vector.VectorEnv,
     steps: int,
     key,
     *,
     on_step=None,
     record: Record | None = None,
-    first_obs=None,
-):
-    """Lives `steps` env steps (per env). `on_step(t, info, record)` is called after every step.
+    first_obs: Observation | None = None,
+) -> tuple[Record, Observation]:
+    """Lives `steps` env steps in every env. `on_step(t, info, record, obs)` is called after each step.
 
-    Returns the final states, the record, and the last observation (to continue a life where it stopped).
+    Returns the record and the last observation (pass both back in to continue the same lives).
     """
     record = record or Record()
     n = envs.num_envs
     if first_obs is None:
-        obs, info = envs.reset()
+        obs, _ = envs.reset()
         first_obs = observation(obs, np.zeros(n), {}, np.zeros(n, bool), np.zeros(n, bool))
     current = first_obs
     length, drive_sum, reward_sum = np.zeros(n, int), np.zeros(n), np.zeros(n)
     space = envs.single_action_space
+    select_every = population.agent.config.select_every
     for t in range(steps):
         key, step_key = jax.random.split(key)
-        states, actions, info = population_step(agent, states, current, jax.random.split(step_key, n))
-        if bool(jnp.any(info["diverged"])):
+        actions, info = population.step(current, jax.random.split(step_key, n))
+        if np.any(info["diverged"]):
             raise FloatingPointError(f"the brain diverged at step {record.steps} (non-finite free energy or latent)")
-        actions = np.asarray(actions)
-        obs, reward, terminated, truncated, env_info = envs.step(
-            np.stack([to_env_action(space, a) for a in actions])
-        )
-        fresh = np.asarray(current.terminated) | np.asarray(current.truncated)  # this step was a reset
-        live_step = ~fresh
-        length += live_step
-        drive_sum += np.where(live_step, env_info.get("drive", np.zeros(n)), 0.0)
-        reward_sum += np.where(live_step, reward, 0.0)
-        for i in np.flatnonzero(live_step & (terminated | truncated)):
+        obs, reward, terminated, truncated, env_info = envs.step(np.stack([to_env_action(space, a) for a in np.asarray(actions)]))
+        alive = ~(np.asarray(current.terminated) | np.asarray(current.truncated))  # else this step was a reset
+        length += alive
+        drive_sum += np.where(alive, env_info.get("drive", 0.0), 0.0)
+        reward_sum += np.where(alive, reward, 0.0)
+        for i in np.flatnonzero(alive & (terminated | truncated)):
             record.add_life(i, int(length[i]), drive_sum[i] / max(length[i], 1), float(reward_sum[i]),
                             str(env_info["cause_of_death"][i]), bool(truncated[i] and not terminated[i]))
             length[i], drive_sum[i], reward_sum[i] = 0, 0.0, 0.0
-        current = observation(obs, reward, env_info, terminated & live_step, truncated & live_step)
+        current = observation(obs, reward, env_info, terminated & alive, truncated & alive)
         record.steps += 1
-        if agent.config.select_every and record.steps % agent.config.select_every == 0:
-            states = population_select(agent, states)
+        if record.steps % select_every == 0:
+            population.select()
         if on_step is not None:
-            on_step(t, info, record)
-    return states, record, current
+            on_step(t, info, record, current)
+    return record, current
+
+
+@dataclasses.dataclass
+class Run:
+    """One continuous run: a population of agents living in their worlds, resumable from a checkpoint."""
+
+    config: AgentConfig
+    world: str
+    seed: int
+    population: Population
+    envs: gym.vector.VectorEnv
+    key: jax.Array
+    record: Record
+    current: Observation | None = None
+
+    @classmethod
+    def start(cls, config: AgentConfig, world: str, population: int = 1, seed: int = 0) -> "Run":
+        envs = make_vector_env(world, population, seed)
+        agent, states = build_population(config, envs, seed)
+        return cls(config, world, seed, Population(agent, states), envs, jax.random.key(seed), Record())
+
+    def live(self, steps: int, on_step=None) -> Record:
+        """Lives `steps` more env steps, continuing exactly where the last call stopped."""
+        self.key, key = jax.random.split(self.key)
+        _, self.current = live(
+            self.population, self.envs, steps, key, on_step=on_step, record=self.record, first_obs=self.current
+        )
+        return self.record

@@ -3,11 +3,17 @@
 The generative model is factored: each hidden-state factor f (e.g. one internal variable's level, or the
 situation the agent is in) has its own observation modality, `A_f = p(o_f | s_f)`, and its own
 transitions under the chosen channel, `B_f = p(s_f' | s_f, u)`. Both are Dirichlet-distributed and learned
-online from experience (`pA`, `pB`; pymdp's `infer_parameters`). Preferences `C_f` (log-probabilities over
+online from experience (`pA`, `pB`; pymdp's `infer_parameters`). For an ordinal factor (the levels of one
+quantity, e.g. an internal variable) a channel moves the level by the same amount wherever it starts, so
+its transition counts are kept per shift, `n_f[s' - s, u]`, and shared by every starting level:
+
+    pB_f[s', s, u] = prior[s', s] + n_f[s' - s, u].
+
+Learning that "approach food raises food" at one level then holds at all of them. Preferences `C_f` (log-probabilities over
 o_f) come from outside: the homeostatic set-points, or a task's reward. Policies apply the same channel to
 every factor; each is scored by its expected free energy
 
-    G(pi) = risk + ambiguity - novelty = KL[q(o | pi) || C] + E_q(s | pi) H[p(o | s)] - parameter info gain,
+    G(pi) = risk + ambiguity [- novelty] = KL[q(o | pi) || C] + E_q(s | pi) H[p(o | s)] [- parameter info gain],
 
 and `q(pi) = softmax(-gamma G + ln E)`. A channel's salience is the posterior mass of the policies that
 start with it.
@@ -36,6 +42,9 @@ class ActiveInferencePlanner(AbstractPlanner):
     """A pymdp agent whose A and B are learned online; see the module docstring."""
 
     model: PymdpAgent
+    transition_prior: list[Array]  # per factor: prior counts pB[s', s] before any experience
+    shift_counts: list[Array]  # per ordinal factor: n[s' - s + states - 1, u]
+    ordinal: tuple[bool, ...] = eqx.field(static=True)
     num_channels: int = eqx.field(static=True)
     lr: float = eqx.field(static=True)
 
@@ -49,7 +58,8 @@ class ActiveInferencePlanner(AbstractPlanner):
         policy_len: int = 1,
         gamma: float = 8.0,
         persistence: float = 4.0,
-        observation_confidence: float = 8.0,
+        observation_confidence: float = 100.0,
+        novelty: bool = False,
         lr: float = 1.0,
     ):
         """
@@ -60,6 +70,9 @@ class ActiveInferencePlanner(AbstractPlanner):
           otherwise any state may follow, `persistence [s' = s] + 1`. Either way an untried channel is
           expected mostly to change nothing, and the parameter-information term makes trying it attractive.
         - `observation_confidence`: prior counts on the diagonal of every `A_f` (plus 1 everywhere).
+        - `novelty`: include the parameter-information term in G. Off by default: with many situations its
+          value for untried transitions outweighs the homeostatic risk for thousands of ticks, and the
+          state-information (ambiguity) term still makes the agent epistemic.
         """
         if len(preferences) != len(num_states):
             raise ValueError(f"{len(preferences)} preference vectors for {len(num_states)} factors")
@@ -69,11 +82,13 @@ class ActiveInferencePlanner(AbstractPlanner):
         if num_channels < 2:
             raise ValueError(f"a planner needs at least 2 channels, got {num_channels}")
         pA = [jnp.eye(n) * observation_confidence + 1.0 for n in num_states]
-        ordinal = (False,) * len(num_states) if ordinal is None else ordinal
-        pB = [
-            jnp.broadcast_to(_transition_prior(n, persistence, o)[..., None], (n, n, num_channels))
-            for n, o in zip(num_states, ordinal)
-        ]
+        ordinal = (False,) * len(num_states) if ordinal is None else tuple(ordinal)
+        if len(ordinal) != len(num_states):
+            raise ValueError(f"ordinal has {len(ordinal)} entries for {len(num_states)} factors")
+        self.transition_prior = [_transition_prior(n, persistence, o) for n, o in zip(num_states, ordinal)]
+        self.shift_counts = [jnp.zeros((2 * n - 1, num_channels)) for n, o in zip(num_states, ordinal) if o]
+        self.ordinal = ordinal
+        pB = [jnp.broadcast_to(prior[..., None], (*prior.shape, num_channels)) for prior in self.transition_prior]
         sequences = itertools.product(range(num_channels), repeat=policy_len)
         policies = jnp.array([[[u] * len(num_states) for u in seq] for seq in sequences])
         self.model = PymdpAgent(
@@ -89,7 +104,7 @@ class ActiveInferencePlanner(AbstractPlanner):
             gamma=gamma,
             use_utility=True,
             use_states_info_gain=True,
-            use_param_info_gain=True,
+            use_param_info_gain=novelty,
             learn_A=True,
             learn_B=True,
             action_selection="deterministic",
@@ -122,7 +137,19 @@ class ActiveInferencePlanner(AbstractPlanner):
         actions = jnp.full((1, 1, self.model.num_factors), state.channel)  # -1 masks the B update
         observations = [jnp.stack([o, o])[None] for o in observation]
         model = self.model.infer_parameters(beliefs, observations, actions, lr_pA=self.lr, lr_pB=self.lr)
-        return eqx.tree_at(lambda p: p.model, self, model)
+        valid = (state.channel >= 0).astype(jnp.float32)
+        shift_counts, pB = [], list(model.pB)
+        ordinal_factors = [f for f, o in enumerate(self.ordinal) if o]
+        for counts, f in zip(self.shift_counts, ordinal_factors):
+            joint = jnp.outer(state.qs[f][0, -1], state.qs_prev[f][0, -1])  # q(s', s)
+            n = joint.shape[0]
+            by_shift = jnp.array([jnp.trace(joint, offset=-d) for d in range(-(n - 1), n)])  # d = s' - s
+            counts = counts + self.lr * valid * by_shift[:, None] * jax.nn.one_hot(state.channel, self.num_channels)
+            shift_counts.append(counts)
+            pB[f] = (self.transition_prior[f][..., None] + _toeplitz(counts, n))[None]
+        B = [p / p.sum(axis=1, keepdims=True) for p in pB]
+        model = eqx.tree_at(lambda m: (m.pB, m.B), model, (pB, B))
+        return eqx.tree_at(lambda p: (p.model, p.shift_counts), self, (model, shift_counts))
 
     def commit(self, state: PlannerState, channel) -> PlannerState:
         return eqx.tree_at(lambda s: s.channel, state, jnp.asarray(channel, state.channel.dtype))
@@ -140,3 +167,9 @@ def _transition_prior(n: int, persistence: float, ordinal: bool) -> Array:
         return jnp.eye(n) * persistence + 1.0
     distance = jnp.abs(jnp.arange(n)[:, None] - jnp.arange(n)[None, :])
     return jnp.eye(n) * persistence + jnp.exp(-distance.astype(jnp.float32))
+
+
+def _toeplitz(counts: Array, n: int) -> Array:
+    """counts[s' - s + n - 1, u] spread over [s', s, u]."""
+    shift = jnp.arange(n)[:, None] - jnp.arange(n)[None, :] + n - 1
+    return counts[shift]

@@ -1,0 +1,138 @@
+"""Train an agent: each member of a population lives one continuous life in its world, learning as it goes.
+
+    python scripts/train.py                                   # the default agent on mortal/Forager-v0
+    python scripts/train.py memory:none gate:argmax           # swap brain modules, no code change
+    python scripts/train.py --world CartPole-v1 --agent.plan-every 1
+    python scripts/train.py --resume runs/<name>/checkpoint.ckpt --steps 100000
+
+Writes runs/<world>__<agent>__<seed>__<time>/: config.json, TensorBoard events, checkpoint.ckpt, and
+internal_state.png (the first agent's internal variables against their set-points).
+"""
+
+import dataclasses
+import json
+import os
+import time
+from pathlib import Path
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import tyro  # noqa: E402
+from tensorboardX import SummaryWriter  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+from agents import checkpoint  # noqa: E402
+from agents.config import AgentConfig  # noqa: E402
+from agents.loop import Run  # noqa: E402
+
+
+@dataclasses.dataclass
+class Args:
+    world: str = "mortal/Forager-v0"
+    """any registered Gymnasium id; tasks that are not mortal worlds are wrapped by envs.Homeostatic"""
+    steps: int = 40_000
+    """env steps per population member (the default run takes a few minutes on 2 CPU cores)"""
+    population: int = 8
+    """agents living side by side, each in its own copy of the world (the brain step is vmapped)"""
+    seed: int = 0
+    """seed of the worlds and the brains"""
+    checkpoint_every: int = 20_000
+    """env steps between checkpoints (each overwrites checkpoint.ckpt atomically)"""
+    log_every: int = 500
+    """env steps between TensorBoard scalars"""
+    resume: str | None = None
+    """continue the run saved in this checkpoint (its config and world are used)"""
+    runs: str = "runs"
+    """folder that holds the run folders"""
+    agent: AgentConfig = AgentConfig()
+    """the brain: one variant per slot (see `perception:`, `memory:`, `planner:`, `gate:` subcommands)"""
+
+
+def plot_internal_state(trace: np.ndarray, names, set_point, low, high, path: Path) -> None:
+    """One panel per internal variable: its trajectory, set-point and viable range."""
+    fig, axes = plt.subplots(len(names), 1, figsize=(9, 2.2 * len(names)), sharex=True, squeeze=False)
+    for ax, i in zip(axes[:, 0], range(len(names))):
+        ax.axhspan(low[i], high[i], color="tab:green", alpha=0.08, label="viable range")
+        ax.axhline(set_point[i], color="tab:green", lw=1, ls="--", label="set-point")
+        ax.plot(trace[:, 0], trace[:, 1 + i], lw=0.8, color="tab:blue")
+        ax.set_ylabel(names[i])
+    axes[0, 0].legend(loc="upper right", fontsize=8)
+    axes[-1, 0].set_xlabel("env step (agent 0)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    args = tyro.cli(Args, config=(tyro.conf.CascadeSubcommandArgs,))
+    if args.resume:
+        run = checkpoint.load(args.resume)
+        folder = Path(args.resume).parent
+    else:
+        run = Run.start(args.agent, args.world, args.population, args.seed)
+        name = f"{args.world.replace('/', '-')}__{args.agent.describe()}__{args.seed}__{time.strftime('%Y%m%d-%H%M%S')}"
+        folder = Path(args.runs) / name
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "config.json").write_text(
+            json.dumps({"world": args.world, "population": args.population, "seed": args.seed,
+                        "agent": checkpoint.config_to_dict(args.agent)}, indent=2)
+        )
+    writer = SummaryWriter(str(folder))
+    physiology = run.envs.envs[0].get_wrapper_attr("physiology")
+    channels = run.population.agent.motor.names
+    trace, lives_logged = [], len(run.record.lives)
+    sums = {"drive": 0.0, "free_energy": 0.0, "familiarity": 0.0, "n": 0}
+    counts = np.zeros(len(channels))
+    progress = tqdm(total=args.steps, desc=f"{run.world} x{run.envs.num_envs}", unit="step", mininterval=2)
+
+    def on_step(t, info, record, obs):
+        global lives_logged
+        step = record.steps
+        sums["drive"] += float(np.mean(info["drive"]))
+        sums["free_energy"] += float(np.mean(info["free_energy"]))
+        sums["familiarity"] += float(np.mean(info["familiarity"]))
+        sums["n"] += 1
+        counts[:] += np.bincount(np.asarray(info["channel"]), minlength=len(channels))
+        if step % 10 == 0:
+            trace.append([step, *np.asarray(obs.intero[0])])
+        for life in record.lives[lives_logged:]:
+            writer.add_scalar("charts/survival_steps", life["survival_steps"], step)
+            writer.add_scalar("charts/life_drive_mean", life["drive_mean"], step)
+            writer.add_scalar("charts/episodic_return", life["return_"], step)
+        lives_logged = len(record.lives)
+        if step % args.log_every == 0:
+            n = max(sums["n"], 1)
+            writer.add_scalar("charts/drive", sums["drive"] / n, step)
+            writer.add_scalar("brain/free_energy", sums["free_energy"] / n, step)
+            writer.add_scalar("brain/familiarity", sums["familiarity"] / n, step)
+            for name, share in zip(channels, counts / max(counts.sum(), 1)):
+                writer.add_scalar(f"brain/channel/{name}", share, step)
+            sums.update(drive=0.0, free_energy=0.0, familiarity=0.0, n=0)
+            counts[:] = 0
+        if step % args.checkpoint_every == 0:
+            checkpoint.save(run, folder / "checkpoint.ckpt")
+        progress.update(1)
+
+    start = time.perf_counter()
+    record = run.live(args.steps, on_step=on_step)
+    progress.close()
+    checkpoint.save(run, folder / "checkpoint.ckpt")
+    writer.close()
+    plot_internal_state(np.asarray(trace), physiology.names, physiology.set_point, physiology.low, physiology.high,
+                        folder / "internal_state.png")
+
+    lives = record.lives
+    elapsed = time.perf_counter() - start
+    print(f"\n{run.envs.num_envs} agents x {args.steps} steps in {elapsed:.0f}s "
+          f"({run.envs.num_envs * args.steps / elapsed:.0f} env steps/s)")
+    if lives:
+        print(f"lives ended: {len(lives)}; mean survival {np.mean([l['survival_steps'] for l in lives]):.0f} steps; "
+              f"causes: {sorted({l['cause_of_death'] for l in lives})}")
+    alive = [int(x) for x in np.asarray(run.population.states.life_steps)]
+    print(f"still alive at the end: steps lived in the current lives = {alive}")
+    print(f"results in {folder}/ (tensorboard --logdir {folder})")
