@@ -100,8 +100,9 @@ class Agent(eqx.Module):
         def plan_tick(_):
             outcome = state.tick_drive - drive if cfg.homeostasis == "on" else tick_reward
             episode = jax.nn.one_hot(state.channel, self.num_channels) * outcome
-            stored = brain.memory.store(state.tick_latent, episode, key=k_store)
-            memory = _where(life_steps > 0, stored, brain.memory)
+            first = life_steps == 0  # no episode to store yet in this life
+            stored = brain.memory.store(jnp.where(first, percept.latent, state.tick_latent), episode, key=k_store)
+            memory = _where(first, brain.memory, stored)
             levels = self.interoception.level(obs.intero)
             reward_level = (jnp.sign(tick_reward) + 1).astype(jnp.int32)
             observation = [*levels, situation, reward_level]

@@ -59,7 +59,7 @@ def save(run: Run, path: str | Path) -> Path:
     }
     rest = {
         "envs": run.envs,
-        "current": None if run.current is None else jax.tree.map(np.asarray, run.current),
+        "current": run.current,
         "record": run.record,
         "key": np.asarray(jax.random.key_data(run.key)),
     }
@@ -102,7 +102,6 @@ def load(path: str | Path, expect: AgentConfig | None = None) -> Run:
             rest = pickle.load(f)
         except Exception as error:  # a truncated or altered file
             raise CheckpointError(f"checkpoint {path} is corrupt or does not match its config: {error}") from error
-    current = rest["current"]
     return Run(
         config=config,
         world=header["world"],
@@ -111,7 +110,7 @@ def load(path: str | Path, expect: AgentConfig | None = None) -> Run:
         envs=rest["envs"],
         key=jax.random.wrap_key_data(rest["key"]),
         record=rest["record"],
-        current=None if current is None else jax.tree.map(jax.numpy.asarray, current),
+        current=rest["current"],
     )
 
 

@@ -66,9 +66,11 @@ class Population:
         step = jax.vmap(Agent.step, in_axes=(None, 0, 0, 0))
         select = jax.vmap(Agent.select, in_axes=(None, 0))
 
-        def step_leaves(leaves, obs, keys):
+        def step_leaves(leaves, obs, key):
+            key, step_key = jax.random.split(key)
+            keys = jax.random.split(step_key, len(obs.reward))
             states, actions, info = step(agent, jax.tree.unflatten(self.treedef, leaves), obs, keys)
-            return jax.tree.leaves(states), actions, info
+            return jax.tree.leaves(states), key, actions, info
 
         def select_leaves(leaves):
             return jax.tree.leaves(select(agent, jax.tree.unflatten(self.treedef, leaves)))
@@ -80,9 +82,11 @@ class Population:
     def states(self) -> AgentState:
         return jax.tree.unflatten(self.treedef, self.leaves)
 
-    def step(self, obs: Observation, keys) -> tuple[jax.Array, dict]:
-        self.leaves, actions, info = self._step(self.leaves, obs, keys)
-        return actions, info
+    def step(self, obs: Observation, key) -> tuple[jax.Array, np.ndarray, dict]:
+        """One step of every member; returns the next key and the actions and info, fetched to numpy at once."""
+        self.leaves, key, actions, info = self._step(self.leaves, obs, key)
+        actions, info = jax.device_get((actions, info))
+        return key, actions, info
 
     def select(self) -> None:
         self.leaves = self._select(self.leaves)
@@ -95,19 +99,20 @@ class Record:
     lives: list[dict] = dataclasses.field(default_factory=list)  # one per finished episode
     steps: int = 0
 
-    def add_life(self, env_index: int, length: int, drive_mean: float, reward: float, cause: str, truncated: bool):
+    def add_life(self, env_index: int, length: int, drive_mean: float, reward: float, task_return: float, cause: str,
+                 truncated: bool):
         self.lives.append(dict(env=env_index, survival_steps=length, drive_mean=drive_mean, return_=reward,
-                               cause_of_death=cause, truncated=truncated))
+                               task_return=task_return, cause_of_death=cause, truncated=truncated))
 
 
 def observation(obs: dict, reward, info: dict, terminated, truncated) -> Observation:
-    task_reward = info.get("task_reward", reward)
+    """The agents' observation from a vector env's outputs (numpy; the jitted step takes it as it is)."""
     return Observation(
-        extero=jnp.asarray(obs["extero"], jnp.float32),
-        intero=jnp.asarray(obs["intero"], jnp.float32),
-        reward=jnp.asarray(task_reward, jnp.float32),
-        terminated=jnp.asarray(terminated),
-        truncated=jnp.asarray(truncated),
+        extero=np.asarray(obs["extero"], np.float32),
+        intero=np.asarray(obs["intero"], np.float32),
+        reward=np.asarray(info.get("task_reward", reward), np.float32),
+        terminated=np.asarray(terminated, bool),
+        truncated=np.asarray(truncated, bool),
     )
 
 
@@ -120,8 +125,10 @@ def live(
     on_step=None,
     record: Record | None = None,
     first_obs: Observation | None = None,
+    until=None,
 ) -> tuple[Record, Observation]:
-    """Lives `steps` env steps in every env. `on_step(t, info, record, obs)` is called after each step.
+    """Lives `steps` env steps in every env. `on_step(t, info, record, obs)` is called after each step;
+    `until(record)` returning True stops early.
 
     Returns the record and the last observation (pass both back in to continue the same lives).
     """
@@ -131,29 +138,32 @@ def live(
         obs, _ = envs.reset()
         first_obs = observation(obs, np.zeros(n), {}, np.zeros(n, bool), np.zeros(n, bool))
     current = first_obs
-    length, drive_sum, reward_sum = np.zeros(n, int), np.zeros(n), np.zeros(n)
+    length, drive_sum, reward_sum, task_sum = np.zeros(n, int), np.zeros(n), np.zeros(n), np.zeros(n)
     space = envs.single_action_space
     select_every = population.agent.config.select_every
     for t in range(steps):
-        key, step_key = jax.random.split(key)
-        actions, info = population.step(current, jax.random.split(step_key, n))
+        key, actions, info = population.step(current, key)
         if np.any(info["diverged"]):
             raise FloatingPointError(f"the brain diverged at step {record.steps} (non-finite free energy or latent)")
-        obs, reward, terminated, truncated, env_info = envs.step(np.stack([to_env_action(space, a) for a in np.asarray(actions)]))
-        alive = ~(np.asarray(current.terminated) | np.asarray(current.truncated))  # else this step was a reset
+        obs, reward, terminated, truncated, env_info = envs.step(to_env_action(space, actions))
+        alive = ~(current.terminated | current.truncated)  # else this step was a reset
         length += alive
         drive_sum += np.where(alive, env_info.get("drive", 0.0), 0.0)
         reward_sum += np.where(alive, reward, 0.0)
+        task_sum += np.where(alive, env_info.get("task_reward", reward), 0.0)
         for i in np.flatnonzero(alive & (terminated | truncated)):
             record.add_life(i, int(length[i]), drive_sum[i] / max(length[i], 1), float(reward_sum[i]),
-                            str(env_info["cause_of_death"][i]), bool(truncated[i] and not terminated[i]))
-            length[i], drive_sum[i], reward_sum[i] = 0, 0.0, 0.0
+                            float(task_sum[i]), str(env_info["cause_of_death"][i]),
+                            bool(truncated[i] and not terminated[i]))
+            length[i], drive_sum[i], reward_sum[i], task_sum[i] = 0, 0.0, 0.0, 0.0
         current = observation(obs, reward, env_info, terminated & alive, truncated & alive)
         record.steps += 1
         if record.steps % select_every == 0:
             population.select()
         if on_step is not None:
             on_step(t, info, record, current)
+        if until is not None and until(record):
+            break
     return record, current
 
 
@@ -171,15 +181,28 @@ class Run:
     current: Observation | None = None
 
     @classmethod
-    def start(cls, config: AgentConfig, world: str, population: int = 1, seed: int = 0) -> "Run":
-        envs = make_vector_env(world, population, seed)
+    def start(
+        cls, config: AgentConfig, world: str, population: int = 1, seed: int = 0, max_episode_steps: int | None = None
+    ) -> "Run":
+        """Newborn agents in fresh worlds; `max_episode_steps` overrides the world's time limit."""
+        limit = {} if max_episode_steps is None else {"max_episode_steps": max_episode_steps}
+        envs = make_vector_env(world, population, seed, **limit)
         agent, states = build_population(config, envs, seed)
         return cls(config, world, seed, Population(agent, states), envs, jax.random.key(seed), Record())
 
-    def live(self, steps: int, on_step=None) -> Record:
+    def live(self, steps: int, on_step=None, until=None) -> Record:
         """Lives `steps` more env steps, continuing exactly where the last call stopped."""
         self.key, key = jax.random.split(self.key)
         _, self.current = live(
-            self.population, self.envs, steps, key, on_step=on_step, record=self.record, first_obs=self.current
+            self.population, self.envs, steps, key, on_step=on_step, record=self.record, first_obs=self.current,
+            until=until,
         )
         return self.record
+
+    def begin_lives(self, seed: int) -> None:
+        """Every world starts a fresh episode and every agent a new life, keeping what its brain has learnt."""
+        obs, _ = self.envs.reset(seed=seed)
+        n = self.envs.num_envs
+        states = eqx.tree_at(lambda s: s.done, self.population.states, jnp.ones(n, bool))
+        self.population.leaves = jax.tree.leaves(states)
+        self.current = observation(obs, np.zeros(n), {}, np.zeros(n, bool), np.zeros(n, bool))

@@ -137,7 +137,8 @@ class PrimitiveActions(gym.Wrapper):
 
 
 def to_env_action(space: spaces.Space, command):
-    """A primitive's command as `space` expects it: an int for Discrete, an array of its dtype for Box."""
+    """Primitive command(s) as `space` expects them: ints for Discrete, arrays of its dtype for Box."""
     if isinstance(space, spaces.Discrete):
-        return int(command)
+        command = np.asarray(command, np.int64)
+        return int(command) if command.ndim == 0 else command
     return np.asarray(command, space.dtype)

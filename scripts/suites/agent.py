@@ -1,0 +1,145 @@
+"""The embodied agent: survival after lifelong learning (evaluate, long) and brain speed (bench).
+
+evaluate: a population lives on mortal/Forager-v0 for a total env-step budget, learning throughout; then
+each member starts a fresh life (its brain keeps what it learnt, and keeps learning) for one evaluation
+episode of up to 60,000 steps. Beside it in the same run: random choice among the same motor primitives,
+PPO over the same primitives and on the raw actuators with the same step budget (if the `ppo` extra is
+installed), and the agent on CartPole-v1 through `envs.Homeostatic`.
+"""
+
+import time
+
+import jax
+import numpy as np
+
+from agents.config import AgentConfig, ArgmaxConfig, IdentityConfig, NoMemoryConfig, RandomPlannerConfig
+from agents.loop import Run, make_vector_env, observation
+from suites._report import print_table
+
+FORAGER = "mortal/Forager-v0"
+
+
+def evaluation_lives(run: Run, seed: int) -> list[dict]:
+    """One fresh life per population member (lives continue learning); the first life of each, in order."""
+    run.begin_lives(seed)
+    start = len(run.record.lives)
+    n = run.envs.num_envs
+
+    def first_lives(record):
+        return {life["env"]: life for life in record.lives[start:][::-1]}
+
+    run.live(10**9, until=lambda record: len(first_lives(record)) == n)
+    return [first_lives(run.record)[i] for i in range(n)]
+
+
+def summarise(lives: list[dict], horizon: int) -> dict:
+    survival = np.array([life["survival_steps"] for life in lives])
+    return {
+        "survival_steps_mean": float(survival.mean()),
+        "survival_full_fraction": float(np.mean(survival >= horizon)),
+        "drive_mean": float(np.mean([life["drive_mean"] for life in lives])),
+        "causes": sorted({life["cause_of_death"] or "alive at the horizon" for life in lives}),
+    }
+
+
+def lifelong(config: AgentConfig, world: str, steps: int, population: int, episodes: int, seed: int,
+             max_episode_steps: int) -> tuple[dict, float]:
+    """Trains for `steps` total env steps, then evaluates `episodes` lives (population = episodes)."""
+    run = Run.start(config, world, population, seed, max_episode_steps=max_episode_steps)
+    start = time.perf_counter()
+    run.live(steps // population)
+    lives = evaluation_lives(run, seed + 10_000)
+    return summarise(lives[:episodes], max_episode_steps), time.perf_counter() - start
+
+
+def evaluate(
+    steps: int = 1_000_000,
+    episodes: int = 10,
+    max_episode_steps: int = 60_000,
+    ppo: bool = True,
+    cartpole_steps: int = 100_000,
+    cartpole_episodes: int = 100,
+    seed: int = 0,
+) -> dict:
+    """Long (about an hour on 2 CPU cores with PPO): survival of the default agent and its baselines."""
+    print(f"lifelong learning on {FORAGER}: {steps} env steps over {episodes} agents, then one evaluation life "
+          f"each (up to {max_episode_steps} steps, still learning)", flush=True)
+    rows, figures = [], {}
+    agent, seconds = lifelong(AgentConfig(), FORAGER, steps, episodes, episodes, seed, max_episode_steps)
+    rows.append(dict(brain="default agent (pc, sdr, active inference, basal ganglia)", **agent, seconds=seconds))
+    figures.update({k: agent[k] for k in ("survival_steps_mean", "survival_full_fraction", "drive_mean")})
+    print_table(rows[-1:], "agent")
+    random_config = AgentConfig(perception=IdentityConfig(), memory=NoMemoryConfig(), planner=RandomPlannerConfig(),
+                                gate=ArgmaxConfig())
+    random, seconds = lifelong(random_config, FORAGER, 0, episodes, episodes, seed, max_episode_steps)
+    rows.append(dict(brain="random choice among the same primitives", **random, seconds=seconds))
+    figures["random_survival_steps_mean"] = random["survival_steps_mean"]
+    print_table(rows[-1:], "random primitives")
+    if ppo:
+        from baseline_ppo import train_and_evaluate
+
+        for actions, key in (("primitives", "ppo_survival_steps_mean"), ("raw", "ppo_raw_survival_steps_mean")):
+            start = time.perf_counter()
+            result = train_and_evaluate(FORAGER, steps, actions, seed, episodes, max_episode_steps)
+            rows.append(dict(brain=f"PPO ({actions})", survival_steps_mean=result["survival_steps_mean"],
+                             survival_full_fraction=result["survival_full_fraction"],
+                             drive_mean=result["drive_mean"], causes="", seconds=time.perf_counter() - start))
+            figures[key] = result["survival_steps_mean"]
+            print_table(rows[-1:], f"PPO over {actions}")
+    figures["cartpole_mean_return"] = cartpole(cartpole_steps, cartpole_episodes, seed)
+    print_table(rows, f"{FORAGER}: survival over {episodes} evaluation lives (horizon {max_episode_steps})")
+    return figures
+
+
+def cartpole(steps: int, episodes: int, seed: int, population: int = 4) -> float:
+    """The agent on CartPole-v1 through envs.Homeostatic: mean return of `episodes` lives after `steps`."""
+    config = AgentConfig(perception=IdentityConfig(), memory=NoMemoryConfig(), gate=ArgmaxConfig(), plan_every=1,
+                         situations=32)
+    run = Run.start(config, "CartPole-v1", population, seed)
+    run.live(steps // population)
+    run.begin_lives(seed + 10_000)
+    start = len(run.record.lives)
+    run.live(10**9, until=lambda record: len(record.lives) - start >= episodes)
+    returns = [life["task_return"] for life in run.record.lives[start:start + episodes]]
+    print_table([dict(task="CartPole-v1 (Homeostatic)", train_steps=steps, episodes=episodes,
+                      mean_return=float(np.mean(returns)), min_return=float(np.min(returns)))], "CartPole")
+    return float(np.mean(returns))
+
+
+def bench(repeats: int = 200, seed: int = 0) -> dict:
+    """Brain steps/s alone and with the world at population 1 and 64; the vmapped brain against MuJoCo."""
+    rows, figures = [], {}
+    for population in (1, 64):
+        envs = make_vector_env(FORAGER, population, seed)
+        run = Run.start(AgentConfig(), FORAGER, population, seed)
+        obs, _ = envs.reset(seed=seed)
+        fixed = observation(obs, np.zeros(population), {}, np.zeros(population, bool), np.zeros(population, bool))
+        key = jax.random.key(seed)
+        brain = _per_second(lambda: run.population.step(fixed, key), repeats) * population
+        actions = np.stack([envs.single_action_space.sample() for _ in range(population)])
+        world = _per_second(lambda: envs.step(actions), repeats) * population
+        run.live(20)  # compile outside the timing
+        start = time.perf_counter()
+        run.live(repeats)
+        loop = repeats * population / (time.perf_counter() - start)
+        rows.append(dict(population=population, brain_steps_per_s=brain, env_steps_per_s=world,
+                         loop_steps_per_s=loop))
+        figures[f"brain_steps_per_s_p{population}"] = brain
+        if population == 64:
+            figures.update(env_steps_per_s_p64=world, loop_steps_per_s_p64=loop)
+        envs.close()
+    print_table(rows, f"{FORAGER}, default agent; agent-steps per second (median of 3 x {repeats} calls)")
+    return figures
+
+
+def _per_second(call, repeats: int) -> float:
+    """Calls per second of `call` (median of 3 rounds), after one warm-up call that compiles."""
+    jax.block_until_ready(call())
+    rates = []
+    for _ in range(3):
+        start = time.perf_counter()
+        for _ in range(repeats):
+            out = call()
+        jax.block_until_ready(out)
+        rates.append(repeats / (time.perf_counter() - start))
+    return float(np.median(rates))

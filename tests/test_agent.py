@@ -1,0 +1,132 @@
+import dataclasses
+
+import jax
+import numpy as np
+import pytest
+import tyro
+
+from agents import checkpoint
+from agents.agent import Observation, build_agent
+from agents.config import (
+    AgentConfig,
+    ArgmaxConfig,
+    BasalGangliaConfig,
+    IdentityConfig,
+    NoMemoryConfig,
+    PCConfig,
+    RandomPlannerConfig,
+    RandomProjectionConfig,
+    SDRConfig,
+    SoftmaxConfig,
+    variant,
+)
+from agents.loop import Run, make_env
+
+SMALL = dict(plan_every=5, learn_every=2, select_every=50, levels=5, situations=4)
+SMALL_PC = PCConfig(latent=8, hidden=(16,), steps=4)
+SMALL_SDR = SDRConfig(modules=4, cells=8, input_bits=64, active_bits=8)
+DEFAULT_SMALL = AgentConfig(perception=SMALL_PC, memory=SMALL_SDR, **SMALL)
+
+
+def lived(config: AgentConfig, world: str = "mortal/Forager-v0", steps: int = 120, seed: int = 0, population=2):
+    run = Run.start(config, world, population, seed)
+    trace = []
+    run.live(steps, on_step=lambda t, info, record, obs: trace.append(
+        [np.asarray(info["drive"]), np.asarray(info["channel"]), np.asarray(info["free_energy"])]))
+    return run, np.asarray(trace, dtype=float)
+
+
+def leaves_equal(a, b) -> bool:
+    return all(np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
+
+
+def test_same_seed_same_training_curve_and_different_seed_differs():
+    first, curve = lived(DEFAULT_SMALL, seed=1)
+    second, again = lived(DEFAULT_SMALL, seed=1)
+    np.testing.assert_array_equal(curve, again)
+    assert leaves_equal(first.population.states, second.population.states)
+    _, other = lived(DEFAULT_SMALL, seed=2)
+    assert not np.array_equal(curve, other)
+
+
+@pytest.mark.parametrize(
+    "config, world",
+    [
+        (AgentConfig(perception=IdentityConfig(), memory=NoMemoryConfig(), planner=RandomPlannerConfig(),
+                     gate=ArgmaxConfig(), **SMALL), "mortal/FoodOnly-v0"),
+        (AgentConfig(perception=RandomProjectionConfig(latent=8), memory=SMALL_SDR, gate=SoftmaxConfig(),
+                     homeostasis="off", **SMALL), "CartPole-v1"),
+        (AgentConfig(perception=SMALL_PC, memory=SMALL_SDR, gate=BasalGangliaConfig(), **SMALL),
+         "mortal/ThermalForager-v0"),
+    ],
+    ids=["identity-none-random-argmax", "projection-sdr-aif-softmax-off-cartpole", "pc-sdr-aif-bg-thermal"],
+)
+def test_every_module_swap_lives_end_to_end(config, world):
+    run, curve = lived(config, world, steps=150)
+    assert np.all(np.isfinite(curve))
+    ticks = 150 // config.plan_every
+    assert len(np.unique(curve[:, 1])) >= 1 and run.record.steps == 150 and ticks > 0
+    if world == "CartPole-v1":
+        assert run.record.lives, "a CartPole life should end within 150 steps of an untrained agent"
+
+
+def test_resume_equals_uninterrupted_and_bad_checkpoints_are_named(tmp_path):
+    config = dataclasses.replace(DEFAULT_SMALL, perception=RandomProjectionConfig(latent=8))
+    run = Run.start(config, "mortal/Forager-v0", 2, seed=3)
+    run.live(40)
+    path = checkpoint.save(run, tmp_path / "run.ckpt")
+    run.live(60)
+    resumed = checkpoint.load(path, expect=config)
+    resumed.live(60)
+    assert leaves_equal(run.population.states, resumed.population.states)
+    assert run.record.lives == resumed.record.lives and resumed.record.steps == 100
+
+    with pytest.raises(checkpoint.CheckpointError, match="different agent config"):
+        checkpoint.load(path, expect=dataclasses.replace(config, levels=7))
+    truncated = tmp_path / "truncated.ckpt"
+    truncated.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(checkpoint.CheckpointError, match="corrupt"):
+        checkpoint.load(truncated)
+    stranger = tmp_path / "stranger.ckpt"
+    stranger.write_bytes(b"not a checkpoint")
+    with pytest.raises(checkpoint.CheckpointError, match="not a Mortal checkpoint"):
+        checkpoint.load(stranger)
+    assert not list(tmp_path.glob(".run.ckpt.*")), "no temporary files are left behind"
+
+
+def test_jitted_step_equals_eager_step():
+    env = make_env("mortal/Forager-v0")
+    agent, state = build_agent(DEFAULT_SMALL, env, key=jax.random.key(0))
+    obs, _ = env.reset(seed=0)
+    observation = Observation(obs["extero"], obs["intero"], np.float32(0), np.bool_(False), np.bool_(False))
+    key = jax.random.key(1)
+    jitted = jax.jit(type(agent).step)
+    fast_state, slow_state = state, state
+    for t in range(6):  # crosses a planning tick and a learning step
+        step_key = jax.random.fold_in(key, t)
+        fast_state, fast_action, fast_info = jitted(agent, fast_state, observation, step_key)
+        with jax.disable_jit():
+            slow_state, slow_action, slow_info = agent.step(slow_state, observation, step_key)
+        np.testing.assert_allclose(fast_action, slow_action, rtol=1e-4, atol=1e-5)
+        for name in fast_info:
+            np.testing.assert_allclose(fast_info[name], slow_info[name], rtol=1e-3, atol=1e-4, err_msg=name)
+    for fast, slow in zip(jax.tree.leaves(fast_state), jax.tree.leaves(slow_state)):
+        np.testing.assert_allclose(fast, slow, rtol=1e-3, atol=1e-4)
+
+
+def test_unknown_variants_are_errors_that_list_the_valid_ones():
+    with pytest.raises(ValueError, match="unknown memory 'hopfield'; valid: sdr, none"):
+        variant("memory", "hopfield")
+    with pytest.raises(ValueError, match="valid slots: perception, memory, planner, gate"):
+        variant("cortex", "pc")
+    with pytest.raises(ValueError, match="levels must be >= 3"):
+        build_agent(dataclasses.replace(DEFAULT_SMALL, levels=2), make_env("mortal/Forager-v0"), key=jax.random.key(0))
+
+
+def test_command_line_swaps_modules_by_name():
+    config = tyro.cli(AgentConfig, args=["memory:none", "gate:argmax", "--homeostasis", "off"],
+                      config=(tyro.conf.CascadeSubcommandArgs,))
+    assert isinstance(config.memory, NoMemoryConfig) and isinstance(config.gate, ArgmaxConfig)
+    assert isinstance(config.perception, PCConfig) and config.homeostasis == "off"
+    with pytest.raises(SystemExit):
+        tyro.cli(AgentConfig, args=["memory:hopfield"], config=(tyro.conf.CascadeSubcommandArgs,))
