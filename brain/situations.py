@@ -1,6 +1,8 @@
 """Situations: the agent's own discrete states, learned by competitive (vector-quantising) learning.
 
-K prototype vectors compete for each latent; the nearest wins and moves towards it,
+Latents are first whitened by a running mean and variance per dimension (adaptive gain control, so a
+wide-ranging dimension does not drown a narrow one), z = (x - mean) / std. Then K prototype vectors
+compete; the nearest wins and moves towards it,
 
     w_win <- w_win + lr (z - w_win),
 
@@ -20,6 +22,8 @@ class Situations(eqx.Module):
 
     prototypes: Float[Array, "K latent"]
     wins: Float[Array, " K"]  # running (decaying) win counts: how much each unit is in use
+    mean: Float[Array, " latent"]  # running statistics of the latents, for whitening
+    variance: Float[Array, " latent"]
     lr: float = eqx.field(static=True)
     usage_decay: float = eqx.field(static=True)
 
@@ -27,8 +31,10 @@ class Situations(eqx.Module):
                  key: PRNGKeyArray):
         if num_situations < 1:
             raise ValueError(f"num_situations must be at least 1, got {num_situations}")
-        self.prototypes = 0.1 * jax.random.normal(key, (num_situations, latent_size))
+        self.prototypes = jax.random.normal(key, (num_situations, latent_size))
         self.wins = jnp.ones(num_situations)
+        self.mean = jnp.zeros(latent_size)
+        self.variance = jnp.ones(latent_size)
         self.lr = lr
         self.usage_decay = usage_decay
 
@@ -36,20 +42,27 @@ class Situations(eqx.Module):
     def num_situations(self) -> int:
         return self.prototypes.shape[0]
 
+    def whiten(self, latent: Float[Array, " latent"]) -> Float[Array, " latent"]:
+        return (latent - self.mean) / jnp.sqrt(self.variance + 1e-6)
+
     def classify(self, latent: Float[Array, " latent"]) -> Int[Array, ""]:
-        return jnp.argmin(jnp.sum((self.prototypes - latent) ** 2, axis=1))
+        return jnp.argmin(jnp.sum((self.prototypes - self.whiten(latent)) ** 2, axis=1))
 
     def learn(self, latent: Float[Array, " latent"]) -> "Situations":
-        winner = self.classify(latent)
-        onehot = jax.nn.one_hot(winner, self.num_situations)
-        prototypes = self.prototypes + self.lr * onehot[:, None] * (latent - self.prototypes)
+        z = self.whiten(latent)
+        onehot = jax.nn.one_hot(jnp.argmin(jnp.sum((self.prototypes - z) ** 2, axis=1)), self.num_situations)
+        prototypes = self.prototypes + self.lr * onehot[:, None] * (z - self.prototypes)
         wins = self.usage_decay * self.wins + onehot
-        return eqx.tree_at(lambda s: (s.prototypes, s.wins), self, (prototypes, wins))
+        rate = 1 - self.usage_decay
+        mean = self.mean + rate * (latent - self.mean)
+        variance = self.variance + rate * ((latent - mean) ** 2 - self.variance)
+        return eqx.tree_at(lambda s: (s.prototypes, s.wins, s.mean, s.variance), self,
+                           (prototypes, wins, mean, variance))
 
     def regrow(self, latent: Float[Array, " latent"], min_wins: float = 0.01) -> "Situations":
         """Re-seeds the least used prototype at `latent` if it is under `min_wins` (structural selection)."""
         idle = jnp.argmin(self.wins)
         regrow = self.wins[idle] < min_wins
-        prototypes = jnp.where(regrow, self.prototypes.at[idle].set(latent), self.prototypes)
+        prototypes = jnp.where(regrow, self.prototypes.at[idle].set(self.whiten(latent)), self.prototypes)
         wins = jnp.where(regrow, self.wins.at[idle].set(1.0), self.wins)
         return eqx.tree_at(lambda s: (s.prototypes, s.wins), self, (prototypes, wins))
