@@ -198,3 +198,15 @@ class BasalGanglia(AbstractGate):
             selected=selected,
         )
         return state, selection
+
+
+def separable_saliences(num_channels: int, num_trials: int, seed: int, min_gap: float = 0.05):
+    """Test trials: saliences uniform in [0, 1] whose two largest differ by at least `min_gap` (rejection sampling:
+    few 64-channel draws have such a gap). The selection benchmark's distribution, shared by tests and suites."""
+    rng = np.random.default_rng(seed)
+    kept = np.empty((0, num_channels))
+    while len(kept) < num_trials:
+        salience = rng.uniform(0, 1, (4096, num_channels))
+        top2 = np.sort(salience, axis=1)[:, -2:]
+        kept = np.concatenate([kept, salience[top2[:, 1] - top2[:, 0] >= min_gap]])
+    return jnp.asarray(kept[:num_trials], jnp.float32)

@@ -196,6 +196,18 @@ class SparseyMemory(AbstractMemory):
         next_code = match.argmax(-1)
         return Recollection(code=next_code, familiarity=match.max(-1).mean(), payload=self.payload_of(next_code))
 
+    def store_many(
+        self, xs: Float[Array, "N in_size"], payloads: Float[Array, "N payload"], *, key: PRNGKeyArray
+    ) -> tuple["SparseyMemory", Int[Array, "N Q"]]:
+        """Stores each row in turn, single-trial each (one `lax.scan`); returns the memory and every row's code."""
+
+        def step(memory, inputs):
+            x, payload, key = inputs
+            code, _ = memory.encode(x, key=key)
+            return memory.write(x, code, payload), code
+
+        return jax.lax.scan(step, self, (xs, payloads, jax.random.split(key, len(xs))))
+
     def store_sequence(
         self, xs: Float[Array, "T in_size"], payloads: Float[Array, "T payload"], *, key: PRNGKeyArray
     ) -> tuple["SparseyMemory", Int[Array, "T Q"]]:

@@ -7,18 +7,7 @@ import numpy as np
 import pytest
 
 from brain.base import AbstractGate
-from brain.basal_ganglia import BasalGanglia
-
-
-def _trials(num_channels, num_trials, seed, min_gap=0.05):
-    """Saliences uniform in [0, 1] whose two largest differ by at least `min_gap`."""
-    rng = np.random.default_rng(seed)
-    kept = np.empty((0, num_channels))
-    while len(kept) < num_trials:  # rejection sampling: few 64-channel draws have such a gap
-        salience = rng.uniform(0, 1, (4096, num_channels))
-        top2 = np.sort(salience, axis=1)[:, -2:]
-        kept = np.concatenate([kept, salience[top2[:, 1] - top2[:, 0] >= min_gap]])
-    return jnp.asarray(kept[:num_trials], jnp.float32)
+from brain.basal_ganglia import BasalGanglia, separable_saliences
 
 
 def _select_from_rest(gate, salience, seed=0):
@@ -30,7 +19,7 @@ def _select_from_rest(gate, salience, seed=0):
 @pytest.mark.parametrize("num_channels", [2, 8, 64])
 def test_selects_the_most_salient_channel(num_channels):
     gate = BasalGanglia(num_channels)
-    salience = _trials(num_channels, 500, seed=num_channels)
+    salience = separable_saliences(num_channels, 500, seed=num_channels)
     _, selection = _select_from_rest(gate, salience)
     correct = np.asarray(selection.selected) & (np.asarray(selection.channel) == np.argmax(salience, 1))
     assert correct.mean() >= 0.99
@@ -42,7 +31,7 @@ def test_selects_the_most_salient_channel(num_channels):
 @pytest.mark.parametrize("num_channels", [2, 64])
 def test_settles_within_the_step_budget(num_channels):
     """32 steps (64 ms of model time) give the same decision as 512 steps."""
-    salience = _trials(num_channels, 200, seed=1)
+    salience = separable_saliences(num_channels, 200, seed=1)
     _, short = _select_from_rest(BasalGanglia(num_channels, num_steps=32), salience)
     _, long = _select_from_rest(BasalGanglia(num_channels, num_steps=512), salience)
     np.testing.assert_array_equal(short.channel, long.channel)
@@ -93,7 +82,7 @@ def test_none_when_nothing_is_salient_enough():
 def test_offset_invariant_above_the_floor():
     """Adding a constant to every salience (above the floor) changes nothing."""
     gate = BasalGanglia(8)
-    salience = _trials(8, 50, seed=3)
+    salience = separable_saliences(8, 50, seed=3)
     _, base = _select_from_rest(gate, salience)
     _, shifted = _select_from_rest(gate, salience + 100.0)
     np.testing.assert_array_equal(base.channel, shifted.channel)
@@ -102,7 +91,7 @@ def test_offset_invariant_above_the_floor():
 def test_is_a_gate_and_vmaps_over_a_population():
     gate = BasalGanglia(4)
     assert isinstance(gate, AbstractGate)
-    salience = _trials(4, 3, seed=4)
+    salience = separable_saliences(4, 3, seed=4)
     keys = jax.random.split(jax.random.PRNGKey(0), 3)
     _, batched = _select_from_rest(gate, salience)
     for i in range(3):

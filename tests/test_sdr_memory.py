@@ -35,13 +35,8 @@ def empty_memory(**kwargs):
 
 
 @eqx.filter_jit
-def store_all(memory, xs, payloads, key):
-    def step(memory, inputs):
-        x, payload, key = inputs
-        code, _ = memory.encode(x, key=key)
-        return memory.write(x, code, payload), code
-
-    return jax.lax.scan(step, memory, (xs, payloads, jax.random.split(key, len(xs))))
+def store_all(memory: SparseyMemory, xs, payloads, key):
+    return memory.store_many(xs, payloads, key=key)
 
 
 @eqx.filter_jit

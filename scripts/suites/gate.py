@@ -32,7 +32,7 @@ import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-from brain.basal_ganglia import BasalGanglia
+from brain.basal_ganglia import BasalGanglia, separable_saliences
 from brain.plasticity_gate import PlasticityGate
 from brain.predictive_coding import PCStack
 from suites._report import print_table
@@ -44,18 +44,9 @@ CLAMPED = (True, False, True)
 IMAGE_ONLY = (jnp.arange(SINK) < len(TASKS) * IMAGE).astype(jnp.float32)  # the sink without its labels
 
 
-def _salience_trials(num_channels: int, num_trials: int, rng: np.random.Generator, min_gap: float = 0.05):
-    kept = np.empty((0, num_channels))
-    while len(kept) < num_trials:  # rejection sampling: few 64-channel draws have such a gap
-        salience = rng.uniform(0, 1, (4096, num_channels))
-        top2 = np.sort(salience, axis=1)[:, -2:]
-        kept = np.concatenate([kept, salience[top2[:, 1] - top2[:, 0] >= min_gap]])
-    return jnp.asarray(kept[:num_trials], jnp.float32)
-
-
 def _selection_accuracy(num_channels: int, num_trials: int, seed: int) -> float:
     gate = BasalGanglia(num_channels)
-    salience = _salience_trials(num_channels, num_trials, np.random.default_rng(seed))
+    salience = separable_saliences(num_channels, num_trials, seed)
     keys = jax.random.split(jax.random.PRNGKey(seed), num_trials)
     states = jax.vmap(lambda _: gate.init_state())(keys)
     _, selection = jax.jit(jax.vmap(gate.select))(states, salience, key=keys)

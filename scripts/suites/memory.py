@@ -63,14 +63,7 @@ def keep(rng: np.random.Generator, inputs: np.ndarray, fraction: float) -> np.nd
 
 @eqx.filter_jit
 def store_all(memory: SparseyMemory, xs, payloads, key):
-    """Stores each row in turn (one `lax.scan`); returns the memory and the code each row was given."""
-
-    def step(memory, inputs):
-        x, payload, key = inputs
-        code, _ = memory.encode(x, key=key)
-        return memory.write(x, code, payload), code
-
-    return jax.lax.scan(step, memory, (xs, payloads, jax.random.split(key, len(xs))))
+    return memory.store_many(xs, payloads, key=key)
 
 
 @eqx.filter_jit
