@@ -14,6 +14,7 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import Annotated
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
@@ -46,10 +47,10 @@ class Args:
     log_every: int = 500
     """env steps between TensorBoard scalars"""
     resume: str | None = None
-    """continue the run saved in this checkpoint (its config and world are used)"""
+    """continue the run saved in this checkpoint (its world and brain; a brain named here must match it)"""
     runs: str = "runs"
     """folder that holds the run folders"""
-    agent: AgentConfig = AgentConfig()
+    agent: Annotated[AgentConfig, tyro.conf.arg(name="")] = AgentConfig()
     """the brain: one variant per slot (see `perception:`, `memory:`, `planner:`, `gate:` subcommands)"""
 
 
@@ -70,8 +71,8 @@ def plot_internal_state(trace: np.ndarray, names, set_point, low, high, path: Pa
 
 if __name__ == "__main__":
     args = tyro.cli(Args, config=(tyro.conf.CascadeSubcommandArgs,))
-    if args.resume:
-        run = checkpoint.load(args.resume)
+    if args.resume:  # a brain named on the command line must be the checkpoint's
+        run = checkpoint.load(args.resume, expect=None if args.agent == AgentConfig() else args.agent)
         folder = Path(args.resume).parent
     else:
         run = Run.start(args.agent, args.world, args.population, args.seed)

@@ -47,7 +47,7 @@ def lifelong(config: AgentConfig, world: str, steps: int, population: int, episo
     """Trains for `steps` total env steps, then evaluates `episodes` lives (population = episodes)."""
     run = Run.start(config, world, population, seed, max_episode_steps=max_episode_steps)
     start = time.perf_counter()
-    run.live(steps // population)
+    run.live(steps // population, on_step=_progress(steps // population, start))
     lives = evaluation_lives(run, seed + 10_000)
     return summarise(lives[:episodes], max_episode_steps), time.perf_counter() - start
 
@@ -133,6 +133,18 @@ def bench(repeats: int = 200, seed: int = 0) -> dict:
         envs.close()
     print_table(rows, f"{FORAGER}, default agent; agent-steps per second (median of 3 x {repeats} calls)")
     return figures
+
+
+def _progress(total: int, start: float):
+    """An `on_step` that prints progress ten times over `total` steps."""
+
+    def on_step(t, info, record, obs):
+        if (t + 1) % max(total // 10, 1) == 0:
+            deaths = sum(not life["truncated"] for life in record.lives)
+            print(f"  {t + 1}/{total} steps per agent, {time.perf_counter() - start:.0f}s, deaths so far {deaths}",
+                  flush=True)
+
+    return on_step
 
 
 def _per_second(call, repeats: int) -> float:
