@@ -91,6 +91,7 @@ class ForagerEnv(MujocoEnv):
             },
         )
         self.internal_state = np.zeros(size)
+        self._drive = 0.0
         self.item_xy = np.zeros((len(self.item_kind), 2))
 
     # -- construction -----------------------------------------------------------------------------
@@ -157,6 +158,7 @@ class ForagerEnv(MujocoEnv):
         if options and "internal_state" in options:
             self.internal_state = self._checked_internal_state(options["internal_state"])
             obs = self._get_obs()
+        self._drive = float(self.physiology.drive(self.internal_state))
         return obs, self._get_info(cause="")
 
     def step(self, action):
@@ -168,7 +170,8 @@ class ForagerEnv(MujocoEnv):
         h_next = self.physiology.step(h, events, effort=float(np.mean(motor**2)), ambient=self._ambient())
         self.internal_state = h_next
         cause = self.physiology.cause_of_death(h_next)
-        reward = float(self.physiology.reward(h, h_next))
+        drive = float(self.physiology.drive(h_next))
+        reward, self._drive = self._drive - drive, drive  # the homeostatic reward D(h) - D(h')
         return self._get_obs(), reward, bool(cause), False, self._get_info(cause, events)
 
     # -- the body and its surroundings -------------------------------------------------------------
@@ -201,16 +204,15 @@ class ForagerEnv(MujocoEnv):
             if np.all(np.sum((avoid - point) ** 2, axis=1) >= clearance**2):
                 return point
 
-    def _bins(self, points: np.ndarray) -> np.ndarray:
-        """Egocentric proximity bins of `points` [n, 2]: max of 1 - d / sensing_range per angular bin."""
+    def _bins(self, points: np.ndarray, kinds: np.ndarray, num_kinds: int) -> np.ndarray:
+        """Egocentric proximity bins, `num_bins` per kind: max of 1 - d / sensing_range per angular bin."""
         x, y, yaw = self.data.qpos[:3]
-        offset = points - (x, y)
-        distance = np.hypot(offset[:, 0], offset[:, 1])
-        bearing = np.arctan2(offset[:, 1], offset[:, 0]) - yaw
-        index = ((bearing / (2 * np.pi) + 0.5 / self.num_bins) % 1.0 * self.num_bins).astype(int)
-        proximity = np.clip(1.0 - distance / self.sensing_range, 0.0, 1.0)
-        bins = np.zeros(self.num_bins)
-        np.maximum.at(bins, index, proximity)
+        dx, dy = points[:, 0] - x, points[:, 1] - y
+        bearing = np.arctan2(dy, dx) - yaw
+        index = ((bearing * (1 / (2 * np.pi)) + 0.5 / self.num_bins) % 1.0 * self.num_bins).astype(int)
+        proximity = np.clip(1.0 - np.sqrt(dx * dx + dy * dy) / self.sensing_range, 0.0, 1.0)
+        bins = np.zeros(num_kinds * self.num_bins)
+        np.maximum.at(bins, kinds * self.num_bins + index, proximity)
         return bins
 
     def _body_velocity(self) -> np.ndarray:
@@ -220,8 +222,8 @@ class ForagerEnv(MujocoEnv):
         return np.clip([c * vx + s * vy, -s * vx + c * vy, yaw_rate], -MAX_SPEED, MAX_SPEED)
 
     def _extero(self) -> np.ndarray:
-        items = [self._bins(self.item_xy[self.item_kind == k]) for k in range(len(self.resources))]
-        return np.concatenate([*items, self._body_velocity()])
+        items = self._bins(self.item_xy, self.item_kind, len(self.resources))
+        return np.concatenate([items, self._body_velocity()])
 
     def _get_obs(self):
         low, high = np.asarray(self.physiology.low), np.asarray(self.physiology.high)
@@ -233,7 +235,7 @@ class ForagerEnv(MujocoEnv):
     def _get_info(self, cause: str, events: np.ndarray | None = None) -> dict:
         return {
             "internal_state": self.internal_state.copy(),
-            "drive": float(self.physiology.drive(self.internal_state)),
+            "drive": self._drive,
             "cause_of_death": cause,
             "events": np.zeros(len(self.physiology.event_names)) if events is None else events,
         }

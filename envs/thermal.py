@@ -97,4 +97,5 @@ class ThermalForagerEnv(ForagerEnv):
 
     def _extero(self) -> np.ndarray:
         skin = (self._ambient() - self.thermal["set_point"]) / 4.0
-        return np.concatenate([super()._extero(), self._bins(self.shade_xy), [skin]])
+        shade = self._bins(self.shade_xy, np.zeros(len(self.shade_xy), int), 1)
+        return np.concatenate([super()._extero(), shade, [skin]])
