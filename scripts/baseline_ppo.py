@@ -184,6 +184,7 @@ def train(config: Config, folder: Path) -> tuple[PPO, int, float]:
     start = time.perf_counter()
     model.learn(budget, callback=Progress(budget))
     rate = model.num_timesteps / (time.perf_counter() - start)
+    model.logger.close()  # ends the TensorBoard writer's thread
     venv.close()
     model.save(folder / "model.zip")
     return model, model.num_timesteps, rate

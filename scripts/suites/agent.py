@@ -7,6 +7,8 @@ PPO over the same primitives and on the raw actuators with the same step budget 
 installed), and the agent on CartPole-v1 through `envs.Homeostatic`.
 """
 
+import concurrent.futures
+import multiprocessing
 import time
 
 import jax
@@ -65,6 +67,16 @@ def evaluate(
     print(f"lifelong learning on {FORAGER}: {steps} env steps over {episodes} agents, then one evaluation life "
           f"each (up to {max_episode_steps} steps, still learning)", flush=True)
     rows, figures = [], {}
+    ppo_runs = {}
+    if ppo:  # PPO trains in worker processes while the agent lives: same run, both CPU cores busy
+        from baseline_ppo import Config, train_and_evaluate
+
+        pool = concurrent.futures.ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn"))
+        for actions in ("primitives", "raw"):
+            # PPO's own stochastic policy: its argmax policy survives about 3x shorter (the stronger baseline)
+            config = Config(world=FORAGER, steps=steps, actions=actions, seed=seed, episodes=episodes,
+                            max_episode_steps=max_episode_steps, deterministic=False)
+            ppo_runs[actions] = (pool.submit(train_and_evaluate, config), time.perf_counter())
     agent, seconds = lifelong(AgentConfig(), FORAGER, steps, episodes, episodes, seed, max_episode_steps)
     rows.append(dict(brain="default agent (pc, sdr, active inference, basal ganglia)", **agent, seconds=seconds))
     figures.update({k: agent[k] for k in ("survival_steps_mean", "survival_full_fraction", "drive_mean")})
@@ -75,20 +87,17 @@ def evaluate(
     rows.append(dict(brain="random choice among the same primitives", **random, seconds=seconds))
     figures["random_survival_steps_mean"] = random["survival_steps_mean"]
     print_table(rows[-1:], "random primitives")
-    if ppo:
-        from baseline_ppo import Config, train_and_evaluate
-
-        for actions, key in (("primitives", "ppo_survival_steps_mean"), ("raw", "ppo_raw_survival_steps_mean")):
-            start = time.perf_counter()
-            # PPO's own stochastic policy: its argmax policy survives about 3x shorter (the stronger baseline)
-            result = train_and_evaluate(Config(world=FORAGER, steps=steps, actions=actions, seed=seed, episodes=episodes,
-                                               max_episode_steps=max_episode_steps, deterministic=False))
-            rows.append(dict(brain=f"PPO ({actions}, sampled actions)", survival_steps_mean=result["survival_steps_mean"],
-                             survival_full_fraction=result["survival_full_fraction"],
-                             drive_mean=result["drive_mean"], causes=sorted(set(result["causes_of_death"])),
-                             seconds=time.perf_counter() - start))
-            figures[key] = result["survival_steps_mean"]
-            print_table(rows[-1:], f"PPO over {actions}")
+    for actions, key in (("primitives", "ppo_survival_steps_mean"), ("raw", "ppo_raw_survival_steps_mean")):
+        if actions not in ppo_runs:
+            continue
+        future, start = ppo_runs[actions]
+        result = future.result()
+        rows.append(dict(brain=f"PPO ({actions}, sampled actions)", survival_steps_mean=result["survival_steps_mean"],
+                         survival_full_fraction=result["survival_full_fraction"], drive_mean=result["drive_mean"],
+                         causes=sorted(set(result["causes_of_death"])), seconds=time.perf_counter() - start))
+        figures[key] = result["survival_steps_mean"]
+    if ppo_runs:
+        pool.shutdown()
     figures["cartpole_mean_return"] = cartpole(cartpole_steps, cartpole_episodes, seed)
     print_table(rows, f"{FORAGER}: survival over {episodes} evaluation lives (horizon {max_episode_steps})")
     return figures
