@@ -95,7 +95,7 @@ def load(path: str | Path, expect: AgentConfig | None = None) -> Run:
             differ = [k for k in config_to_dict(config) if config_to_dict(config)[k] != config_to_dict(expect)[k]]
             raise CheckpointError(f"checkpoint {path} was made with a different agent config (fields: {differ})")
         template_envs = make_vector_env(header["world"], header["population"], header["seed"])
-        agent, template = build_population(config, template_envs, header["seed"])
+        agent, template = build_population(config, template_envs, header["seed"], shapes_only=True)
         template_envs.close()
         try:
             states = eqx.tree_deserialise_leaves(f, template)

@@ -42,13 +42,18 @@ def make_vector_env(world: str, population: int, seed: int, **kwargs) -> gym.vec
     return vector_env
 
 
-def build_population(config: AgentConfig, envs: gym.vector.VectorEnv, seed: int) -> tuple[Agent, AgentState]:
-    """One agent definition and `num_envs` newborn brains, each from its own key."""
+def build_population(
+    config: AgentConfig, envs: gym.vector.VectorEnv, seed: int, *, shapes_only: bool = False
+) -> tuple[Agent, AgentState]:
+    """One agent definition and `num_envs` newborn brains, each from its own key.
+
+    With `shapes_only`, the brains are `jax.ShapeDtypeStruct`s (a template to load a checkpoint into, in no time).
+    """
     single = envs.envs[0]
     keys = jax.random.split(jax.random.key(seed), envs.num_envs)
     agent, _ = build_agent(config, single, key=keys[0])
-    states = jax.vmap(lambda k: build_agent(config, single, key=k)[1])(keys)
-    return agent, states
+    newborn = jax.vmap(lambda k: build_agent(config, single, key=k)[1])
+    return agent, (eqx.filter_eval_shape(newborn, keys) if shapes_only else newborn(keys))
 
 
 class Population:

@@ -90,7 +90,8 @@ class ActiveInferencePlanner(AbstractPlanner):
         self.ordinal = ordinal
         pB = [jnp.broadcast_to(prior[..., None], (*prior.shape, num_channels)) for prior in self.transition_prior]
         sequences = itertools.product(range(num_channels), repeat=policy_len)
-        policies = jnp.array([[[u] * len(num_states) for u in seq] for seq in sequences])
+        # a nested tuple, not an array: pymdp needs the policies concrete even when the model is built under a trace
+        policies = tuple(tuple((u,) * len(num_states) for u in seq) for seq in sequences)
         self.model = PymdpAgent(
             A=[p / p.sum(0) for p in pA],
             B=[p / p.sum(0) for p in pB],

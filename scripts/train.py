@@ -6,7 +6,7 @@
     python scripts/train.py --resume runs/<name>/checkpoint.ckpt --steps 100000
 
 Writes runs/<world>__<agent>__<seed>__<time>/: config.json, TensorBoard events, checkpoint.ckpt, and
-internal_state.png (the first agent's internal variables against their set-points).
+internal_state.png (the first agent's internal variables against their set-points, over the whole life).
 """
 
 import dataclasses
@@ -124,7 +124,10 @@ if __name__ == "__main__":
     progress.close()
     checkpoint.save(run, folder / "checkpoint.ckpt")
     writer.close()
-    plot_internal_state(np.asarray(trace), physiology.names, physiology.set_point, physiology.low, physiology.high,
+    trace_file = folder / "internal_state.npy"  # the whole life so far, across resumed runs
+    trace = np.concatenate([np.load(trace_file), trace]) if trace_file.exists() and trace else np.asarray(trace)
+    np.save(trace_file, trace)
+    plot_internal_state(trace, physiology.names, physiology.set_point, physiology.low, physiology.high,
                         folder / "internal_state.png")
 
     lives = record.lives

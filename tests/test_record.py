@@ -1,0 +1,130 @@
+"""scripts/record.py and agents.recording: videos that decode, a Minari dataset that replays, plots."""
+
+import os
+import runpy
+import sys
+from pathlib import Path
+
+import gymnasium as gym
+import imageio.v3 as iio
+import jax
+import minari
+import numpy as np
+import pytest
+
+from agents import checkpoint
+from agents.config import AgentConfig, ArgmaxConfig, IdentityConfig, NoMemoryConfig
+from agents.loop import Run, make_env
+from agents.motor import primitives_for
+from agents.recording import live_episodes, to_minari
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = AgentConfig(perception=IdentityConfig(), memory=NoMemoryConfig(), gate=ArgmaxConfig(), plan_every=5,
+                     levels=5, situations=4)
+STARVING = "mortal-test/Starving-v0"  # food and water drop 0.05 a step (Forager: 0.00015): lives of ~20 steps
+gym.register(STARVING, entry_point="envs.forager:ForagerEnv", max_episode_steps=500, kwargs=dict(decay=0.05))
+
+
+def assert_replays(world: str, episode: minari.EpisodeData, seed: int, max_steps: int) -> None:
+    """A fresh copy of the world, reset with `seed` and stepped with the episode's actions, gives back the
+    episode's observations, rewards and ends, step for step: the actions are what drove the world."""
+    env = make_env(world, max_episode_steps=max_steps)
+    obs, _ = env.reset(seed=seed)
+    np.testing.assert_array_equal(obs["extero"], episode.observations["extero"][0])
+    np.testing.assert_array_equal(obs["intero"], episode.observations["intero"][0])
+    for t, action in enumerate(episode.actions):
+        obs, reward, terminated, truncated, _ = env.step(action)
+        np.testing.assert_array_equal(obs["extero"], episode.observations["extero"][t + 1], err_msg=f"step {t}")
+        np.testing.assert_array_equal(obs["intero"], episode.observations["intero"][t + 1], err_msg=f"step {t}")
+        assert reward == pytest.approx(episode.rewards[t])
+        assert (terminated, truncated) == (episode.terminations[t], episode.truncations[t])
+    assert terminated or truncated, "the world goes on past the episode's recorded end"
+    env.close()
+
+
+def assert_actions_are_the_channels_commands(world: str, episode: minari.EpisodeData) -> None:
+    """Each action is the motor command of the channel the agent selected on that step's observation."""
+    env = make_env(world)
+    motor = primitives_for(env)
+    env.close()
+    channels = np.asarray(episode.infos["channel"])
+    assert channels.shape == (len(episode) + 1,) and np.all((0 <= channels) & (channels < motor.num_channels))
+    expected = [motor.command(c, e.astype(np.float64)) for c, e in zip(channels, episode.observations["extero"])]
+    np.testing.assert_allclose(episode.actions, np.asarray(expected)[: len(episode)], atol=1e-5)
+
+
+@pytest.fixture(autouse=True)
+def ffmpeg_without_preexec_hook(monkeypatch):
+    """imageio-ffmpeg starts ffmpeg with a pre-exec hook unless told not to: unsafe in a JAX (threaded) process."""
+    monkeypatch.setenv("IMAGEIO_FFMPEG_NO_PREVENT_SIGINT", "1")
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    """A checkpoint of a population of two small agents that have lived 300 steps on Forager."""
+    run = Run.start(CONFIG, "mortal/Forager-v0", population=2, seed=0)
+    run.live(300)
+    return checkpoint.save(run, tmp_path_factory.mktemp("run") / "checkpoint.ckpt")
+
+
+def test_record_script_writes_playable_videos_a_dataset_that_replays_and_plots(trained, tmp_path, monkeypatch, capsys):
+    before = trained.read_bytes()
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # where Minari would write by default
+    monkeypatch.delenv("MINARI_DATASETS_PATH", raising=False)  # the script sets it; restored afterwards
+    monkeypatch.syspath_prepend(str(ROOT / "scripts"))
+    monkeypatch.setattr(sys, "argv", ["record.py", "--checkpoint", str(trained), "--episodes", "2", "--max-steps", "60",
+                                      "--frame-every", "10"])
+    runpy.run_path(str(ROOT / "scripts" / "record.py"), run_name="__main__")
+    assert "recording agent 0" in capsys.readouterr().out
+    folder = trained.parent / "recording-0"
+
+    for i in range(2):
+        frames = iio.imread(folder / f"episode-{i:03d}.mp4")
+        assert frames.shape == (60 // 10 + 1, 480, 480, 3) and frames.dtype == np.uint8
+        assert frames.std() > 1.0, "a blank video"
+        plot = iio.imread(folder / f"episode-{i:03d}.png")
+        assert plot.ndim == 3 and plot.shape[0] > 300
+
+    assert os.environ["MINARI_DATASETS_PATH"] == str((trained.parent / "minari").resolve())
+    dataset = minari.load_dataset("recording-v0")
+    episodes = list(dataset.iterate_episodes())
+    assert [len(e) for e in episodes] == [60, 60] and dataset.total_steps == 120
+    for seed, episode in enumerate(episodes):
+        assert episode.truncations[-1] and not episode.terminations.any() and not episode.truncations[:-1].any()
+        assert_replays("mortal/Forager-v0", episode, seed, max_steps=60)
+        assert_actions_are_the_channels_commands("mortal/Forager-v0", episode)
+        infos = episode.infos
+        assert infos["internal_state"].shape == (61, 2) and np.all(np.isfinite(infos["internal_state"]))
+        assert np.all(np.isfinite(infos["free_energy"])) and np.all(np.isfinite(infos["familiarity"]))
+        assert {"drive", "familiarity", "channel", "cause_of_death"} <= set(infos)
+    assert not (tmp_path / "home" / ".minari").exists(), "recording wrote into the user's ~/.minari"
+    assert trained.read_bytes() == before, "recording changed the checkpoint"
+
+
+def test_deaths_end_episodes_and_are_recorded(tmp_path, monkeypatch):
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    run = Run.start(CONFIG, STARVING, population=1, seed=1)
+    run.live(30)
+    brains = jax.device_get(run.population.states)
+    recording = live_episodes(run, 2, tmp_path / "videos", seed=5, frame_every=4)
+    assert run.record.steps == 30 and all(
+        np.array_equal(a, b) for a, b in zip(jax.tree.leaves(brains), jax.tree.leaves(run.population.states))
+    ), "the run recorded from is left as it was"
+    for episode in recording.episodes:
+        assert episode.terminations[-1] and not episode.truncations[-1] and 5 < len(episode) < 500
+        assert episode.cause in ("food below viable range", "water below viable range")
+        assert episode.frames == len(episode) // 4 + 1 == len(iio.imread(episode.video))
+        assert len(episode.agent_infos) == len(episode) + 1  # it stepped on its terminal observation too
+    dataset = to_minari(recording, "deaths-v0")
+    loaded = list(minari.load_dataset("deaths-v0").iterate_episodes())
+    for seed, (episode, written) in enumerate(zip(recording.episodes, loaded), start=5):
+        assert len(written) == len(episode) and written.terminations[-1]
+        assert list(written.infos["cause_of_death"])[-1] == episode.cause
+        assert_replays(STARVING, written, seed, max_steps=500)
+        assert_actions_are_the_channels_commands(STARVING, written)
+    assert dataset.total_episodes == 2
+
+    with pytest.raises(ValueError, match="episodes must be >= 1"):
+        live_episodes(run, 0, tmp_path)
+    with pytest.raises(ValueError, match="frame_every must be >= 1"):
+        live_episodes(run, 1, tmp_path, frame_every=0)
