@@ -204,6 +204,17 @@ class Run:
         )
         return self.record
 
+    def evaluation_lives(self, seed: int) -> list[dict]:
+        """One fresh life per member (brains keep learning), lived to its end; the first life of each, in order."""
+        self.begin_lives(seed)
+        start = len(self.record.lives)
+
+        def first_lives(record):
+            return {life["env"]: life for life in record.lives[start:][::-1]}
+
+        self.live(10**9, until=lambda record: len(first_lives(record)) == self.envs.num_envs)
+        return [first_lives(self.record)[i] for i in range(self.envs.num_envs)]
+
     def begin_lives(self, seed: int) -> None:
         """Every world starts a fresh episode and every agent a new life, keeping what its brain has learnt."""
         obs, _ = self.envs.reset(seed=seed)

@@ -21,19 +21,6 @@ from suites._report import print_table
 FORAGER = "mortal/Forager-v0"
 
 
-def evaluation_lives(run: Run, seed: int) -> list[dict]:
-    """One fresh life per population member (lives continue learning); the first life of each, in order."""
-    run.begin_lives(seed)
-    start = len(run.record.lives)
-    n = run.envs.num_envs
-
-    def first_lives(record):
-        return {life["env"]: life for life in record.lives[start:][::-1]}
-
-    run.live(10**9, until=lambda record: len(first_lives(record)) == n)
-    return [first_lives(run.record)[i] for i in range(n)]
-
-
 def summarise(lives: list[dict], horizon: int) -> dict:
     survival = np.array([life["survival_steps"] for life in lives])
     return {
@@ -50,7 +37,7 @@ def lifelong(config: AgentConfig, world: str, steps: int, population: int, episo
     run = Run.start(config, world, population, seed, max_episode_steps=max_episode_steps)
     start = time.perf_counter()
     run.live(steps // population, on_step=_progress(steps // population, start))
-    lives = evaluation_lives(run, seed + 10_000)
+    lives = run.evaluation_lives(seed + 10_000)
     return summarise(lives[:episodes], max_episode_steps), time.perf_counter() - start
 
 

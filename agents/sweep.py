@@ -1,0 +1,532 @@
+"""Ablation sweeps: a spec file -> trials (variant x world x seed) -> one result line each -> a table.
+
+    spec = load_spec("scripts/sweeps/forager_ablation.toml")
+    summary = run_sweep(spec, Path("runs/sweep__forager-ablation"), executor="ray")
+
+A spec (TOML) names brain variants as slot overrides by registry name on a shared `[agent]` base:
+
+    worlds = ["mortal/Forager-v0"]
+    seeds = [0, 1, 2, 3, 4]
+    steps = 50_000          # env steps each agent learns before its evaluation life
+    episodes = 1            # agents per trial, each evaluated in one fresh life
+    horizon = 20_000        # the cap on every life (the world's time limit)
+    [agent]
+    plan_every = 50
+    [variants.full]
+    [variants.no-memory]
+    memory = "none"
+    [variants.small-pc]
+    perception = { name = "pc", latent = 8, hidden = [32] }
+
+A trial trains `episodes` newborn agents for `steps` env steps each, then gives each a fresh life (its brain
+keeps what it learnt, and keeps learning) and records how long it survives, its mean drive and its return.
+Finished trials are appended to `trials.jsonl` in the sweep's folder the moment they end, keyed by a hash
+of everything that determines them, so a rerun skips them (and re-runs any whose settings changed). Failed
+attempts are appended to `failures.jsonl` and retried up to `retries` times; a trial that still fails makes
+the sweep raise `SweepError` after the tables of the others are written.
+
+Executors: `serial` runs trials one after another in this process; `ray` runs them as Ray Tune trials, one
+CPU each, XLA limited to one thread per trial, on a local Ray started here or a cluster at `address`.
+"""
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import re
+import sys
+import time
+import tomllib
+import typing
+from pathlib import Path
+
+import gymnasium as gym
+import jax
+import numpy as np
+from scipy import stats
+
+from agents.checkpoint import config_to_dict
+from agents.config import SLOTS, AgentConfig, validate, variant
+from agents.loop import Run
+
+TRIAL_XLA_FLAGS = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+LIFE_FIELDS = {"survival_steps": "survival_steps", "drive": "drive_mean", "return": "return_"}  # metric -> Record field
+METRICS = {"survival_steps": "survival steps", "drive": "drive", "return": "return"}  # metric -> label
+EVALUATION_SEED = 1_000_000  # evaluation worlds are seeded apart from every learning world
+
+
+class SpecError(ValueError):
+    """A sweep spec that cannot be run; the message names the file and the field."""
+
+
+class SweepError(RuntimeError):
+    """Trials that still failed after their retries."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Trial:
+    """One cell of the sweep: a brain variant in a world with a seed, and the budget it lives on."""
+
+    variant: str
+    config: AgentConfig
+    world: str
+    seed: int
+    steps: int
+    episodes: int
+    horizon: int | None
+
+    @property
+    def name(self) -> str:
+        return f"{self.variant}__{self.world.replace('/', '-')}__seed{self.seed}"
+
+    @property
+    def key(self) -> str:
+        """A hash of everything that determines the trial's result (a rerun with other settings re-runs it)."""
+        settings = dict(variant=self.variant, config=config_to_dict(self.config), world=self.world, seed=self.seed,
+                        steps=self.steps, episodes=self.episodes, horizon=self.horizon)
+        return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepSpec:
+    """Brain variants x worlds x seeds, and the budget of every trial."""
+
+    name: str
+    variants: dict[str, AgentConfig]
+    worlds: tuple[str, ...]
+    seeds: tuple[int, ...]
+    steps: int
+    """env steps each agent learns before its evaluation life"""
+    episodes: int = 1
+    """agents per trial (a vmapped population), each evaluated in one fresh life"""
+    horizon: int | None = None
+    """cap on every life, learning or evaluation (None: the world's own time limit)"""
+    retries: int = 2
+    """how many times a crashed trial is run again before the sweep gives up on it"""
+
+    def trials(self) -> list[Trial]:
+        return [Trial(name, config, world, seed, self.steps, self.episodes, self.horizon)
+                for name, config in self.variants.items() for world in self.worlds for seed in self.seeds]
+
+
+# -- the spec file ---------------------------------------------------------------------------------
+_TOP_LEVEL = {  # field -> (expected type, required)
+    "name": (str, False), "worlds": (list, True), "seeds": (list, True), "steps": (int, True),
+    "episodes": (int, False), "horizon": (int, False), "retries": (int, False), "agent": (dict, False),
+    "variants": (dict, True),
+}
+_TYPE_NAMES = {str: "a string", list: "an array", int: "an integer", float: "a number", bool: "a boolean",
+               dict: "a table", tuple: "an array"}
+
+
+def load_spec(path: str | Path) -> SweepSpec:
+    """Reads and checks a TOML sweep spec; any problem is a `SpecError` naming the file and the field."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise SpecError(f"no sweep spec at {path}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise SpecError(f"{path}: not valid TOML: {error}") from None
+    try:
+        return parse_spec(data, default_name=path.stem)
+    except SpecError as error:
+        raise SpecError(f"{path}: {error}") from None
+
+
+def parse_spec(data: dict, default_name: str = "sweep") -> SweepSpec:
+    """A `SweepSpec` from a parsed TOML table (see the module docstring for the format)."""
+    for field in data:
+        if field not in _TOP_LEVEL:
+            raise SpecError(f"unknown field {field!r}; valid fields: {', '.join(_TOP_LEVEL)}")
+    for field, (kind, required) in _TOP_LEVEL.items():
+        if field not in data:
+            if required:
+                raise SpecError(f"missing required field {field!r}")
+        elif not _is(data[field], kind):
+            raise SpecError(f"field {field!r} must be {_TYPE_NAMES[kind]}, got {data[field]!r}")
+    worlds = tuple(_world(world, f"worlds[{i}]") for i, world in enumerate(_non_empty(data, "worlds")))
+    seeds = _non_empty(data, "seeds")
+    for i, seed in enumerate(seeds):
+        if not _is(seed, int) or seed < 0:
+            raise SpecError(f"field 'seeds[{i}]' must be a non-negative integer, got {seed!r}")
+    if len(set(seeds)) != len(seeds):
+        raise SpecError(f"field 'seeds' repeats a seed: {seeds}")
+    for field, least in (("steps", 0), ("episodes", 1), ("horizon", 1), ("retries", 0)):
+        if field in data and data[field] < least:
+            raise SpecError(f"field {field!r} must be >= {least}, got {data[field]}")
+    name = data.get("name", default_name)
+    if not re.fullmatch(r"[\w.-]+", name):
+        raise SpecError(f"field 'name' may hold only letters, digits, '_', '-' and '.' (it names the folder), "
+                        f"got {name!r}")
+    base = data.get("agent", {})
+    variants = {}
+    for label, overrides in _non_empty(data, "variants").items():
+        if not re.fullmatch(r"[\w.-]+", label):
+            raise SpecError(f"variant name {label!r} may hold only letters, digits, '_', '-' and '.'")
+        if not _is(overrides, dict):
+            raise SpecError(f"field 'variants.{label}' must be a table of slot overrides, got {overrides!r}")
+        variants[label] = _agent_config(base, overrides, f"variants.{label}")
+    return SweepSpec(name, variants, worlds, tuple(seeds), data["steps"],
+                     data.get("episodes", 1), data.get("horizon"), data.get("retries", 2))
+
+
+def _agent_config(base: dict, overrides: dict, where: str) -> AgentConfig:
+    """The `[agent]` table with a variant's overrides on top; errors name `agent.KEY` or `WHERE.KEY`."""
+    fields = {key: _agent_field(key, value, f"{where if key in overrides else 'agent'}.{key}")
+              for key, value in {**base, **overrides}.items()}
+    config = AgentConfig(**fields)
+    try:
+        validate(config)
+    except ValueError as error:
+        raise SpecError(f"{where}: {error}") from None
+    return config
+
+
+def _agent_field(key: str, value, where: str):
+    """A slot as `name` or `{name, **settings}` -> its variant config; any other field checked by type."""
+    if key not in SLOTS:
+        return _field(AgentConfig, key, value, where)
+    if _is(value, str):
+        value = {"name": value}
+    if not (_is(value, dict) and "name" in value):
+        raise SpecError(f"field {where!r} must be a variant name or a table with a 'name', got {value!r}")
+    try:
+        cls = type(variant(key, value["name"]))
+    except ValueError as error:
+        raise SpecError(f"field {where!r}: {error}") from None
+    return cls(**{k: _field(cls, k, v, f"{where}.{k}") for k, v in value.items() if k != "name"})
+
+
+def _field(cls, key: str, value, where: str):
+    """`value` checked against the type of field `key` of dataclass `cls` (its default's type)."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    if key not in fields:
+        raise SpecError(f"unknown field {where!r} of {cls.__name__}; valid: {', '.join(fields) or 'none'}")
+    return _checked(value, fields[key].default, typing.get_type_hints(cls)[key], where)
+
+
+def _checked(value, default, hint, where: str):
+    """`value` if it has the type of `default` (ints pass as floats, arrays become tuples), else a SpecError."""
+    options = typing.get_args(hint) if typing.get_origin(hint) is typing.Literal else ()
+    if options and value not in options:
+        raise SpecError(f"field {where!r} must be one of {', '.join(map(repr, options))}, got {value!r}")
+    if isinstance(default, tuple):
+        if not _is(value, list):
+            raise SpecError(f"field {where!r} must be an array, got {value!r}")
+        element = type(default[0]) if default else object
+        return tuple(_checked(v, element(), element, f"{where}[{i}]") for i, v in enumerate(value))
+    kind = float if isinstance(default, float) else type(default)
+    if not (_is(value, kind) or (kind is float and _is(value, int))):
+        raise SpecError(f"field {where!r} must be {_TYPE_NAMES.get(kind, kind.__name__)}, got {value!r}")
+    return float(value) if kind is float else value
+
+
+def _is(value, kind) -> bool:
+    return isinstance(value, kind) and not (kind is int and isinstance(value, bool))
+
+
+def _non_empty(data: dict, field: str):
+    if not data[field]:
+        raise SpecError(f"field {field!r} is empty")
+    return data[field]
+
+
+def _world(world, where: str) -> str:
+    if not _is(world, str):
+        raise SpecError(f"field {where!r} must be a Gymnasium id, got {world!r}")
+    try:
+        gym.spec(world)
+    except gym.error.Error as error:
+        raise SpecError(f"field {where!r}: {error}") from None
+    return world
+
+
+# -- one trial -------------------------------------------------------------------------------------
+def run_trial(trial: Trial) -> dict:
+    """Learns, then evaluates: the trial's result row (per-life records and their means).
+
+    Agent i of the trial lives its learning lives in world seed `seed * episodes + i` and its evaluation
+    life in `EVALUATION_SEED + seed * episodes + i`, so no two agents of a sweep share a world.
+    """
+    start = time.perf_counter()
+    first = trial.seed * trial.episodes
+    run = Run.start(trial.config, trial.world, trial.episodes, first, max_episode_steps=trial.horizon)
+    try:
+        run.live(trial.steps)
+        lives = run.evaluation_lives(EVALUATION_SEED + first)
+    finally:
+        run.envs.close()
+    row = {"trial": trial.name, "key": trial.key, "variant": trial.variant, "world": trial.world, "seed": trial.seed,
+           "steps": trial.steps, "horizon": trial.horizon}
+    row |= {metric: float(np.mean([life[field] for life in lives])) for metric, field in LIFE_FIELDS.items()}
+    row |= {"lives": [{k: _plain(v) for k, v in life.items()} for life in lives],
+            "seconds": time.perf_counter() - start, "xla_flags": os.environ.get("XLA_FLAGS", "")}
+    return row
+
+
+def _plain(value):
+    """numpy scalars as Python ones, for JSON."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+# -- results as they come --------------------------------------------------------------------------
+class ResultLog:
+    """A sweep's folder: `trials.jsonl` (one line per finished trial) and `failures.jsonl` (one per crash).
+
+    Each line is written with one `write` and fsynced, so a sweep killed at any moment loses only the
+    trials that were running; a line torn by a kill mid-write is ignored when read back.
+    """
+
+    def __init__(self, folder: Path, expected: int = 0):
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.trials_path = self.folder / "trials.jsonl"
+        self.failures_path = self.folder / "failures.jsonl"
+        self.expected, self.done = expected, 0
+
+    def finished(self) -> dict[str, dict]:
+        """Rows of finished trials by trial key."""
+        rows = {}
+        if self.trials_path.exists():
+            for line in self.trials_path.read_text().splitlines():
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError:
+                    continue  # a line torn by a killed sweep
+                rows[row["key"]] = row
+        return rows
+
+    def add(self, row: dict) -> None:
+        _append(self.trials_path, row)
+        self.done += 1
+        print(f"[{self.done}/{self.expected}] {row['trial']}: survival {row['survival_steps']:.0f} steps, "
+              f"drive {row['drive']:.3g}, return {row['return']:.3g} ({row['seconds']:.0f} s)", flush=True)
+
+    def failure(self, trial: str, attempt: int, error: str, final: bool) -> None:
+        _append(self.failures_path, dict(trial=trial, attempt=attempt, error=error, final=final, time=time.time()))
+        then = "giving up on it" if final else "retrying"
+        print(f"trial {trial} crashed (attempt {attempt}), {then}: {error}", file=sys.stderr, flush=True)
+
+
+def _append(path: Path, row: dict) -> None:
+    """One JSON line, fsynced; a torn last line (a kill mid-write) is ended first so it cannot swallow this one."""
+    with open(path, "ab+") as f:
+        torn = f.seek(0, os.SEEK_END) > 0 and (f.seek(-1, os.SEEK_END), f.read(1))[1] != b"\n"
+        f.write(b"\n" * torn + json.dumps(row).encode() + b"\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+# -- executors -------------------------------------------------------------------------------------
+def run_serial(trials: list[Trial], log: ResultLog, retries: int) -> None:
+    """Each trial in this process, one after another, each attempted up to `retries + 1` times."""
+    for trial in trials:
+        for attempt in range(1, retries + 2):
+            try:
+                row = run_trial(trial)
+            except Exception as error:  # a crashed trial: reported, then retried
+                log.failure(trial.name, attempt, f"{type(error).__name__}: {error}", final=attempt > retries)
+                continue
+            log.add(row)
+            break
+
+
+def run_ray(trials: list[Trial], log: ResultLog, retries: int, storage: Path, address: str | None = None,
+            num_cpus: int | None = None) -> None:
+    """The trials as Ray Tune trials, one CPU each; Ray restarts a crashed trial up to `retries` times.
+
+    Ray is started here (local, `num_cpus` CPUs, no dashboard) unless `address` names a running cluster or
+    Ray is already up. Each trial limits XLA to one thread (`TRIAL_XLA_FLAGS`), so trials never fight over
+    cores, and shares this process's JAX compilation cache, so each brain compiles once per machine.
+    """
+    try:
+        import ray
+        from ray import tune
+    except ImportError as error:
+        raise ImportError(f"the ray executor needs the `ray` extra (pip install -e '.[ray]'), or use the "
+                          f"serial executor: {error}") from error
+
+    cache = jax.config.jax_compilation_cache_dir
+    cache = cache and str(Path(cache).resolve())
+
+    names = [trial.name for trial in trials]
+
+    class Logger(tune.Callback):
+        """On the driver: each finished trial's row and each crash go to the ResultLog."""
+
+        def on_trial_result(self, iteration, trials, trial, result, **info):
+            log.add(json.loads(result["row"]))
+
+        def on_trial_recover(self, iteration, trials, trial, **info):
+            log.failure(names[trial.config["index"]], trial.num_failures, _last_error(trial), final=False)
+
+        def on_trial_error(self, iteration, trials, trial, **info):
+            log.failure(names[trial.config["index"]], trial.num_failures, _last_error(trial), final=True)
+
+    started = not ray.is_initialized()
+    if started:
+        local = {} if address else {"num_cpus": num_cpus}  # "local": a new cluster, never a stray `ray start` one
+        ray.init(address=address or "local", include_dashboard=False, **local)
+    try:
+        trainable = tune.with_resources(tune.with_parameters(_ray_trial, trials=trials, cache=cache), {"cpu": 1})
+        tuner = tune.Tuner(
+            trainable,
+            param_space={"index": tune.grid_search(list(range(len(trials))))},
+            tune_config=tune.TuneConfig(trial_name_creator=lambda t: names[t.config["index"]],
+                                        trial_dirname_creator=lambda t: names[t.config["index"]]),
+            run_config=tune.RunConfig(
+                name=f"ray__{time.strftime('%Y%m%d-%H%M%S')}", storage_path=str(Path(storage).resolve()),
+                failure_config=tune.FailureConfig(max_failures=retries), callbacks=[Logger()],
+                verbose=0,
+            ),
+        )
+        tuner.fit()
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _ray_trial(config: dict, trials: list[Trial], cache: str | None) -> None:
+    """One Tune trial, in a process of its own (Tune does not reuse actors): XLA is limited to one thread
+    before JAX's backend starts (importing this module does not start it), then the trial runs."""
+    from ray import tune
+
+    os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {TRIAL_XLA_FLAGS}".strip()
+    if cache:
+        jax.config.update("jax_compilation_cache_dir", cache)
+    tune.report({"row": json.dumps(run_trial(trials[config["index"]]))})
+
+
+def _last_error(trial) -> str:
+    """The last line of the trial's latest error (the exception and its message)."""
+    try:
+        lines = [line for line in Path(trial.error_file).read_text().splitlines() if line.strip()]
+    except (OSError, TypeError):
+        return "unknown error (no error file)"
+    return lines[-1].strip() if lines else "unknown error"
+
+
+# -- the sweep -------------------------------------------------------------------------------------
+def run_sweep(spec: SweepSpec, folder: str | Path, executor: str = "ray", address: str | None = None,
+              num_cpus: int | None = None) -> list[dict]:
+    """Runs the spec's unfinished trials, then writes summary.csv, summary.md and summary.png into `folder`.
+
+    Returns the summary rows (one per variant x world). Raises SweepError, after writing the tables of the
+    trials that finished, if some trial failed every attempt.
+    """
+    if executor not in ("ray", "serial"):
+        raise ValueError(f"unknown executor {executor!r}; valid: ray, serial")
+    trials = spec.trials()
+    log = ResultLog(folder)
+    finished = log.finished()
+    todo = [trial for trial in trials if trial.key not in finished]
+    log.expected = len(todo)
+    print(f"sweep {spec.name!r}: {len(trials)} trials ({len(spec.variants)} variants x {len(spec.worlds)} worlds "
+          f"x {len(spec.seeds)} seeds), {len(trials) - len(todo)} already finished in {log.folder}; "
+          f"each: {spec.episodes} agent(s) learn {spec.steps} steps, then one evaluation life each "
+          f"(lives capped at {spec.horizon or 'the world limit'} steps)", flush=True)
+    if todo and executor == "serial":
+        run_serial(todo, log, spec.retries)
+    elif todo:
+        run_ray(todo, log, spec.retries, storage=log.folder, address=address, num_cpus=num_cpus)
+    finished = log.finished()
+    summary = summarise([finished[t.key] for t in trials if t.key in finished], spec)
+    write_summary(summary, log.folder)
+    failed = [trial.name for trial in trials if trial.key not in finished]
+    if failed:
+        raise SweepError(f"{len(failed)} trial(s) failed {spec.retries + 1} attempts each (errors in "
+                         f"{log.failures_path}): {', '.join(failed)}")
+    return summary
+
+
+def summarise(rows: list[dict], spec: SweepSpec) -> list[dict]:
+    """Per variant x world: the mean over seeds of each trial metric, and its 95% t-interval.
+
+    The interval is `mean +- t_{0.975, n-1} s / sqrt(n)` over the n seeds' trial means (NaN for n < 2).
+    """
+    summary = []
+    for name in spec.variants:
+        for world in spec.worlds:
+            cell = [row for row in rows if row["variant"] == name and row["world"] == world]
+            if not cell:
+                continue
+            entry = dict(variant=name, world=world, seeds=len(cell))
+            for metric in METRICS:
+                values = np.array([row[metric] for row in cell])
+                entry[f"{metric}_mean"] = float(values.mean())
+                entry[f"{metric}_ci95"] = _interval(values)
+            summary.append(entry)
+    return summary
+
+
+def _interval(values: np.ndarray) -> tuple[float, float]:
+    if len(values) < 2:
+        return (math.nan, math.nan)
+    if np.ptp(values) == 0:
+        return (float(values[0]), float(values[0]))
+    low, high = stats.t.interval(0.95, len(values) - 1, loc=values.mean(), scale=stats.sem(values))
+    return (float(low), float(high))
+
+
+def write_summary(summary: list[dict], folder: Path) -> None:
+    """summary.csv (one row per variant x world), summary.md (the same as a Markdown table), summary.png."""
+    folder = Path(folder)
+    columns = ["variant", "world", "seeds"]
+    for metric in METRICS:
+        columns += [f"{metric}_mean", f"{metric}_ci95_low", f"{metric}_ci95_high"]
+    lines = [",".join(columns)]
+    for entry in summary:
+        cells = [entry["variant"], entry["world"], str(entry["seeds"])]
+        for metric in METRICS:
+            cells += [repr(entry[f"{metric}_mean"]), *map(repr, entry[f"{metric}_ci95"])]
+        lines.append(",".join(cells))
+    (folder / "summary.csv").write_text("\n".join(lines) + "\n")
+    (folder / "summary.md").write_text(markdown_table(summary))
+    plot_summary(summary, folder / "summary.png")
+
+
+def markdown_table(summary: list[dict]) -> str:
+    """Mean [95% interval] of each metric, one row per variant x world."""
+    header = ["variant", "world", "seeds", *(f"{label} (mean [95% CI])" for label in METRICS.values())]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    for entry in summary:
+        cells = [entry["variant"], f"`{entry['world']}`", str(entry["seeds"])]
+        for metric in METRICS:
+            low, high = entry[f"{metric}_ci95"]
+            cells.append(f"{_number(entry[f'{metric}_mean'])} [{_number(low)}, {_number(high)}]")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _number(value: float) -> str:
+    return "n/a" if math.isnan(value) else f"{value:.4g}" if abs(value) < 1000 else f"{value:.0f}"
+
+
+def plot_summary(summary: list[dict], path: Path) -> None:
+    """One panel per metric: a bar per variant (grouped by world), whiskers at the 95% interval."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    variants = list(dict.fromkeys(entry["variant"] for entry in summary))
+    worlds = list(dict.fromkeys(entry["world"] for entry in summary))
+    width = 0.8 / max(len(worlds), 1)
+    fig, axes = plt.subplots(1, len(METRICS), figsize=(4.5 * len(METRICS), 3.8), squeeze=False)
+    for ax, (metric, label) in zip(axes[0], METRICS.items()):
+        for j, world in enumerate(worlds):
+            cells = {e["variant"]: e for e in summary if e["world"] == world}
+            x = np.array([i for i, name in enumerate(variants) if name in cells]) + (j - (len(worlds) - 1) / 2) * width
+            means = np.array([cells[name][f"{metric}_mean"] for name in variants if name in cells])
+            bounds = np.array([cells[name][f"{metric}_ci95"] for name in variants if name in cells]).reshape(-1, 2)
+            errors = np.nan_to_num(np.abs(bounds - means[:, None]).T)
+            ax.bar(x, means, width, yerr=errors, capsize=3, label=world)
+        ax.set_xticks(range(len(variants)), variants, rotation=30, ha="right")
+        ax.set_title(label)
+    axes[0, 0].legend(fontsize=8)
+    fig.suptitle("mean over seeds, 95% interval")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

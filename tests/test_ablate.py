@@ -1,0 +1,242 @@
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import jax
+import matplotlib.image
+import numpy as np
+import pytest
+
+from agents import sweep
+from agents.config import ArgmaxConfig, IdentityConfig, NoMemoryConfig, RandomPlannerConfig
+from agents.sweep import SpecError, SweepError, load_spec, parse_spec, run_sweep, run_trial, summarise
+
+ROOT = Path(__file__).resolve().parents[1]
+# Ray and the killed-sweep test start processes by fork + exec, which is safe beside JAX's threads.
+pytestmark = pytest.mark.filterwarnings("ignore:os.fork\\(\\) was called:RuntimeWarning")
+TINY = """
+name = "tiny"
+worlds = ["mortal/Forager-v0"]
+seeds = [0, 1]
+steps = 200
+episodes = 2
+horizon = 300
+retries = 1
+
+[agent]
+perception = "identity"
+memory = "none"
+gate = "argmax"
+plan_every = 5
+levels = 5
+situations = 4
+
+[variants.aif]
+
+[variants.random]
+planner = "random"
+"""
+
+
+def spec_file(tmp_path: Path, text: str = TINY) -> Path:
+    path = tmp_path / "spec.toml"
+    path.write_text(text)
+    return path
+
+
+def lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_spec_becomes_trials_of_agent_configs(tmp_path):
+    spec = load_spec(spec_file(tmp_path))
+    assert spec.name == "tiny" and list(spec.variants) == ["aif", "random"]
+    random = spec.variants["random"]
+    assert isinstance(random.planner, RandomPlannerConfig) and isinstance(random.perception, IdentityConfig)
+    assert isinstance(random.memory, NoMemoryConfig) and isinstance(random.gate, ArgmaxConfig)
+    assert random.plan_every == 5 and random.levels == 5
+    trials = spec.trials()
+    assert [(t.variant, t.seed) for t in trials] == [("aif", 0), ("aif", 1), ("random", 0), ("random", 1)]
+    assert len({t.key for t in trials}) == 4
+    longer = load_spec(spec_file(tmp_path, TINY.replace("steps = 200", "steps = 300")))
+    assert not {t.key for t in trials} & {t.key for t in longer.trials()}, "a changed budget is a new trial"
+
+
+def test_serial_sweep_end_to_end_reports_and_retries_crashes(tmp_path, monkeypatch, capsys):
+    spec = load_spec(spec_file(tmp_path))
+    out = tmp_path / "out"
+    crashed = set()
+
+    def crashing_once(trial):
+        if trial.seed == 1 and trial.name not in crashed:
+            crashed.add(trial.name)
+            raise RuntimeError("simulated crash")
+        return run_trial(trial)
+
+    monkeypatch.setattr(sweep, "run_trial", crashing_once)
+    summary = run_sweep(spec, out, executor="serial")
+
+    failures = lines(out / "failures.jsonl")
+    assert sorted(f["trial"] for f in failures) == sorted(crashed) and len(crashed) == 2
+    assert all(f["attempt"] == 1 and not f["final"] and "simulated crash" in f["error"] for f in failures)
+    assert "crashed (attempt 1), retrying" in capsys.readouterr().err
+    rows = lines(out / "trials.jsonl")
+    assert sorted(r["trial"] for r in rows) == sorted(t.name for t in spec.trials())
+    for row in rows:
+        assert len(row["lives"]) == spec.episodes
+        assert all(1 <= life["survival_steps"] <= spec.horizon for life in row["lives"])
+        assert row["survival_steps"] == np.mean([life["survival_steps"] for life in row["lives"]])
+
+    assert [(e["variant"], e["seeds"]) for e in summary] == [("aif", 2), ("random", 2)]
+    for entry in summary:
+        drives = [r["drive"] for r in rows if r["variant"] == entry["variant"]]
+        assert entry["drive_mean"] == pytest.approx(np.mean(drives))
+        low, high = entry["drive_ci95"]
+        assert low <= np.mean(drives) <= high
+    with open(out / "summary.csv") as f:
+        table = list(csv.DictReader(f))
+    assert [r["variant"] for r in table] == ["aif", "random"]
+    assert float(table[1]["drive_mean"]) == pytest.approx(summary[1]["drive_mean"])
+    markdown = (out / "summary.md").read_text()
+    assert "| aif | `mortal/Forager-v0` | 2 |" in markdown and "survival steps (mean [95% CI])" in markdown
+    assert matplotlib.image.imread(out / "summary.png").shape[:2] > (100, 100)
+
+    # Rerun with one more variant that crashes on every attempt: the finished trials are skipped, the
+    # broken one is tried retries + 1 times, reported, and the tables still hold the others.
+    def always_crashing(trial):
+        assert trial.variant == "broken", f"finished trial {trial.name} was run again"
+        raise FloatingPointError("diverged")
+
+    monkeypatch.setattr(sweep, "run_trial", always_crashing)
+    broken = load_spec(spec_file(tmp_path, TINY.replace("[variants.random]", "[variants.broken]\n[variants.random]")))
+    with pytest.raises(SweepError, match="broken__mortal-Forager-v0__seed0, broken__mortal-Forager-v0__seed1"):
+        run_sweep(broken, out, executor="serial")
+    final = [f for f in lines(out / "failures.jsonl") if f["trial"].startswith("broken")]
+    assert [(f["attempt"], f["final"]) for f in final] == [(1, False), (2, True)] * 2
+    assert len(lines(out / "trials.jsonl")) == 4
+    assert "| random |" in (out / "summary.md").read_text()
+
+
+def test_killed_sweep_keeps_finished_trials_and_completes_the_rest(tmp_path, capsys):
+    path = spec_file(tmp_path)
+    out = tmp_path / "out"
+    results = out / "trials.jsonl"
+    command = [sys.executable, str(ROOT / "scripts" / "ablate.py"), str(path), "--executor", "serial", "--out",
+               str(out), "--compilation-cache", jax.config.jax_compilation_cache_dir]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while not (results.exists() and results.read_text().endswith("\n")):
+            assert process.poll() is None, process.stderr.read().decode()
+            assert time.monotonic() < deadline, "no trial finished within 60 s"
+            time.sleep(0.02)
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.kill()
+        process.wait()
+    before = results.read_text().splitlines()
+    kept = [json.loads(line) for line in before]  # every line written before the kill is whole
+    assert 1 <= len(kept) < 4, "the kill should land while trials remain"
+
+    with open(results, "a") as f:
+        f.write('{"trial": "random__mortal-')  # as if the kill had landed mid-write
+
+    spec = load_spec(path)
+    run_sweep(spec, out, executor="serial")
+    assert f"{len(kept)} already finished" in capsys.readouterr().out
+    after = results.read_text().splitlines()
+    assert after[: len(before)] == before, "finished trials are kept as they were"
+    assert after[len(before)] == '{"trial": "random__mortal-', "the torn line is left alone, on its own"
+    keys = sorted(json.loads(line)["key"] for line in after[len(before) + 1:] + before)
+    assert keys == sorted(t.key for t in spec.trials())
+    assert (out / "summary.csv").exists()
+
+
+def test_ray_sweep_runs_trials_in_their_own_processes_and_retries_crashes(tmp_path):
+    text = TINY.replace("seeds = [0, 1]", "seeds = [0]").replace("steps = 200", "steps = 100").replace(
+        "[variants.aif]", "[variants.broken]\nmemory = { name = \"sdr\", active_bits = 0 }")  # fails in the trial
+    spec = load_spec(spec_file(tmp_path, text))
+    assert [t.name for t in spec.trials()] == ["broken__mortal-Forager-v0__seed0", "random__mortal-Forager-v0__seed0"]
+    out = tmp_path / "out"
+    with pytest.raises(SweepError, match="1 trial\\(s\\) failed 2 attempts each .*: broken__mortal-Forager-v0__seed0$"):
+        run_sweep(spec, out, executor="ray", num_cpus=2)
+    failures = lines(out / "failures.jsonl")
+    assert [(f["trial"], f["attempt"], f["final"]) for f in failures] == [
+        ("broken__mortal-Forager-v0__seed0", 1, False), ("broken__mortal-Forager-v0__seed0", 2, True)]
+    assert all("num_active must be in [1, 256), got 0" in f["error"] for f in failures)
+
+    (row,) = lines(out / "trials.jsonl")
+    assert row["trial"] == "random__mortal-Forager-v0__seed0"
+    assert sweep.TRIAL_XLA_FLAGS in row["xla_flags"]
+    assert sweep.TRIAL_XLA_FLAGS not in os.environ.get("XLA_FLAGS", ""), "the limit is set in the trial, not here"
+    here = run_trial(spec.trials()[1])  # the same trial, in this process: the same life
+    assert [life["survival_steps"] for life in here["lives"]] == [life["survival_steps"] for life in row["lives"]]
+    assert here["drive"] == pytest.approx(row["drive"], rel=1e-4)
+    assert "| random |" in (out / "summary.md").read_text() and (out / "summary.png").exists()
+
+
+def test_summary_is_the_mean_and_t_interval_over_seeds(tmp_path):
+    spec = load_spec(spec_file(tmp_path))
+    rows = [dict(variant="aif", world="mortal/Forager-v0", survival_steps=s, drive=0.1, **{"return": 1.0})
+            for s in (100.0, 200.0, 300.0)]
+    (entry,) = summarise(rows, spec)
+    assert entry["seeds"] == 3 and entry["survival_steps_mean"] == 200.0
+    half = 4.302653 * 100.0 / np.sqrt(3)  # t_{0.975, 2} * s / sqrt(n)
+    np.testing.assert_allclose(entry["survival_steps_ci95"], (200.0 - half, 200.0 + half), rtol=1e-6)
+    assert entry["drive_ci95"] == (0.1, 0.1)
+    (single,) = summarise(rows[:1], spec)
+    assert np.isnan(single["survival_steps_ci95"]).all(), "one seed has no interval"
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (("planner = \"random\"", "planner = \"dreaming\""),
+         "'variants.random.planner': unknown planner 'dreaming'; valid: active-inference, random"),
+        (("memory = \"none\"", "memory = \"hopfield\""), "'agent.memory': unknown memory 'hopfield'; valid: sdr, none"),
+        (("seeds = [0, 1]\n", ""), "missing required field 'seeds'"),
+        (("steps = 200", "steps = \"many\""), "field 'steps' must be an integer, got 'many'"),
+        (("steps = 200", "steps = true"), "field 'steps' must be an integer"),
+        (("seeds = [0, 1]", "seeds = [0, 0]"), "field 'seeds' repeats a seed"),
+        (("horizon = 300", "horizon = 0"), "field 'horizon' must be >= 1"),
+        (("steps = 200", "step = 200"), "unknown field 'step'; valid fields: name, worlds, seeds, steps"),
+        (("plan_every = 5", "plan_every = 2.5"), "field 'agent.plan_every' must be an integer, got 2.5"),
+        (("planner = \"random\"", "planner = \"random\"\nlevels = 2"), "variants.random: .*levels must be >= 3"),
+        (("planner = \"random\"", "homeostasis = \"maybe\""), "'variants.random.homeostasis' must be one of 'on', 'off'"),
+        (("perception = \"identity\"", "perception = { name = \"identity\", latent = 8 }"),
+         "unknown field 'agent.perception.latent' of IdentityConfig"),
+        (("perception = \"identity\"", "perception = { name = \"pc\", hidden = [16, \"wide\"] }"),
+         "field 'agent.perception.hidden\\[1\\]' must be an integer"),
+        (("perception = \"identity\"", "perception = 3"), "'agent.perception' must be a variant name or a table"),
+        (("\"mortal/Forager-v0\"", "\"mortal/Nowhere-v0\""), "field 'worlds\\[0\\]': .*Nowhere"),
+        (("[variants.aif]", "[variants.\"a b\"]"), "variant name 'a b' may hold only"),
+        (("name = \"tiny\"", "name = \"../tiny\""), "field 'name' may hold only"),
+        (("name = \"tiny\"", "name = \"tiny"), "not valid TOML"),
+    ],
+)
+def test_malformed_specs_are_errors_naming_the_field(tmp_path, change, message):
+    old, new = change
+    assert old in TINY
+    with pytest.raises(SpecError, match=message) as error:
+        load_spec(spec_file(tmp_path, TINY.replace(old, new, 1)))
+    assert "spec.toml" in str(error.value), "the error names the file"
+
+
+def test_specs_of_the_wrong_shape_are_errors_naming_the_field(tmp_path):
+    with pytest.raises(SpecError, match="no sweep spec at"):
+        load_spec(tmp_path / "missing.toml")
+    least = {"worlds": ["mortal/Forager-v0"], "seeds": [0], "steps": 1}
+    with pytest.raises(SpecError, match="field 'variants' is empty"):
+        parse_spec({**least, "variants": {}})
+    with pytest.raises(SpecError, match="field 'variants' must be a table, got 3"):
+        parse_spec({**least, "variants": 3})
+    with pytest.raises(SpecError, match="field 'variants.full' must be a table of slot overrides"):
+        parse_spec({**least, "variants": {"full": "pc"}})
+    with pytest.raises(SpecError, match="field 'seeds\\[0\\]' must be a non-negative integer"):
+        parse_spec({**least, "seeds": [-1], "variants": {"full": {}}})
+    assert parse_spec({**least, "variants": {"full": {}}}).name == "sweep"
