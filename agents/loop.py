@@ -1,8 +1,8 @@
 """The only Python loop: a Gymnasium vector env stepped with the jitted, vmapped agent step.
 
-    envs = make_vector_env("mortal/Forager-v0", population=8, seed=0)
-    agent, states = build_population(config, envs, seed=0)
-    states, record = live(agent, states, envs, steps=10_000, key=key)
+    run = Run.start(AgentConfig(), "mortal/Forager-v0", population=8, seed=0)
+    record = run.live(10_000)                 # every agent lives 10,000 more steps; record.lives: finished lives
+    lives = run.evaluation_lives(seed=1)      # one fresh life each, brains keep what they learnt
 
 Vector envs reset themselves one step after a life ends (Gymnasium's NEXT_STEP autoreset): the agent sees
 its terminal observation (and learns from its death), and its next observation begins a new life.
@@ -43,14 +43,14 @@ def make_vector_env(world: str, population: int, seed: int, **kwargs) -> gym.vec
 
 
 def build_population(
-    config: AgentConfig, envs: gym.vector.VectorEnv, seed: int, *, shapes_only: bool = False
+    config: AgentConfig, worlds: gym.vector.VectorEnv, seed: int, *, shapes_only: bool = False
 ) -> tuple[Agent, AgentState]:
     """One agent definition and `num_envs` newborn brains, each from its own key.
 
     With `shapes_only`, the brains are `jax.ShapeDtypeStruct`s (a template to load a checkpoint into, in no time).
     """
-    single = envs.envs[0]
-    keys = jax.random.split(jax.random.key(seed), envs.num_envs)
+    single = worlds.envs[0]
+    keys = jax.random.split(jax.random.key(seed), worlds.num_envs)
     agent, _ = build_agent(config, single, key=keys[0])
     newborn = jax.vmap(lambda k: build_agent(config, single, key=k)[1])
     return agent, (eqx.filter_eval_shape(newborn, keys) if shapes_only else newborn(keys))
@@ -99,7 +99,7 @@ class Population:
 
 @dataclasses.dataclass
 class Record:
-    """What the loop saw: finished lives and per-step means of the agent's info."""
+    """What the loop saw: every finished life (length, mean drive, returns, cause of death) and the steps lived."""
 
     lives: list[dict] = dataclasses.field(default_factory=list)  # one per finished episode
     steps: int = 0
@@ -123,7 +123,7 @@ def observation(obs: dict, reward, info: dict, terminated, truncated) -> Observa
 
 def live(
     population: Population,
-    envs: gym.vector.VectorEnv,
+    worlds: gym.vector.VectorEnv,
     steps: int,
     key,
     *,
@@ -138,19 +138,19 @@ def live(
     Returns the record and the last observation (pass both back in to continue the same lives).
     """
     record = record or Record()
-    n = envs.num_envs
+    n = worlds.num_envs
     if first_obs is None:
-        obs, _ = envs.reset()
+        obs, _ = worlds.reset()
         first_obs = observation(obs, np.zeros(n), {}, np.zeros(n, bool), np.zeros(n, bool))
     current = first_obs
     length, drive_sum, reward_sum, task_sum = np.zeros(n, int), np.zeros(n), np.zeros(n), np.zeros(n)
-    space = envs.single_action_space
+    space = worlds.single_action_space
     select_every = population.agent.config.select_every
     for t in range(steps):
         key, actions, info = population.step(current, key)
         if np.any(info["diverged"]):
             raise FloatingPointError(f"the brain diverged at step {record.steps} (non-finite free energy or latent)")
-        obs, reward, terminated, truncated, env_info = envs.step(to_env_action(space, actions))
+        obs, reward, terminated, truncated, env_info = worlds.step(to_env_action(space, actions))
         alive = ~(current.terminated | current.truncated)  # else this step was a reset
         length += alive
         drive_sum += np.where(alive, env_info.get("drive", 0.0), 0.0)
