@@ -2,7 +2,7 @@
 
     python scripts/train.py                                   # the default agent on mortal/Forager-v0
     python scripts/train.py memory:none gate:argmax           # swap brain modules, no code change
-    python scripts/train.py --world CartPole-v1 --agent.plan-every 1
+    python scripts/train.py --world CartPole-v1 --plan-every 2
     python scripts/train.py --resume runs/<name>/checkpoint.ckpt --steps 100000
 
 Writes runs/<world>__<agent>__<seed>__<time>/: config.json, TensorBoard events, checkpoint.ckpt, and
