@@ -13,6 +13,8 @@ Each step (the three timescales of MILLS):
   saliences = q(channel) + episodic value + habit, and the channel is held until the next tick;
 - learning, every `learn_every` steps: one local Hebbian step of perception;
 - selection, every `select_every` steps (`Agent.select`, called by the loop): unused situation units regrow.
+A curriculum's teacher may announce a new lesson (`Agent.enter`: the perception's plasticity gate switches to
+the lesson's own units) and may demonstrate: a channel cued in the observation overrides the gate's choice.
 The chosen channel's motor reflex turns the raw exteroceptive reading into the actuator command.
 """
 
@@ -22,6 +24,7 @@ import equinox as eqx
 import gymnasium as gym
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
 from agents.config import AgentConfig, validate
@@ -43,6 +46,7 @@ class Observation(NamedTuple):
     reward: Float[Array, ""]  # the task's external reward (used when homeostasis is off)
     terminated: Bool[Array, ""]  # this observation ends a life: death
     truncated: Bool[Array, ""]  # this observation ends an episode by time limit
+    cue: Int[Array, ""] = np.int32(-1)  # a teacher's demonstration: the channel to take at this tick (-1: none)
 
 
 class Brain(eqx.Module):
@@ -113,6 +117,7 @@ class Agent(eqx.Module):
             gate_state, selection = brain.gate.select(state.gate, salience, key=k_gate)
             keep = (life_steps > 0) & ~selection.selected
             channel = jnp.where(keep, state.channel, jnp.maximum(selection.channel, 0))
+            channel = jnp.where(obs.cue >= 0, obs.cue, channel)  # a demonstration overrides the gate
             planner_state_ = brain.planner.commit(planner_state_, channel)
             habit = (1 - HABIT_RATE) * brain.habit + HABIT_RATE * jax.nn.one_hot(channel, self.num_channels)
             situations = brain.situations.learn(percept.latent)
@@ -165,6 +170,16 @@ class Agent(eqx.Module):
         """Structural selection (the slowest timescale): regrow an unused situation unit where experience is."""
         situations = state.brain.situations.regrow(state.tick_latent)
         return eqx.tree_at(lambda s: s.brain.situations, state, situations)
+
+    def enter(self, state: AgentState, extero: Float[Array, " extero"], context: Int[Array, ""]) -> AgentState:
+        """A new context (a curriculum's lesson; `extero` its first reading): perception switches to the context's
+        units (recruiting them the first time), and structural selection regrows an unused situation unit at the
+        context's first percept."""
+        brain = state.brain
+        perception = brain.perception.enter(state.perception, extero, context)
+        _, percept = perception.perceive(perception.init_state(), extero, key=jax.random.key(0))
+        situations = brain.situations.regrow(percept.latent)
+        return eqx.tree_at(lambda s: (s.brain.perception, s.brain.situations), state, (perception, situations))
 
 
 def build_agent(config: AgentConfig, env: gym.Env, *, key: PRNGKeyArray) -> tuple[Agent, AgentState]:

@@ -29,9 +29,12 @@ class PCConfig:
     """widths of the hidden layers between latent and observation"""
     steps: int = 8
     """inference steps per control step"""
+    contexts: int = 1
+    """contexts (e.g. a curriculum's lessons) a plasticity gate divides the latent and hidden units among; 1: no gate"""
 
     def build(self, in_size: int, num_channels: int, *, key):
-        return PCPerception(in_size, self.latent, self.hidden, action_size=num_channels, steps=self.steps, key=key)
+        return PCPerception(in_size, self.latent, self.hidden, action_size=num_channels, steps=self.steps,
+                            contexts=self.contexts, key=key)
 
 
 @dataclasses.dataclass(frozen=True)

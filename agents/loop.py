@@ -23,19 +23,23 @@ from agents.config import AgentConfig
 from agents.motor import to_env_action
 
 
-def make_env(world: str, **kwargs) -> gym.Env:
-    """`gym.make(world)`, made mortal by `envs.Homeostatic` unless it already is (a Dict extero/intero world)."""
+def make_env(world: str, body: str | None = None, **kwargs) -> gym.Env:
+    """`gym.make(world)`, made mortal by `envs.Homeostatic` unless it already is (a Dict extero/intero world);
+    with `body` (a mortal world id), lived in through that world's body (`envs.Embodied`)."""
     env = gym.make(world, **kwargs)
+    if body is not None:
+        return envs.Embodied(env, body)
     space = env.observation_space
     if isinstance(space, gym.spaces.Dict) and set(space.spaces) == {"extero", "intero"}:
         return env
     return envs.Homeostatic(env)
 
 
-def make_vector_env(world: str, population: int, seed: int, **kwargs) -> gym.vector.VectorEnv:
-    """`population` copies of the world, stepped in this process, seeded seed, seed + 1, ..."""
+def make_vector_env(world: str, population: int, seed: int, body: str | None = None,
+                    **kwargs) -> gym.vector.VectorEnv:
+    """`population` copies of the world (see `make_env`), stepped in this process, seeded seed, seed + 1, ..."""
     vector_env = gym.vector.SyncVectorEnv(
-        [functools.partial(make_env, world, **kwargs) for _ in range(population)],  # picklable: checkpoints
+        [functools.partial(make_env, world, body, **kwargs) for _ in range(population)],  # picklable: checkpoints
         autoreset_mode=gym.vector.AutoresetMode.NEXT_STEP,
     )
     vector_env.reset(seed=seed)
@@ -70,31 +74,44 @@ class Population:
         self.leaves = [jnp.array(leaf, copy=True) for leaf in leaves]  # no two leaves share a donated buffer
         step = jax.vmap(Agent.step, in_axes=(None, 0, 0, 0))
         select = jax.vmap(Agent.select, in_axes=(None, 0))
+        enter = jax.vmap(Agent.enter, in_axes=(None, 0, 0, None))
 
-        def step_leaves(leaves, obs, key):
+        def step_leaves(leaves, obs, key, learn):
             key, step_key = jax.random.split(key)
             keys = jax.random.split(step_key, len(obs.reward))
-            states, actions, info = step(agent, jax.tree.unflatten(self.treedef, leaves), obs, keys)
+            before = jax.tree.unflatten(self.treedef, leaves)
+            states, actions, info = step(agent, before, obs, keys)
+            if not learn:  # a test: the brain is left as it was
+                states = eqx.tree_at(lambda s: s.brain, states, before.brain)
             return jax.tree.leaves(states), key, actions, info
 
         def select_leaves(leaves):
             return jax.tree.leaves(select(agent, jax.tree.unflatten(self.treedef, leaves)))
 
-        self._step = jax.jit(step_leaves, donate_argnums=0)
+        def enter_leaves(leaves, extero, context):
+            return jax.tree.leaves(enter(agent, jax.tree.unflatten(self.treedef, leaves), extero, context))
+
+        self._step = jax.jit(step_leaves, donate_argnums=0, static_argnums=3)
         self._select = jax.jit(select_leaves, donate_argnums=0)
+        self._enter = jax.jit(enter_leaves, donate_argnums=0)
 
     @property
     def states(self) -> AgentState:
         return jax.tree.unflatten(self.treedef, self.leaves)
 
-    def step(self, obs: Observation, key) -> tuple[jax.Array, np.ndarray, dict]:
-        """One step of every member; returns the next key and the actions and info, fetched to numpy at once."""
-        self.leaves, key, actions, info = self._step(self.leaves, obs, key)
+    def step(self, obs: Observation, key, learn: bool = True) -> tuple[jax.Array, np.ndarray, dict]:
+        """One step of every member; returns the next key and the actions and info, fetched to numpy at once.
+        With `learn=False` the brains act but do not change (a test)."""
+        self.leaves, key, actions, info = self._step(self.leaves, obs, key, learn)
         actions, info = jax.device_get((actions, info))
         return key, actions, info
 
     def select(self) -> None:
         self.leaves = self._select(self.leaves)
+
+    def enter(self, extero: np.ndarray, context: int) -> None:
+        """Every member enters `context` (see `Agent.enter`); `extero` holds each member's current reading."""
+        self.leaves = self._enter(self.leaves, extero, context)
 
 
 @dataclasses.dataclass
@@ -103,11 +120,18 @@ class Record:
 
     lives: list[dict] = dataclasses.field(default_factory=list)  # one per finished episode
     steps: int = 0
+    running: dict[str, np.ndarray] | None = None  # per env, the sums of the life in progress; None: none begun
+
+    def begin(self, num_envs: int) -> None:
+        """Every env begins a new life."""
+        self.running = {key: np.zeros(num_envs) for key in ("length", "drive", "return", "task")}
 
     def add_life(self, env_index: int, length: int, drive_mean: float, reward: float, task_return: float, cause: str,
                  truncated: bool):
+        """A life of env `env_index` ended at this step (`step`: the record's step count once it is counted)."""
         self.lives.append(dict(env=env_index, survival_steps=length, drive_mean=drive_mean, return_=reward,
-                               task_return=task_return, cause_of_death=cause, truncated=truncated))
+                               task_return=task_return, cause_of_death=cause, truncated=truncated,
+                               step=self.steps + 1))
 
 
 def observation(obs: dict, reward, info: dict, terminated, truncated) -> Observation:
@@ -118,6 +142,7 @@ def observation(obs: dict, reward, info: dict, terminated, truncated) -> Observa
         reward=np.asarray(info.get("task_reward", reward), np.float32),
         terminated=np.asarray(terminated, bool),
         truncated=np.asarray(truncated, bool),
+        cue=np.full(np.shape(terminated), -1, np.int32),
     )
 
 
@@ -131,9 +156,12 @@ def live(
     record: Record | None = None,
     first_obs: Observation | None = None,
     until=None,
+    learn: bool = True,
+    teacher=None,
 ) -> tuple[Record, Observation]:
     """Lives `steps` env steps in every env. `on_step(t, info, record, obs)` is called after each step;
-    `until(record)` returning True stops early.
+    `until(record)` returning True stops early; with `learn=False` the brains do not change; `teacher(obs)`
+    returns the channel each member is shown (-1: none) for each observation.
 
     Returns the record and the last observation (pass both back in to continue the same lives).
     """
@@ -142,12 +170,17 @@ def live(
     if first_obs is None:
         obs, _ = worlds.reset()
         first_obs = observation(obs, np.zeros(n), {}, np.zeros(n, bool), np.zeros(n, bool))
+        record.begin(n)
+    if record.running is None:
+        record.begin(n)
     current = first_obs
-    length, drive_sum, reward_sum, task_sum = np.zeros(n, int), np.zeros(n), np.zeros(n), np.zeros(n)
+    length, drive_sum, reward_sum, task_sum = (record.running[k] for k in ("length", "drive", "return", "task"))
     space = worlds.single_action_space
     select_every = population.agent.config.select_every
     for t in range(steps):
-        key, actions, info = population.step(current, key)
+        if teacher is not None:
+            current = current._replace(cue=np.asarray(teacher(current), np.int32))
+        key, actions, info = population.step(current, key, learn)
         if np.any(info["diverged"]):
             raise FloatingPointError(f"the brain diverged at step {record.steps} (non-finite free energy or latent)")
         obs, reward, terminated, truncated, env_info = worlds.step(to_env_action(space, actions))
@@ -163,7 +196,7 @@ def live(
             length[i], drive_sum[i], reward_sum[i], task_sum[i] = 0, 0.0, 0.0, 0.0
         current = observation(obs, reward, env_info, terminated & alive, truncated & alive)
         record.steps += 1
-        if record.steps % select_every == 0:
+        if learn and record.steps % select_every == 0:
             population.select()
         if on_step is not None:
             on_step(t, info, record, current)
@@ -187,38 +220,45 @@ class Run:
 
     @classmethod
     def start(
-        cls, config: AgentConfig, world: str, population: int = 1, seed: int = 0, max_episode_steps: int | None = None
+        cls, config: AgentConfig, world: str, population: int = 1, seed: int = 0, max_episode_steps: int | None = None,
+        body: str | None = None, **settings,
     ) -> "Run":
-        """Newborn agents in fresh worlds; `max_episode_steps` overrides the world's time limit."""
+        """Newborn agents in fresh worlds (made with `settings`, lived in through `body`; see `make_env`);
+        `max_episode_steps` overrides the world's time limit."""
         limit = {} if max_episode_steps is None else {"max_episode_steps": max_episode_steps}
-        envs = make_vector_env(world, population, seed, **limit)
+        envs = make_vector_env(world, population, seed, body, **limit, **settings)
         agent, states = build_population(config, envs, seed)
         return cls(config, world, seed, Population(agent, states), envs, jax.random.key(seed), Record())
 
-    def live(self, steps: int, on_step=None, until=None) -> Record:
-        """Lives `steps` more env steps, continuing exactly where the last call stopped."""
+    def live(self, steps: int, on_step=None, until=None, learn: bool = True, teacher=None) -> Record:
+        """Lives `steps` more env steps, continuing exactly where the last call stopped (see `live`)."""
         self.key, key = jax.random.split(self.key)
         _, self.current = live(
             self.population, self.envs, steps, key, on_step=on_step, record=self.record, first_obs=self.current,
-            until=until,
+            until=until, learn=learn, teacher=teacher,
         )
         return self.record
 
-    def evaluation_lives(self, seed: int) -> list[dict]:
-        """One fresh life per member (brains keep learning), lived to its end; the first life of each, in order."""
-        self.begin_lives(seed)
+    def evaluation_lives(self, seed: int, learn: bool = True, context: int | None = None) -> list[dict]:
+        """One fresh life per member (brains keep learning unless `learn=False`), lived to its end; the first
+        life of each, in order. `context`: see `begin_lives`."""
+        self.begin_lives(seed, context)
         start = len(self.record.lives)
 
         def first_lives(record):
             return {life["env"]: life for life in record.lives[start:][::-1]}
 
-        self.live(10**9, until=lambda record: len(first_lives(record)) == self.envs.num_envs)
+        self.live(10**9, until=lambda record: len(first_lives(record)) == self.envs.num_envs, learn=learn)
         return [first_lives(self.record)[i] for i in range(self.envs.num_envs)]
 
-    def begin_lives(self, seed: int) -> None:
-        """Every world starts a fresh episode and every agent a new life, keeping what its brain has learnt."""
+    def begin_lives(self, seed: int, context: int | None = None) -> None:
+        """Every world starts a fresh episode and every agent a new life, keeping what its brain has learnt;
+        with `context`, every agent enters it (`Agent.enter`) on its first observation."""
         obs, _ = self.envs.reset(seed=seed)
         n = self.envs.num_envs
         states = eqx.tree_at(lambda s: s.done, self.population.states, jnp.ones(n, bool))
         self.population.leaves = jax.tree.leaves(states)
+        if context is not None:
+            self.population.enter(np.asarray(obs["extero"], np.float32), context)
         self.current = observation(obs, np.zeros(n), {}, np.zeros(n, bool), np.zeros(n, bool))
+        self.record.begin(n)

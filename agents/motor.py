@@ -88,18 +88,20 @@ class ActionTable:
 
 
 def primitives_for(env: gym.Env):
-    """The motor primitives of `env`: reflexes on a mortal world, discretised actions elsewhere."""
+    """The motor primitives of `env`: reflexes on a mortal world (or on the body `envs.Embodied` lends it),
+    discretised actions elsewhere."""
     from envs.forager import ForagerEnv
     from envs.thermal import ThermalForagerEnv
 
-    world = env.unwrapped
+    try:
+        world = env.get_wrapper_attr("body")
+    except AttributeError:
+        world = env.unwrapped
     if isinstance(world, ForagerEnv):
-        bins = world.num_bins
-        targets, offsets = list(world.resources), [k * bins for k in range(len(world.resources))]
-        if isinstance(world, ThermalForagerEnv):
-            targets.append("shade")
-            offsets.append(len(world.resources) * bins + 3)
-        return ForagerReflexes(tuple(targets), tuple(offsets), bins, isinstance(world, ThermalForagerEnv))
+        sensors = world.sensor_slices()
+        targets = [*world.resources, *(("shade",) if isinstance(world, ThermalForagerEnv) else ())]
+        offsets = tuple(sensors[target].start for target in targets)
+        return ForagerReflexes(tuple(targets), offsets, world.num_bins, isinstance(world, ThermalForagerEnv))
     space = env.action_space
     if isinstance(space, spaces.Discrete):
         actions = np.arange(space.start, space.start + space.n)

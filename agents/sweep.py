@@ -37,27 +37,21 @@ import os
 import re
 import sys
 import time
-import tomllib
-import typing
 from pathlib import Path
 
-import gymnasium as gym
 import jax
 import numpy as np
 from scipy import stats
 
 from agents.checkpoint import config_to_dict
-from agents.config import SLOTS, AgentConfig, validate, variant
+from agents.config import AgentConfig
 from agents.loop import Run
+from agents.spec import TYPE_NAMES, SpecError, agent_config, is_a, load_toml, non_empty, world_id
 
 TRIAL_XLA_FLAGS = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 LIFE_FIELDS = {"survival_steps": "survival_steps", "drive": "drive_mean", "return": "return_"}  # metric -> Record field
 METRICS = {"survival_steps": "survival steps", "drive": "drive", "return": "return"}  # metric -> label
 EVALUATION_SEED = 1_000_000  # evaluation worlds are seeded apart from every learning world
-
-
-class SpecError(ValueError):
-    """A sweep spec that cannot be run; the message names the file and the field."""
 
 
 class SweepError(RuntimeError):
@@ -116,23 +110,11 @@ _TOP_LEVEL = {  # field -> (expected type, required)
     "episodes": (int, False), "horizon": (int, False), "retries": (int, False), "agent": (dict, False),
     "variants": (dict, True),
 }
-_TYPE_NAMES = {str: "a string", list: "an array", int: "an integer", float: "a number", bool: "a boolean",
-               dict: "a table", tuple: "an array"}
 
 
 def load_spec(path: str | Path) -> SweepSpec:
     """Reads and checks a TOML sweep spec; any problem is a `SpecError` naming the file and the field."""
-    path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise SpecError(f"no sweep spec at {path}") from None
-    except tomllib.TOMLDecodeError as error:
-        raise SpecError(f"{path}: not valid TOML: {error}") from None
-    try:
-        return parse_spec(data, default_name=path.stem)
-    except SpecError as error:
-        raise SpecError(f"{path}: {error}") from None
+    return load_toml(path, "sweep spec", lambda data: parse_spec(data, default_name=Path(path).stem))
 
 
 def parse_spec(data: dict, default_name: str = "sweep") -> SweepSpec:
@@ -144,12 +126,12 @@ def parse_spec(data: dict, default_name: str = "sweep") -> SweepSpec:
         if field not in data:
             if required:
                 raise SpecError(f"missing required field {field!r}")
-        elif not _is(data[field], kind):
-            raise SpecError(f"field {field!r} must be {_TYPE_NAMES[kind]}, got {data[field]!r}")
-    worlds = tuple(_world(world, f"worlds[{i}]") for i, world in enumerate(_non_empty(data, "worlds")))
-    seeds = _non_empty(data, "seeds")
+        elif not is_a(data[field], kind):
+            raise SpecError(f"field {field!r} must be {TYPE_NAMES[kind]}, got {data[field]!r}")
+    worlds = tuple(world_id(world, f"worlds[{i}]") for i, world in enumerate(non_empty(data, "worlds")))
+    seeds = non_empty(data, "seeds")
     for i, seed in enumerate(seeds):
-        if not _is(seed, int) or seed < 0:
+        if not is_a(seed, int) or seed < 0:
             raise SpecError(f"field 'seeds[{i}]' must be a non-negative integer, got {seed!r}")
     if len(set(seeds)) != len(seeds):
         raise SpecError(f"field 'seeds' repeats a seed: {seeds}")
@@ -162,85 +144,14 @@ def parse_spec(data: dict, default_name: str = "sweep") -> SweepSpec:
                         f"got {name!r}")
     base = data.get("agent", {})
     variants = {}
-    for label, overrides in _non_empty(data, "variants").items():
+    for label, overrides in non_empty(data, "variants").items():
         if not re.fullmatch(r"[\w.-]+", label):
             raise SpecError(f"variant name {label!r} may hold only letters, digits, '_', '-' and '.'")
-        if not _is(overrides, dict):
+        if not is_a(overrides, dict):
             raise SpecError(f"field 'variants.{label}' must be a table of slot overrides, got {overrides!r}")
-        variants[label] = _agent_config(base, overrides, f"variants.{label}")
+        variants[label] = agent_config(base, overrides, f"variants.{label}")
     return SweepSpec(name, variants, worlds, tuple(seeds), data["steps"],
                      data.get("episodes", 1), data.get("horizon"), data.get("retries", 2))
-
-
-def _agent_config(base: dict, overrides: dict, where: str) -> AgentConfig:
-    """The `[agent]` table with a variant's overrides on top; errors name `agent.KEY` or `WHERE.KEY`."""
-    fields = {key: _agent_field(key, value, f"{where if key in overrides else 'agent'}.{key}")
-              for key, value in {**base, **overrides}.items()}
-    config = AgentConfig(**fields)
-    try:
-        validate(config)
-    except ValueError as error:
-        raise SpecError(f"{where}: {error}") from None
-    return config
-
-
-def _agent_field(key: str, value, where: str):
-    """A slot as `name` or `{name, **settings}` -> its variant config; any other field checked by type."""
-    if key not in SLOTS:
-        return _field(AgentConfig, key, value, where)
-    if _is(value, str):
-        value = {"name": value}
-    if not (_is(value, dict) and "name" in value):
-        raise SpecError(f"field {where!r} must be a variant name or a table with a 'name', got {value!r}")
-    try:
-        cls = type(variant(key, value["name"]))
-    except ValueError as error:
-        raise SpecError(f"field {where!r}: {error}") from None
-    return cls(**{k: _field(cls, k, v, f"{where}.{k}") for k, v in value.items() if k != "name"})
-
-
-def _field(cls, key: str, value, where: str):
-    """`value` checked against the type of field `key` of dataclass `cls` (its default's type)."""
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    if key not in fields:
-        raise SpecError(f"unknown field {where!r} of {cls.__name__}; valid: {', '.join(fields) or 'none'}")
-    return _checked(value, fields[key].default, typing.get_type_hints(cls)[key], where)
-
-
-def _checked(value, default, hint, where: str):
-    """`value` if it has the type of `default` (ints pass as floats, arrays become tuples), else a SpecError."""
-    options = typing.get_args(hint) if typing.get_origin(hint) is typing.Literal else ()
-    if options and value not in options:
-        raise SpecError(f"field {where!r} must be one of {', '.join(map(repr, options))}, got {value!r}")
-    if isinstance(default, tuple):
-        if not _is(value, list):
-            raise SpecError(f"field {where!r} must be an array, got {value!r}")
-        element = type(default[0]) if default else object
-        return tuple(_checked(v, element(), element, f"{where}[{i}]") for i, v in enumerate(value))
-    kind = float if isinstance(default, float) else type(default)
-    if not (_is(value, kind) or (kind is float and _is(value, int))):
-        raise SpecError(f"field {where!r} must be {_TYPE_NAMES.get(kind, kind.__name__)}, got {value!r}")
-    return float(value) if kind is float else value
-
-
-def _is(value, kind) -> bool:
-    return isinstance(value, kind) and not (kind is int and isinstance(value, bool))
-
-
-def _non_empty(data: dict, field: str):
-    if not data[field]:
-        raise SpecError(f"field {field!r} is empty")
-    return data[field]
-
-
-def _world(world, where: str) -> str:
-    if not _is(world, str):
-        raise SpecError(f"field {where!r} must be a Gymnasium id, got {world!r}")
-    try:
-        gym.spec(world)
-    except gym.error.Error as error:
-        raise SpecError(f"field {where!r}: {error}") from None
-    return world
 
 
 # -- one trial -------------------------------------------------------------------------------------

@@ -42,6 +42,11 @@ class AbstractPerception(eqx.Module):
     def advance(self, state, action: Float[Array, " action"]):
         """Records the action taken, so a world model can condition its next prediction on it."""
 
+    def enter(self, state, x: Float[Array, " in_size"], context: Int[Array, ""]) -> "AbstractPerception":
+        """Switches to `context` (e.g. a curriculum's lesson), `x` its first observation. A perception without a
+        plasticity gate has one context for everything, so by default this changes nothing."""
+        return self
+
 
 class Recollection(NamedTuple):
     """What memory returns for a cue."""

@@ -12,18 +12,24 @@ the next observation for planning (`predict`).
     expected_obs = perception.predict(state, action)                # world model: next observation
     state = perception.advance(state, action)                       # the action taken conditions the next prior
 
-Every method takes the stack's optional `masks` (one 0/1 array per layer, latent first, observation last; see
-`brain.predictive_coding`): masked units stay silent and their synapses do not learn.
+With `contexts > 1` a plasticity gate (`brain.plasticity_gate`) divides the latent and hidden units among that
+many contexts (e.g. the lessons of a curriculum); the observation units are shared. Only the current context's
+units are active and plastic, so learning a new context leaves every other context's synapses bit-for-bit
+unchanged. `enter(state, x, context)` switches context; a context entered for the first time recruits the
+free units that respond most strongly to its first observation.
+
+    perception = perception.enter(state, obs, context)            # e.g. at the start of a lesson
 """
 
 from typing import NamedTuple
 
 import equinox as eqx
 import jax.numpy as jnp
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from brain.base import AbstractPerception, Percept
-from brain.predictive_coding import Context, Masks, PCStack, States
+from brain.plasticity_gate import FREE, PlasticityGate
+from brain.predictive_coding import Context, PCStack, States
 
 
 class PerceptionState(NamedTuple):
@@ -37,21 +43,66 @@ class PCPerception(AbstractPerception):
     """Generative, action-conditioned predictive coding: `latent_size -> *hidden -> in_size`."""
 
     stack: PCStack
+    gate: PlasticityGate | None  # None: one context, every unit always on
+    context: Int[Array, ""]
     in_size: int = eqx.field(static=True)
     latent_size: int = eqx.field(static=True)
     action_size: int = eqx.field(static=True)
 
     def __init__(
-        self, in_size: int, latent_size: int, hidden=(64,), *, action_size: int = 0, key: PRNGKeyArray, **options
+        self,
+        in_size: int,
+        latent_size: int,
+        hidden=(64,),
+        *,
+        action_size: int = 0,
+        contexts: int = 1,
+        key: PRNGKeyArray,
+        **options,
     ):
-        """`options` go to `PCStack` (activation, steps, dt, integrator, learning rates, feedback, ...)."""
-        self.stack = PCStack((latent_size, *hidden, in_size), action_size=action_size, key=key, **options)
+        """`contexts`: how many contexts the latent and hidden units are divided among (1: no gate); context 0
+        owns the first units of each layer from birth. `options` go to `PCStack` (activation, steps, dt,
+        integrator, learning rates, feedback, ...)."""
+        sizes = (latent_size, *hidden, in_size)
+        if contexts < 1 or min(sizes[:-1]) < contexts:
+            raise ValueError(f"contexts must be >= 1 and at most the narrowest layer ({min(sizes[:-1])}), got {contexts}")
+        self.stack = PCStack(sizes, action_size=action_size, key=key, **options)
+        self.gate = None
+        if contexts > 1:
+            quotas = (*(n // contexts for n in sizes[:-1]), 0)
+            gate = PlasticityGate(sizes, quotas=quotas, shared=(False,) * (len(sizes) - 1) + (True,))
+            self.gate = gate.recruit(0, [jnp.zeros(n) for n in sizes])
+        self.context = jnp.array(0)
         self.in_size, self.latent_size, self.action_size = in_size, latent_size, action_size
+
+    @property
+    def masks(self):
+        """The current context's units (the stack's `masks`), or None when every unit is on."""
+        return None if self.gate is None else self.gate.masks(self.context)
+
+    def enter(self, state: PerceptionState, x: Float[Array, " in_size"], context: Int[Array, ""] | int) -> "PCPerception":
+        """Switches to `context`. Entered for the first time, it recruits in each layer the free units that respond
+        most strongly to `x` (|f(z)| after settling on `x` with every free unit on)."""
+        if self.gate is None:
+            return self
+        self._check_observation(x)
+        context = jnp.asarray(context)
+        context = eqx.error_if(context, (context < 0) | (context >= self.gate.max_contexts),
+                               f"context out of range: this perception has room for {self.gate.max_contexts}")
+
+        free = self.gate.masks(FREE)
+        predicted = self.stack.propagate(self.stack.source_mean(state.context, free), free)
+        clamped = (False,) * (len(predicted) - 1) + (True,)
+        settled, _ = self.stack.infer((*predicted[:-1], x), clamped=clamped, context=state.context, masks=free)
+        responses = [jnp.abs(jnp.tanh(z)) * k for z, k in zip(settled, free)]
+        new = jnp.all(jnp.stack([jnp.all(o != context) for o in self.gate.owner]))
+        gate = self.gate.recruit(context, responses, when=new)
+        return eqx.tree_at(lambda p: (p.gate, p.context), self, (gate, context))
 
     def init_state(self) -> PerceptionState:
         """Latents at the prior's prediction; no previous latent and no action yet (zeros)."""
         context = Context(jnp.zeros(self.latent_size), jnp.zeros(self.action_size))
-        return PerceptionState(self.stack.propagate(self.stack.source_mean(context)), context)
+        return PerceptionState(self.stack.propagate(self.stack.source_mean(context, self.masks), self.masks), context)
 
     def _check_observation(self, x) -> None:
         if jnp.shape(x) != (self.in_size,):
@@ -60,11 +111,12 @@ class PCPerception(AbstractPerception):
             raise TypeError(f"observation must be a float array, got dtype {jnp.result_type(x)}")
 
     def perceive(
-        self, state: PerceptionState, x: Float[Array, " in_size"], *, key: PRNGKeyArray, masks: Masks = None
+        self, state: PerceptionState, x: Float[Array, " in_size"], *, key: PRNGKeyArray
     ) -> tuple[PerceptionState, Percept]:
         """Settles the latents on `x`, starting from the world model's prediction. `key` is unused: inference is
         deterministic (it is part of the slot's interface)."""
         self._check_observation(x)
+        masks = self.masks
         predicted = self.stack.propagate(self.stack.source_mean(state.context, masks), masks)
         clamped = (False,) * (len(predicted) - 1) + (True,)
         states, diagnostics = self.stack.infer(
@@ -73,18 +125,16 @@ class PCPerception(AbstractPerception):
         percept = Percept(states[0], diagnostics.free_energy[-1], diagnostics.layer_errors)
         return PerceptionState(states, state.context), percept
 
-    def learn(self, state: PerceptionState, x: Float[Array, " in_size"], *, masks: Masks = None) -> "PCPerception":
+    def learn(self, state: PerceptionState, x: Float[Array, " in_size"]) -> "PCPerception":
         """One local Hebbian step on `x` from the settled `state` (weights, prior, transition, precisions)."""
         self._check_observation(x)
         states = tuple(z[None] for z in (*state.states[:-1], x))
         context = Context(state.context.previous[None], state.context.action[None])
-        return eqx.tree_at(lambda p: p.stack, self, self.stack.learn(states, context=context, masks=masks))
+        return eqx.tree_at(lambda p: p.stack, self, self.stack.learn(states, context=context, masks=self.masks))
 
-    def predict(
-        self, state: PerceptionState, action: Float[Array, " action"], masks: Masks = None
-    ) -> Float[Array, " in_size"]:
+    def predict(self, state: PerceptionState, action: Float[Array, " action"]) -> Float[Array, " in_size"]:
         """World model: the observation expected after taking `action` from the current latent."""
-        return self.stack.predict_next(state.states[0], action, masks)
+        return self.stack.predict_next(state.states[0], action, self.masks)
 
     def advance(self, state: PerceptionState, action: Float[Array, " action"]) -> PerceptionState:
         """Records the action taken: the current latent and `action` become the context of the next top prior."""

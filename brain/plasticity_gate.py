@@ -98,10 +98,14 @@ class PlasticityGate(eqx.Module):
         return tuple(((o == context) | (o == SHARED)).astype(jnp.float32) for o in self.owner)
 
     def recruit(
-        self, context: Int[Array, ""] | int, responses: Sequence[Float[Array, " n"] | None]
+        self,
+        context: Int[Array, ""] | int,
+        responses: Sequence[Float[Array, " n"] | None],
+        when: Bool[Array, ""] | bool = True,
     ) -> "PlasticityGate":
         """In every layer with a quota, the `quota` free units with the largest `responses` (e.g. mean |f(z)|
-        on the context's first inputs) join `context`. Raises when a layer has too few free units left."""
+        on the context's first inputs) join `context`, if `when` (a traced flag, so it works under `vmap`,
+        where `lax.cond` would run both branches). Raises when a layer has too few free units left."""
         owner = []
         for o, quota, response in zip(self.owner, self.quotas, responses):
             if quota == 0:
@@ -110,9 +114,9 @@ class PlasticityGate(eqx.Module):
             if jnp.shape(response) != o.shape:
                 raise ValueError(f"responses must match the layer widths, got {jnp.shape(response)} for {o.shape}")
             free = o == FREE
-            o = eqx.error_if(o, jnp.sum(free) < quota, "the plasticity gate has no free units left for a context")
+            o = eqx.error_if(o, when & (jnp.sum(free) < quota), "the plasticity gate has no free units left for a context")
             winners = jax.lax.top_k(jnp.where(free, response, -jnp.inf), quota)[1]
-            owner.append(o.at[winners].set(context))
+            owner.append(jnp.where(when, o.at[winners].set(context), o))
         return eqx.tree_at(lambda g: g.owner, self, tuple(owner))
 
     def claim(self, context: Int[Array, ""] | int, layer: int, used: Float[Array, " n"]) -> "PlasticityGate":

@@ -6,12 +6,13 @@
 | mortal/ThermalForager-v0   | + body temperature: sun, shade, motor heat, evaporative cooling       |
 | mortal/FoodOnly-v0         | lesson world: one resource, small arena, items near                   |
 
-`envs.wrappers.Homeostatic` makes any other Gymnasium task mortal.
+`envs.wrappers.Homeostatic` makes any other Gymnasium task mortal; `envs.wrappers.Embodied` lets one body
+visit several of these worlds (the lessons of a curriculum).
 """
 
 import gymnasium as gym
 
-from envs.wrappers import Homeostatic
+from envs.wrappers import Embodied, Homeostatic
 
 MAX_EPISODE_STEPS = 60_000
 WORLDS = ("mortal/Forager-v0", "mortal/ThermalForager-v0", "mortal/FoodOnly-v0")
@@ -27,4 +28,4 @@ gym.register(
     kwargs=dict(resources=("food",), items=(6,), arena_half_width=1.5),
 )
 
-__all__ = ["MAX_EPISODE_STEPS", "WORLDS", "Homeostatic"]
+__all__ = ["MAX_EPISODE_STEPS", "WORLDS", "Embodied", "Homeostatic"]

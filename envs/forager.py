@@ -109,8 +109,21 @@ class ForagerEnv(MujocoEnv):
             conductance=np.zeros(n),
         )
 
+    @property
+    def sensors(self) -> tuple[tuple[str, int], ...]:
+        """The named segments of extero, in order: (name, width). Bodies with the same names share sensors."""
+        return (*((resource, self.num_bins) for resource in self.resources), ("velocity", 3))
+
+    def sensor_slices(self) -> dict[str, slice]:
+        """Where each sensor lies in extero."""
+        slices, start = {}, 0
+        for name, width in self.sensors:
+            slices[name] = slice(start, start + width)
+            start += width
+        return slices
+
     def _extero_size(self) -> int:
-        return len(self.resources) * self.num_bins + 3
+        return sum(width for _, width in self.sensors)
 
     def _initialize_simulation(self):
         """Builds the arena around the robot of `forager.xml` (walls, items) with MuJoCo's MjSpec."""

@@ -63,8 +63,9 @@ class ThermalForagerEnv(ForagerEnv):
             conductance=np.append(base.conductance, t["conductance"]),
         )
 
-    def _extero_size(self) -> int:
-        return super()._extero_size() + self.num_bins + 1
+    @property
+    def sensors(self) -> tuple[tuple[str, int], ...]:
+        return (*super().sensors, ("shade", self.num_bins), ("skin", 1))
 
     def _set_action_space(self):
         motor = super()._set_action_space()

@@ -1,6 +1,7 @@
-"""Homeostatic: turn any Gymnasium task into a mortal one.
+"""Wrappers: `Homeostatic` turns any Gymnasium task into a mortal one; `Embodied` lets one body visit
+several mortal worlds (the lessons of a curriculum).
 
-The task's reward feeds an energy store that decays each step; the agent dies when energy runs out
+Homeostatic: the task's reward feeds an energy store that decays each step; the agent dies when energy runs out
 (e' <= 0), and a task's own termination also ends the life:
 
     e' = min(e - decay + reward_gain * task_reward, capacity)
@@ -82,3 +83,72 @@ class Homeostatic(gym.Wrapper, gym.utils.RecordConstructorArgs):
             "cause_of_death": cause,
             "task_reward": float(task_reward),
         }
+
+
+class Embodied(gym.Wrapper, gym.utils.RecordConstructorArgs):
+    """Lives in a mortal world through the body of another, so one agent can move between worlds unchanged.
+
+    The body (`body`, a mortal world id made with `body_kwargs`) fixes what the agent has: its sensors, internal
+    variables and actuators. The world must be a part of it: each of its sensors is one of the body's (same name
+    and width), each of its internal variables one of the body's (same set-point and viable range), and its
+    actuators the body's first ones. Sensors the world lacks read 0, internal variables it lacks read their
+    set-point (no need, no drive) and actuators it lacks do nothing. `body` is the body's world, unwrapped: the
+    agent takes its motor primitives from it.
+    """
+
+    def __init__(self, env: gym.Env, body: str, **body_kwargs):
+        gym.utils.RecordConstructorArgs.__init__(self, body=body, **body_kwargs)
+        super().__init__(env)
+        world, self.body = env.unwrapped, gym.make(body, **body_kwargs).unwrapped
+        for name, part in (("world", world), ("body", self.body)):
+            if not hasattr(part, "sensors") or not hasattr(part, "physiology"):
+                raise ValueError(f"Embodied needs mortal worlds with named sensors; the {name} is {type(part).__name__}")
+        body_sensors = self.body.sensor_slices()
+        self._extero_at = []
+        for name, width in world.sensors:
+            if (name, width) not in self.body.sensors:
+                raise ValueError(f"sensor {name!r} (width {width}) of {env.spec.id if env.spec else world} is not "
+                                 f"part of the body {body}: its sensors are {self.body.sensors}")
+            self._extero_at.extend(range(body_sensors[name].start, body_sensors[name].stop))
+        own, theirs = self.body.physiology, world.physiology
+        self._intero_at = []
+        for i, name in enumerate(theirs.names):
+            if name not in own.names:
+                raise ValueError(f"internal variable {name!r} is not part of the body {body}: it has {own.names}")
+            j = own.names.index(name)
+            if (own.set_point[j], own.low[j], own.high[j]) != (theirs.set_point[i], theirs.low[i], theirs.high[i]):
+                raise ValueError(f"internal variable {name!r} has another set-point or viable range in the body {body}")
+            self._intero_at.append(j)
+        actuators = env.action_space.shape[0]
+        body_space = self.body.action_space
+        if actuators > body_space.shape[0] or not (
+            np.array_equal(env.action_space.low, body_space.low[:actuators])
+            and np.array_equal(env.action_space.high, body_space.high[:actuators])
+        ):
+            raise ValueError(f"the actuators {env.action_space} are not the first ones of the body's {body_space}")
+        self.physiology = own
+        self.observation_space = self.body.observation_space
+        self.action_space = body_space
+
+    def reset(self, *, seed=None, options=None):
+        obs, info = self.env.reset(seed=seed, options=options)
+        return self._observation(obs), self._info(info)
+
+    def step(self, action):
+        action = np.asarray(action)[: self.env.action_space.shape[0]]
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        return self._observation(obs), reward, terminated, truncated, self._info(info)
+
+    def _internal(self, values) -> np.ndarray:
+        internal = np.array(self.physiology.set_point, dtype=np.float64)
+        internal[self._intero_at] = values
+        return internal
+
+    def _observation(self, obs: dict) -> dict:
+        extero = np.zeros(self.observation_space["extero"].shape, np.float32)
+        extero[self._extero_at] = obs["extero"]
+        return {"extero": extero, "intero": self._internal(obs["intero"]).astype(np.float32)}
+
+    def _info(self, info: dict) -> dict:
+        return {**info, "internal_state": self._internal(info["internal_state"])}
+

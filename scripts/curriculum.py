@@ -1,0 +1,67 @@
+"""Teach one agent a curriculum: a sequence of lessons in one continuous life (see agents/curriculum.py).
+
+    python scripts/curriculum.py scripts/curricula/forager.toml            # the default agent, gated per lesson
+    python scripts/curriculum.py scripts/curricula/forager.toml --no-gate  # one set of units for every lesson
+    python scripts/curriculum.py scripts/curricula/forager.toml memory:none --population 1 --mortal
+
+Prints a table (per lesson: steps to mastery, deaths, the score at the end and the retention) and writes
+runs/curriculum__<name>__<time>/report.json.
+"""
+
+import dataclasses
+import json
+import os
+import time
+from pathlib import Path
+from typing import Annotated
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+import tyro  # noqa: E402
+
+from agents.checkpoint import config_to_dict  # noqa: E402
+from agents.config import AgentConfig  # noqa: E402
+from agents.curriculum import load_curriculum, rows, summary, teach, with_contexts  # noqa: E402
+from suites._report import print_table  # noqa: E402
+
+
+@dataclasses.dataclass
+class Args:
+    curriculum: tyro.conf.Positional[Path]
+    """a curriculum TOML file (e.g. scripts/curricula/forager.toml)"""
+    population: int | None = None
+    """agents taught side by side (default: the curriculum's)"""
+    mortal: bool | None = None
+    """strict mortal mode: a death ends that agent's life (default: the curriculum's)"""
+    seed: int | None = None
+    """seed of worlds and brains (default: the curriculum's)"""
+    gate: bool = True
+    """give the pc perception's plasticity gate one context per lesson (--no-gate: all units shared)"""
+    runs: str = "runs"
+    """folder that holds the run folders"""
+    agent: Annotated[AgentConfig, tyro.conf.arg(name="")] = AgentConfig()
+    """the brain: one variant per slot (see `perception:`, `memory:`, `planner:`, `gate:` subcommands)"""
+
+
+if __name__ == "__main__":
+    args = tyro.cli(Args, config=(tyro.conf.CascadeSubcommandArgs,))
+    curriculum = load_curriculum(args.curriculum)
+    overrides = {k: getattr(args, k) for k in ("population", "mortal", "seed") if getattr(args, k) is not None}
+    curriculum = dataclasses.replace(curriculum, **overrides)
+    config = with_contexts(args.agent, len(curriculum.lessons)) if args.gate else args.agent
+    folder = Path(args.runs) / f"curriculum__{curriculum.name}__{time.strftime('%Y%m%d-%H%M%S')}"
+    folder.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    reports = teach(curriculum, config)
+    print_table(rows(reports), f"curriculum {curriculum.name}: {curriculum.population} agent(s), "
+                               f"{config.describe()} ({time.perf_counter() - start:.0f} s)")
+    for report in reports:
+        for death in report.deaths:
+            print(f"death: agent {death['agent']} in lesson {report.name!r} at its step {death['step']}: "
+                  f"{death['cause']}")
+    figures = summary(reports)
+    (folder / "report.json").write_text(json.dumps(
+        {"curriculum": dataclasses.asdict(curriculum), "agent": config_to_dict(config), **figures,
+         "lessons": [dataclasses.asdict(r) for r in reports]}, indent=2))
+    print(f"{figures['lessons_mastered']} of {figures['lessons']} lessons mastered; lowest retention on an earlier "
+          f"lesson: {figures['retention_min']}; report in {folder}/report.json")
