@@ -193,9 +193,11 @@ def teach(curriculum: Curriculum, config: AgentConfig, *, log=print) -> list[Les
                 run.live(chunk, teacher=teacher if showing else None)
                 _record_deaths(run.record.lives[lives_before:], report, lesson_start, alive, curriculum.mortal)
                 report.steps += chunk
+                if not alive.any():
+                    break
                 if report.steps % lesson.mastery.check_every and report.steps < lesson.steps:
                     continue
-                score = _score(test(run, worlds, index, TEST_SEED + index * 1000 + len(report.tests) * n), lesson,
+                score = _score(exam(run, worlds, index, TEST_SEED + index * 1000 + len(report.tests) * n), lesson,
                                alive)
                 report.tests.append((report.steps, score))
                 log(f"[{lesson.name}] step {report.steps}: test score {score:.3f}, deaths so far "
@@ -207,16 +209,16 @@ def teach(curriculum: Curriculum, config: AgentConfig, *, log=print) -> list[Les
         if not alive.any():
             log(f"every agent died in lesson {lesson.name!r}: the curriculum ends there")
             break
-    for index, (lesson, report) in enumerate(zip(curriculum.lessons, reports)):  # retention, at the end
+    for index, (lesson, report) in enumerate(zip(curriculum.lessons, reports) if alive.any() else ()):  # retention
         with _test_worlds(lesson, n, body) as worlds:
-            report.final_score = _score(test(run, worlds, index, TEST_SEED + 999_000 + index * n), lesson, alive)
+            report.final_score = _score(exam(run, worlds, index, TEST_SEED + 999_000 + index * n), lesson, alive)
         report.retention = report.final_score / report.mastery_score if report.mastery_score > 0 else None
         log(f"[{lesson.name}] at the end: score {report.final_score:.3f}, retention {report.retention}")
     run.envs.close()
     return reports
 
 
-def test(run: Run, worlds, context: int, seed: int) -> list[dict]:
+def exam(run: Run, worlds, context: int, seed: int) -> list[dict]:
     """One fresh life per agent in `worlds` under `context`, lived by a copy of each brain that does not learn;
     the run is left exactly as it was (brains, worlds, record)."""
     saved = run.envs, run.current, run.record, [jnp.array(leaf, copy=True) for leaf in run.population.leaves]
