@@ -173,12 +173,12 @@ class Agent(eqx.Module):
 
     def enter(self, state: AgentState, extero: Float[Array, " extero"], context: Int[Array, ""]) -> AgentState:
         """A new context (a curriculum's lesson; `extero` its first reading): perception switches to the context's
-        units (recruiting them the first time), and structural selection regrows an unused situation unit at the
-        context's first percept."""
+        units (recruiting them the first time), and structural selection prunes the least used situation unit
+        and regrows it at the context's first percept."""
         brain = state.brain
         perception = brain.perception.enter(state.perception, extero, context)
         _, percept = perception.perceive(perception.init_state(), extero, key=jax.random.key(0))
-        situations = brain.situations.regrow(percept.latent)
+        situations = brain.situations.regrow(percept.latent, min_wins=jnp.inf)
         return eqx.tree_at(lambda s: (s.brain.perception, s.brain.situations), state, (perception, situations))
 
 

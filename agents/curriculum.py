@@ -22,8 +22,8 @@ A curriculum file (TOML):
 
 The agent is never re-initialised: the worlds change under it (through `envs.Embodied`, so its sensors, internal
 variables and motor channels stay the same), and the teacher announces each lesson (`Agent.enter`: the perception's
-plasticity gate gives the lesson units of its own, and structural selection regrows a situation unit at the
-lesson's first percept). Feedback is the homeostatic reward the world gives; a "demonstration" lesson adds a
+plasticity gate gives the lesson units of its own, and structural selection prunes the least used situation unit
+and regrows it at the lesson's first percept). Feedback is the homeostatic reward the world gives; a "demonstration" lesson adds a
 teacher who, at each planning tick, cues the channel that serves the most urgent need (cool when hot, shade when
 warm, else the scarcest resource) and the agent follows it, learning from what follows.
 

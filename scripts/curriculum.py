@@ -11,6 +11,7 @@ runs/curriculum__<name>__<time>/report.json.
 import dataclasses
 import json
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Annotated
@@ -22,6 +23,7 @@ import tyro  # noqa: E402
 from agents.checkpoint import config_to_dict  # noqa: E402
 from agents.config import AgentConfig  # noqa: E402
 from agents.curriculum import load_curriculum, rows, summary, teach, with_contexts  # noqa: E402
+from agents.spec import SpecError  # noqa: E402
 from suites._report import print_table  # noqa: E402
 
 
@@ -31,8 +33,8 @@ class Args:
     """a curriculum TOML file (e.g. scripts/curricula/forager.toml)"""
     population: int | None = None
     """agents taught side by side (default: the curriculum's)"""
-    mortal: bool | None = None
-    """strict mortal mode: a death ends that agent's life (default: the curriculum's)"""
+    mortal: bool = False
+    """strict mortal mode: a death ends that agent's life (also on when the curriculum says mortal = true)"""
     seed: int | None = None
     """seed of worlds and brains (default: the curriculum's)"""
     gate: bool = True
@@ -45,9 +47,12 @@ class Args:
 
 if __name__ == "__main__":
     args = tyro.cli(Args, config=(tyro.conf.CascadeSubcommandArgs,))
-    curriculum = load_curriculum(args.curriculum)
-    overrides = {k: getattr(args, k) for k in ("population", "mortal", "seed") if getattr(args, k) is not None}
-    curriculum = dataclasses.replace(curriculum, **overrides)
+    try:
+        curriculum = load_curriculum(args.curriculum)
+    except SpecError as error:
+        sys.exit(f"error: {error}")
+    overrides = {k: getattr(args, k) for k in ("population", "seed") if getattr(args, k) is not None}
+    curriculum = dataclasses.replace(curriculum, mortal=curriculum.mortal or args.mortal, **overrides)
     config = with_contexts(args.agent, len(curriculum.lessons)) if args.gate else args.agent
     folder = Path(args.runs) / f"curriculum__{curriculum.name}__{time.strftime('%Y%m%d-%H%M%S')}"
     folder.mkdir(parents=True, exist_ok=True)

@@ -3,6 +3,7 @@ curriculum files checked field by field."""
 
 import dataclasses
 
+import equinox as eqx
 import gymnasium as gym
 import jax
 import jax.numpy as jnp
@@ -11,6 +12,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import envs
+from agents.agent import build_agent
 from agents.config import AgentConfig, PCConfig, SDRConfig
 from agents.curriculum import Teacher, exam, load_curriculum, parse_curriculum, summary, teach
 from agents.loop import Run, make_vector_env
@@ -157,6 +159,20 @@ def test_the_agent_is_never_reinitialised_and_each_lesson_gets_its_own_context(t
     assert np.all(np.asarray(perception.context) == 1)
     owners = np.asarray(perception.gate.owner[1])
     assert ((owners == 0).sum(axis=1) == 6).all() and ((owners == 1).sum(axis=1) == 6).all()
+
+
+def test_entering_a_lesson_regrows_the_least_used_situation_at_its_first_percept():
+    env = envs.Embodied(gym.make("mortal/FoodOnly-v0"), BODY)
+    agent, state = build_agent(SMALL, env, key=jax.random.key(0))
+    state = eqx.tree_at(lambda s: s.brain.situations.wins, state, jnp.array([3.0, 0.5, 2.0, 1.0]))
+    extero = jnp.asarray(env.reset(seed=0)[0]["extero"])
+    entered = agent.enter(state, extero, 1)
+    perception = entered.brain.perception
+    _, percept = perception.perceive(perception.init_state(), extero, key=jax.random.key(0))
+    situations = entered.brain.situations
+    np.testing.assert_allclose(situations.prototypes[1], situations.whiten(percept.latent), rtol=1e-6)
+    np.testing.assert_array_equal(np.asarray(situations.prototypes)[[0, 2, 3]], np.asarray(state.brain.situations.prototypes)[[0, 2, 3]])
+    assert int(perception.context) == 1
 
 
 def test_a_test_leaves_the_learner_exactly_as_it_was():
