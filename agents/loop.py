@@ -167,11 +167,11 @@ def live(
     """
     record = record or Record()
     n = worlds.num_envs
-    if first_obs is None:
+    fresh = first_obs is None  # new worlds: every life begins now
+    if fresh:
         obs, _ = worlds.reset()
         first_obs = observation(obs, np.zeros(n), {}, np.zeros(n, bool), np.zeros(n, bool))
-        record.begin(n)
-    if record.running is None:
+    if fresh or record.running is None:
         record.begin(n)
     current = first_obs
     length, drive_sum, reward_sum, task_sum = (record.running[k] for k in ("length", "drive", "return", "task"))
