@@ -30,7 +30,7 @@ def _teach(path: str, gated: bool, population: int | None, seed: int | None) -> 
 
 
 def evaluate(curriculum: str = str(CURRICULUM), population: int | None = None, seed: int | None = None) -> dict:
-    """Long (about 15 minutes on 2 CPU cores): the curriculum with and without the gate. `population` and
+    """Long (20 to 40 minutes on 2 CPU cores): the curriculum with and without the gate. `population` and
     `seed` override the curriculum's."""
     print(f"curriculum {curriculum} (long), with and without the plasticity gate, in two processes", flush=True)
     flags = os.environ.get("XLA_FLAGS")
