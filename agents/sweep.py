@@ -54,6 +54,12 @@ METRICS = {"survival_steps": "survival steps", "drive": "drive", "return": "retu
 EVALUATION_SEED = 1_000_000  # evaluation worlds are seeded apart from every learning world
 
 
+def limit_xla_threads() -> None:
+    """Limits this process's XLA to one thread (`TRIAL_XLA_FLAGS`), so parallel workers never fight over cores.
+    Call it before JAX's backend starts (importing Mortal's modules does not start it)."""
+    os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {TRIAL_XLA_FLAGS}".strip()
+
+
 class SweepError(RuntimeError):
     """Trials that still failed after their retries."""
 
@@ -304,7 +310,7 @@ def _ray_trial(config: dict, trials: list[Trial], cache: str | None) -> None:
     before JAX's backend starts (importing this module does not start it), then the trial runs."""
     from ray import tune
 
-    os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {TRIAL_XLA_FLAGS}".strip()
+    limit_xla_threads()
     if cache:
         jax.config.update("jax_compilation_cache_dir", cache)
     tune.report({"row": json.dumps(run_trial(trials[config["index"]]))})

@@ -9,18 +9,19 @@ earlier lesson at the end (its final test score over its mastery score), gated a
 import concurrent.futures
 import dataclasses
 import multiprocessing
-import os
 from pathlib import Path
 
 from agents.config import AgentConfig
-from agents.curriculum import load_curriculum, rows, summary, teach, with_contexts
-from agents.sweep import TRIAL_XLA_FLAGS
+from agents.curriculum import LessonReport, load_curriculum, rows, summary, teach, with_contexts
+from agents.sweep import limit_xla_threads
 from suites._report import print_table
 
 CURRICULUM = Path(__file__).resolve().parents[1] / "curricula" / "forager.toml"
 
 
-def _teach(path: str, gated: bool, population: int | None, seed: int | None) -> list[dict]:
+def _teach(path: str, gated: bool, population: int | None, seed: int | None) -> list[LessonReport]:
+    """One worker process: teaches the curriculum to one brain, on one core."""
+    limit_xla_threads()
     curriculum = load_curriculum(path)
     overrides = {"population": population, "seed": seed}
     curriculum = dataclasses.replace(curriculum, **{k: v for k, v in overrides.items() if v is not None})
@@ -33,14 +34,9 @@ def evaluate(curriculum: str = str(CURRICULUM), population: int | None = None, s
     """Long (20 to 40 minutes on 2 CPU cores): the curriculum with and without the gate. `population` and
     `seed` override the curriculum's."""
     print(f"curriculum {curriculum} (long), with and without the plasticity gate, in two processes", flush=True)
-    flags = os.environ.get("XLA_FLAGS")
-    os.environ["XLA_FLAGS"] = TRIAL_XLA_FLAGS  # one core each
-    try:
-        with concurrent.futures.ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
-            runs = {gated: pool.submit(_teach, curriculum, gated, population, seed) for gated in (True, False)}
-            reports = {gated: run.result() for gated, run in runs.items()}
-    finally:
-        os.environ.pop("XLA_FLAGS") if flags is None else os.environ.update(XLA_FLAGS=flags)
+    with concurrent.futures.ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        runs = {gated: pool.submit(_teach, curriculum, gated, population, seed) for gated in (True, False)}
+        reports = {gated: run.result() for gated, run in runs.items()}
     for gated, label in ((True, "gated (a context per lesson)"), (False, "ungated")):
         print_table(rows(reports[gated]), f"{label}:")
     gated, ungated = summary(reports[True]), summary(reports[False])
