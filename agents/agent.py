@@ -27,7 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
-from agents.config import AgentConfig, validate
+from agents.config import AgentConfig, ModelBasedConfig, validate
 from agents.interoception import Interoception
 from agents.motor import primitives_for
 from brain.base import AbstractGate, AbstractMemory, AbstractPerception, AbstractPlanner
@@ -47,6 +47,7 @@ class Observation(NamedTuple):
     terminated: Bool[Array, ""]  # this observation ends a life: death
     truncated: Bool[Array, ""]  # this observation ends an episode by time limit
     cue: Int[Array, ""] = np.int32(-1)  # a teacher's demonstration: the channel to take at this tick (-1: none)
+    success: Bool[Array, ""] = np.bool_(False)  # this observation ends an episode by the task's success (not death)
 
 
 class Brain(eqx.Module):
@@ -103,9 +104,10 @@ class Agent(eqx.Module):
 
         def plan_tick(_):
             outcome = state.tick_drive - drive if cfg.homeostasis == "on" else tick_reward
-            episode = jax.nn.one_hot(state.channel, self.num_channels) * outcome
+            taken = jax.nn.one_hot(state.channel, self.num_channels)
             first = life_steps == 0  # no episode to store yet in this life
-            stored = brain.memory.store(jnp.where(first, percept.latent, state.tick_latent), episode, key=k_store)
+            latent = jnp.where(first, percept.latent, state.tick_latent)
+            stored = brain.memory.store(latent, taken * outcome, key=k_store, mask=taken)
             memory = _where(first, brain.memory, stored)
             levels = self.interoception.level(obs.intero)
             reward_level = (jnp.sign(tick_reward) + 1).astype(jnp.int32)
@@ -130,7 +132,7 @@ class Agent(eqx.Module):
         def hold(_):
             return brain, planner_state, state.gate, state.channel, jnp.zeros(()), jnp.zeros(())
 
-        tick = (life_steps % cfg.plan_every == 0) | obs.terminated | obs.truncated
+        tick = (life_steps % cfg.plan_every == 0) | obs.terminated | obs.truncated | obs.success
         brain, planner_state, gate_state, channel, chosen_efe, entropy = jax.lax.cond(tick, plan_tick, hold, None)
 
         learn_now = state.steps % cfg.learn_every == 0
@@ -138,7 +140,7 @@ class Agent(eqx.Module):
         brain = eqx.tree_at(lambda b: b.perception, brain, perception)
         perception_state = perception.advance(perception_state, jax.nn.one_hot(channel, self.num_channels))
 
-        done = obs.terminated | obs.truncated
+        done = obs.terminated | obs.truncated | obs.success
         action = self.motor.command(channel, obs.extero)
         new_state = AgentState(
             brain=brain,
@@ -185,6 +187,10 @@ class Agent(eqx.Module):
 def build_agent(config: AgentConfig, env: gym.Env, *, key: PRNGKeyArray) -> tuple[Agent, AgentState]:
     """An agent for `env` (its extero size, internal variables and motor reflexes) and its newborn state."""
     validate(config)
+    if isinstance(config.planner, ModelBasedConfig):
+        from agents.model_agent import build_model_agent
+
+        return build_model_agent(config, env, key=key)
     physiology = env.get_wrapper_attr("physiology")
     extero_size = env.observation_space["extero"].shape[0]
     motor = primitives_for(env)

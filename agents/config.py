@@ -105,6 +105,50 @@ class ActiveInferenceConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class ModelBasedConfig:
+    """Active inference through a learned PC world model (agents.model_agent): sampled plans scored by expected
+    free energy, the basal ganglia choosing among the best."""
+
+    horizon: int | None = None
+    """planning horizon in env steps (None: the task table's default)"""
+    candidates: int = 128
+    """action sequences sampled and rolled out per step"""
+    plans: int = 4
+    """plans offered to the gate: the one being followed and the best new ones"""
+    discount: float = 0.99
+    """gamma of expected utility and of episodic values"""
+    temperature: float = 0.5
+    """MPPI's lambda, in units of the spread of the candidates' utilities"""
+    noise: float = 0.3
+    """sampling noise: the std of Box actions in [-1, 1], or the uniform share of Discrete choices"""
+    members: int = 4
+    """world-model ensemble members (their disagreement is the epistemic term)"""
+    hidden: tuple[int, ...] = (64, 64)
+    """hidden widths of each world-model network"""
+    learning_rate: float = 0.02
+    """local PC learning rate of the world model"""
+    recent: int = 16
+    """transitions of the recent trace the world model learns from every step"""
+    replay_weight: float = 0.5
+    """plasticity of the transitions memory replays for the current place, against 1 for the recent trace"""
+    death_cost: float = 100.0
+    """-ln p(death) in units of a typical step's reward: how much worse death is than a step"""
+    drive_weight: float = 10.0
+    """weight of the homeostatic drive of the predicted internal variables (homeostasis on)"""
+    disagreement_weight: float = 1.0
+    """epistemic value: weight of the ensemble's disagreement per predicted step"""
+    novelty_weight: float = 1.0
+    """epistemic value: weight of the novelty (1 - familiarity) of a plan's end state"""
+    episodic_weight: float = 0.5
+    """weight of the episodic value of a plan's first action in its salience"""
+    value_weight: float = 1.0
+    """weight of the episodic value recalled for a plan's end state (the value beyond the horizon)"""
+
+    def build(self, *args, **kwargs):
+        raise TypeError("the model-based planner is built with its agent (agents.model_agent.build_model_agent)")
+
+
+@dataclasses.dataclass(frozen=True)
 class RandomPlannerConfig:
     """No planning: random saliences each tick."""
 
@@ -143,7 +187,7 @@ class SoftmaxConfig:
 SLOTS = {
     "perception": {"pc": PCConfig, "identity": IdentityConfig, "random-projection": RandomProjectionConfig},
     "memory": {"sdr": SDRConfig, "none": NoMemoryConfig},
-    "planner": {"active-inference": ActiveInferenceConfig, "random": RandomPlannerConfig},
+    "planner": {"active-inference": ActiveInferenceConfig, "model-based": ModelBasedConfig, "random": RandomPlannerConfig},
     "gate": {"basal-ganglia": BasalGangliaConfig, "argmax": ArgmaxConfig, "softmax": SoftmaxConfig},
 }
 
@@ -178,6 +222,8 @@ class AgentConfig:
     memory: _union("memory") = SDRConfig()
     planner: _union("planner") = ActiveInferenceConfig()
     gate: _union("gate") = BasalGangliaConfig()
+    motor: Literal["reflexes", "raw"] = "reflexes"
+    """reflexes: the brain picks a channel whose innate primitive drives the actuators; raw: its actions do"""
     homeostasis: Literal["on", "off"] = "on"
     """on: preferences are the set-points; off: preferences are the task's external reward"""
     plan_every: int = 50
@@ -201,6 +247,15 @@ class AgentConfig:
         """A short name for run folders, e.g. `pc-sdr-active-inference-basal-ganglia`."""
         parts = [name_of(self.perception), name_of(self.memory), name_of(self.planner), name_of(self.gate)]
         return "-".join(parts) + ("" if self.homeostasis == "on" else "-no-homeostasis")
+
+
+def default_config(world: str) -> AgentConfig:
+    """The default brain for `world`. Mortal worlds: discrete active inference over motor reflexes (their
+    bodies do not yet learn to move on their own). Any other task: the model-based planner on raw actions,
+    with identity perception, since the observation of a standard task is already a low-dimensional state."""
+    if world.startswith("mortal/"):
+        return AgentConfig()
+    return AgentConfig(perception=IdentityConfig(), planner=ModelBasedConfig(), motor="raw")
 
 
 def validate(config: AgentConfig) -> None:

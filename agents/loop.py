@@ -72,9 +72,10 @@ class Population:
         self.agent = agent
         leaves, self.treedef = jax.tree.flatten(states)
         self.leaves = [jnp.array(leaf, copy=True) for leaf in leaves]  # no two leaves share a donated buffer
-        step = jax.vmap(Agent.step, in_axes=(None, 0, 0, 0))
-        select = jax.vmap(Agent.select, in_axes=(None, 0))
-        enter = jax.vmap(Agent.enter, in_axes=(None, 0, 0, None))
+        kind = type(agent)
+        step = jax.vmap(kind.step, in_axes=(None, 0, 0, 0))
+        select = jax.vmap(kind.select, in_axes=(None, 0))
+        enter = jax.vmap(kind.enter, in_axes=(None, 0, 0, None))
 
         def step_leaves(leaves, obs, key, learn):
             key, step_key = jax.random.split(key)
@@ -136,13 +137,15 @@ class Record:
 
 def observation(obs: dict, reward, info: dict, terminated, truncated) -> Observation:
     """The agents' observation from a vector env's outputs (numpy; the jitted step takes it as it is)."""
+    success = np.asarray(info.get("success", np.zeros(np.shape(terminated), bool)), bool) & np.asarray(terminated, bool)
     return Observation(
         extero=np.asarray(obs["extero"], np.float32),
         intero=np.asarray(obs["intero"], np.float32),
         reward=np.asarray(info.get("task_reward", reward), np.float32),
-        terminated=np.asarray(terminated, bool),
+        terminated=np.asarray(terminated, bool) & ~success,
         truncated=np.asarray(truncated, bool),
         cue=np.full(np.shape(terminated), -1, np.int32),
+        success=success,
     )
 
 
@@ -184,7 +187,7 @@ def live(
         if np.any(info["diverged"]):
             raise FloatingPointError(f"the brain diverged at step {record.steps} (non-finite free energy or latent)")
         obs, reward, terminated, truncated, env_info = worlds.step(to_env_action(space, actions))
-        alive = ~(current.terminated | current.truncated)  # else this step was a reset
+        alive = ~(current.terminated | current.truncated | current.success)  # else this step was a reset
         length += alive
         drive_sum += np.where(alive, env_info.get("drive", 0.0), 0.0)
         reward_sum += np.where(alive, reward, 0.0)
@@ -194,7 +197,8 @@ def live(
                             float(task_sum[i]), str(env_info["cause_of_death"][i]),
                             bool(truncated[i] and not terminated[i]))
             length[i], drive_sum[i], reward_sum[i], task_sum[i] = 0, 0.0, 0.0, 0.0
-        current = observation(obs, reward, env_info, terminated & alive, truncated & alive)
+        ended_info = {**env_info, "success": np.asarray(env_info.get("success", np.zeros(n, bool)), bool) & alive}
+        current = observation(obs, reward, ended_info, terminated & alive, truncated & alive)
         record.steps += 1
         if learn and record.steps % select_every == 0:
             population.select()
@@ -203,6 +207,27 @@ def live(
         if until is not None and until(record):
             break
     return record, current
+
+
+def frozen_returns(population: Population, world: str, episodes: int, seed: int, **settings) -> np.ndarray:
+    """Each member's brain, frozen (`learn=False`), lives `episodes` fresh episodes side by side in new worlds
+    (seeded seed, seed + 1, ...; each capped by the world's time limit). Returns the task returns,
+    [members, episodes]. The population itself is left as it was."""
+    members = population.states.done.shape[0]
+    copies = jax.tree.map(lambda x: jnp.repeat(x, episodes, axis=0), population.states)
+    copies = eqx.tree_at(lambda s: s.done, copies, jnp.ones(members * episodes, bool))
+    tester = Population(population.agent, copies)
+    worlds = make_vector_env(world, members * episodes, seed, **settings)
+    limit = worlds.envs[0].spec.max_episode_steps if worlds.envs[0].spec else None
+    if limit is None:
+        raise ValueError(f"{world} has no time limit: frozen test episodes need one (max_episode_steps=...)")
+    record, _ = live(tester, worlds, limit + 1, jax.random.key(seed), learn=False,
+                     until=lambda record: len({life["env"] for life in record.lives}) == members * episodes)
+    first = {}
+    for life in record.lives:
+        first.setdefault(life["env"], life["task_return"])
+    worlds.close()
+    return np.array([first[i] for i in range(members * episodes)]).reshape(members, episodes)
 
 
 @dataclasses.dataclass

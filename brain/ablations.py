@@ -80,9 +80,10 @@ class NoMemory(AbstractMemory):
     payload_size: int = eqx.field(static=True)
 
     def recall(self, cue):
-        return Recollection(code=jnp.zeros(1, int), familiarity=jnp.zeros(()), payload=jnp.zeros(self.payload_size))
+        zeros = jnp.zeros(self.payload_size)
+        return Recollection(code=jnp.zeros(1, int), familiarity=jnp.zeros(()), payload=zeros, known=zeros)
 
-    def store(self, x, payload, *, key):
+    def store(self, x, payload, *, key, mask=None):
         return self
 
 

@@ -53,7 +53,8 @@ class Recollection(NamedTuple):
 
     code: Int[Array, " Q"]  # the winning cell in each competitive module
     familiarity: Float[Array, ""]  # G in [0, 1]: 1 for a stored input, low for a novel one
-    payload: Float[Array, " payload"]  # what was bound to the best-matching episode
+    payload: Float[Array, " payload"]  # what was bound to the best-matching episode (per entry: its mean)
+    known: Float[Array, " payload"]  # per entry, how much of the recalled code holds data in it (0: nothing)
 
 
 class AbstractMemory(eqx.Module):
@@ -68,9 +69,11 @@ class AbstractMemory(eqx.Module):
 
     @abc.abstractmethod
     def store(
-        self, x: Float[Array, " in_size"], payload: Float[Array, " payload"], *, key: PRNGKeyArray
+        self, x: Float[Array, " in_size"], payload: Float[Array, " payload"], *, key: PRNGKeyArray,
+        mask: Float[Array, " payload"] | None = None,
     ) -> "AbstractMemory":
-        """Stores `x` with `payload` in a single trial; returns the new memory."""
+        """Stores `x` with `payload` (only the entries where `mask` is 1; all by default) in a single trial;
+        returns the new memory."""
 
 
 class Selection(NamedTuple):

@@ -360,14 +360,24 @@ class PCStack(eqx.Module):
 
     # --- learning: slow local Hebbian steps ---
 
-    def learn(self, states: States, *, context: Context | None = None, masks: Masks = None) -> "PCStack":
+    def learn(
+        self,
+        states: States,
+        *,
+        context: Context | None = None,
+        masks: Masks = None,
+        sample_weights: Float[Array, " batch"] | None = None,
+    ) -> "PCStack":
         """One local learning step from a batch of settled states (leading batch axis), averaged over the batch.
-        Returns the new stack; synapses of masked units are left untouched."""
+        Returns the new stack; synapses of masked units are left untouched. `sample_weights` scale each
+        sample's plasticity (a modulatory third factor, e.g. for rare outcomes); the precisions learn unweighted."""
         masks = self._masks(masks)
         self._check_layers(states, "states", batched=True)
         self._check_context(context, batched=True)
         batch = states[0].shape[0]
         diffs, errors = jax.vmap(lambda s, c: self.prediction_errors(s, c, masks))(states, context)
+        if sample_weights is not None:
+            errors = tuple(e * sample_weights[:, None] for e in errors)
         activity = [self._activity(z, l, masks) for l, z in enumerate(states[:-1])]
         mask = (None,) * self.num_layers if masks is None else masks
 

@@ -20,8 +20,10 @@ recall from 40%-corrupted cues falls to 0.13). A stored input still gets V = 1 i
 A novel input (G low, eta ~ 1) gets a near-uniformly random, fresh code; a familiar one (eta large) gets
 its best-matching cells, so similar inputs share cells. Storing sets the weights from the active input bits
 to the winners (a cell whose bundle is more than `freeze_at` full is frozen) and adds the payload to each
-winner's running payload sum; the recalled payload is the mean, over the code's cells, of each cell's mean
-payload. Horizontal weights `sequence_weights[q, k]` (one bit per cell of the previous code) store the
+winner's running payload sums, counting per payload entry: a store may bind only some entries (`mask`, e.g.
+the value of the one action taken), so a recalled entry is the mean of what was stored in it, not weighted by
+how often it was stored. The recalled payload is, per entry, the mean over the code's cells that hold data in
+it of each cell's mean (`known`: the fraction of the code's cells that do). Horizontal weights `sequence_weights[q, k]` (one bit per cell of the previous code) store the
 hetero-association code(t) -> code(t+1). Every array has a fixed size, so store and recall cost the same
 however many episodes are stored.
 """
@@ -43,7 +45,7 @@ class SparseyMemory(AbstractMemory):
     weights: UInt32[Array, "Q K in_words"]
     sequence_weights: UInt32[Array, "Q K cell_words"]
     payload_sum: Float[Array, "Q K payload"]
-    payload_count: Int[Array, "Q K"]
+    payload_count: Int[Array, "Q K payload"]
     in_size: int = eqx.field(static=True)
     payload_size: int = eqx.field(static=True)
     num_modules: int = eqx.field(static=True)
@@ -93,7 +95,7 @@ class SparseyMemory(AbstractMemory):
         self.weights = jnp.zeros((num_modules, cells_per_module, in_words), jnp.uint32)
         self.sequence_weights = jnp.zeros((num_modules, cells_per_module, cell_words), jnp.uint32)
         self.payload_sum = jnp.zeros((num_modules, cells_per_module, payload_size), jnp.float32)
-        self.payload_count = jnp.zeros((num_modules, cells_per_module), jnp.int32)
+        self.payload_count = jnp.zeros((num_modules, cells_per_module, payload_size), jnp.int32)
         self.in_size = binariser.in_size
         self.payload_size = payload_size
         self.num_modules = num_modules
@@ -136,12 +138,16 @@ class SparseyMemory(AbstractMemory):
         return jnp.minimum((cumulative < draw).sum(-1), self.cells_per_module - 1), familiarity
 
     def write(
-        self, x: Float[Array, " in_size"], code: Int[Array, " Q"], payload: Float[Array, " payload"]
+        self, x: Float[Array, " in_size"], code: Int[Array, " Q"], payload: Float[Array, " payload"],
+        mask: Float[Array, " payload"] | None = None,
     ) -> "SparseyMemory":
-        """Binds `x` and `payload` to `code` in one trial: weights from `x`'s active bits to the code's cells -> 1."""
+        """Binds `x` and `payload` (the entries where `mask` is 1; all by default) to `code` in one trial:
+        weights from `x`'s active bits to the code's cells -> 1."""
         self.binariser.check(x)
         self._check_code(code)
         check_vector(payload, self.payload_size, "payload")
+        mask = jnp.ones(self.payload_size) if mask is None else jnp.asarray(mask)
+        check_vector(mask, self.payload_size, "mask")
         modules = jnp.arange(self.num_modules)
         bundles = self.weights[modules, code]
         learning = count_bits(bundles) < self.freeze_at * self.binariser.out_size
@@ -151,31 +157,33 @@ class SparseyMemory(AbstractMemory):
             self,
             (
                 self.weights.at[modules, code].set(learned),
-                self.payload_sum.at[modules, code].add(jnp.asarray(payload, jnp.float32)),
-                self.payload_count.at[modules, code].add(1),
+                self.payload_sum.at[modules, code].add(jnp.asarray(payload * mask, jnp.float32)),
+                self.payload_count.at[modules, code].add((mask > 0).astype(jnp.int32)),
             ),
         )
 
     def store(
-        self, x: Float[Array, " in_size"], payload: Float[Array, " payload"], *, key: PRNGKeyArray
+        self, x: Float[Array, " in_size"], payload: Float[Array, " payload"], *, key: PRNGKeyArray,
+        mask: Float[Array, " payload"] | None = None,
     ) -> "SparseyMemory":
-        """Stores `x` with `payload` in a single trial: `write(x, encode(x), payload)`."""
+        """Stores `x` with `payload` (where `mask` is 1) in a single trial: `write(x, encode(x), payload, mask)`."""
         code, _ = self.encode(x, key=key)
-        return self.write(x, code, payload)
+        return self.write(x, code, payload, mask)
 
     def recall(self, cue: Float[Array, " in_size"]) -> Recollection:
         """Best-matching code (argmax V in each CM), its familiarity G and the payload bound to it."""
         match, familiarity = self.match(cue)
         code = match.argmax(-1)
-        return Recollection(code=code, familiarity=familiarity, payload=self.payload_of(code))
+        return Recollection(code, familiarity, *self.payload_of(code))
 
-    def payload_of(self, code: Int[Array, " Q"]) -> Float[Array, " payload"]:
-        """Mean over the code's cells of each cell's mean bound payload (cells never bound are skipped)."""
+    def payload_of(self, code: Int[Array, " Q"]) -> tuple[Float[Array, " payload"], Float[Array, " payload"]]:
+        """Per payload entry, the mean over the code's cells holding data in it of each cell's mean (0 where none
+        does), and the fraction of the code's cells that hold data in it."""
         modules = jnp.arange(self.num_modules)
         count = self.payload_count[modules, code]
-        cell_means = self.payload_sum[modules, code] / jnp.maximum(count, 1)[:, None]
+        cell_means = self.payload_sum[modules, code] / jnp.maximum(count, 1)
         bound = (count > 0).astype(jnp.float32)
-        return (bound @ cell_means) / jnp.maximum(bound.sum(), 1.0)
+        return (bound * cell_means).sum(0) / jnp.maximum(bound.sum(0), 1.0), bound.mean(0)
 
     def associate(self, code: Int[Array, " Q"], next_code: Int[Array, " Q"]) -> "SparseyMemory":
         """Hetero-association code(t) -> code(t+1): horizontal weights from `code`'s cells to `next_code`'s -> 1."""
@@ -194,7 +202,7 @@ class SparseyMemory(AbstractMemory):
         self._check_code(code)
         match = count_bits(self.sequence_weights & self._cells(code)) / self.num_modules
         next_code = match.argmax(-1)
-        return Recollection(code=next_code, familiarity=match.max(-1).mean(), payload=self.payload_of(next_code))
+        return Recollection(next_code, match.max(-1).mean(), *self.payload_of(next_code))
 
     def store_many(
         self, xs: Float[Array, "N in_size"], payloads: Float[Array, "N payload"], *, key: PRNGKeyArray

@@ -1,87 +1,133 @@
 """Wrappers: `Homeostatic` turns any Gymnasium task into a mortal one; `Embodied` lets one body visit
 several mortal worlds (the lessons of a curriculum).
 
-Homeostatic: the task's reward feeds an energy store that decays each step; the agent dies when energy runs out
-(e' <= 0), and a task's own termination also ends the life:
+Homeostatic: a task adapter (`envs.tasks`) says what the task means to a body. Its reward feeds an energy
+store that decays each step, and the body dies when energy runs out (e' <= 0):
 
-    e' = min(e - decay + reward_gain * task_reward, capacity)
+    e' = min(e - decay + reward_gain * r01, capacity),     r01 = (r - r_low) / (r_high - r_low) in [0, 1]
 
-Energy is one internal variable (set-point `capacity`, viable range [0, capacity]) of the same
-`homeostasis.Physiology` the mortal worlds use; the reward becomes homeostatic, `D(e) - D(e')`, and the
-task's own reward moves to `info["task_reward"]`. Observations become `Dict(extero=<the task's observation,
-flattened>, intero=[energy])`.
+with the task's reward range (from the task table, or the range seen so far for other tasks), so a task
+whose rewards are all negative still feeds the body (by default the worst rewards starve it only after
+1,000 steps, and half-range rewards break even). The task's own termination is death only where the task
+means failure (`termination="death"`); `"success"` ends the episode without death (`info["success"]`),
+`"never"` tasks do not terminate. A task with internal variables of its own (`own=OwnVariables(...)`: where
+they are in the observation or in `info`, their set-points and viable ranges) is used as it is, with no
+energy store: its variables are the body's.
+
+Energy (or the task's own variables) is the `homeostasis.Physiology` the mortal worlds use; the reward
+becomes homeostatic, `D(h) - D(h')`, and the task's own reward moves to `info["task_reward"]`. Observations
+become `Dict(extero=<the task's observation, flattened>, intero=<internal variables>)`.
 """
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from envs.tasks import OwnVariables, task_spec
 from homeostasis import Physiology
 
 
 class Homeostatic(gym.Wrapper, gym.utils.RecordConstructorArgs):
-    """See the module docstring."""
+    """See the module docstring; `termination`, `reward_range` and `own` default to the task table's entry."""
 
     def __init__(
         self,
         env: gym.Env,
-        decay: float = 0.01,
-        reward_gain: float = 0.02,
+        decay: float | None = None,
+        reward_gain: float | None = None,
         capacity: float = 1.0,
         initial_energy: float | None = None,
+        termination: str | None = None,
+        reward_range: tuple[float, float] | None = None,
+        own: OwnVariables | None = None,
     ):
         gym.utils.RecordConstructorArgs.__init__(
-            self, decay=decay, reward_gain=reward_gain, capacity=capacity, initial_energy=initial_energy
+            self, decay=decay, reward_gain=reward_gain, capacity=capacity, initial_energy=initial_energy,
+            termination=termination, reward_range=reward_range, own=own,
         )
         super().__init__(env)
+        self.task = task_spec(env.spec.id if env.spec else None, termination=termination, reward_range=reward_range,
+                              own=own)
         if capacity <= 0:
             raise ValueError(f"capacity must be positive, got {capacity}")
+        self.decay = capacity / 1000 if decay is None else decay
+        self.reward_gain = 2 * self.decay if reward_gain is None else reward_gain
         self.initial_energy = capacity if initial_energy is None else initial_energy
         if not 0 < self.initial_energy <= capacity:
             raise ValueError(f"initial_energy must lie in (0, capacity={capacity}], got {self.initial_energy}")
         self.capacity = capacity
-        self.physiology = Physiology(
-            names=("energy",),
-            event_names=("task_reward",),
-            set_point=np.array([capacity]),
-            low=np.array([0.0]),
-            high=np.array([capacity]),
-            decay=np.array([decay]),
-            effort_gain=np.zeros(1),
-            effects=np.array([[reward_gain]]),
-            conductance=np.zeros(1),
-        )
+        self._seen = [np.inf, -np.inf]  # the reward range seen so far, for tasks not in the table
+        if self.task.own is not None:
+            self.physiology = self.task.own.physiology()
+        else:
+            self.physiology = Physiology(
+                names=("energy",), event_names=("task_reward",), set_point=np.array([capacity]), low=np.array([0.0]),
+                high=np.array([capacity]), decay=np.array([self.decay]), effort_gain=np.zeros(1),
+                effects=np.array([[self.reward_gain]]), conductance=np.zeros(1),
+            )
+        size = len(self.physiology.names)
         self.observation_space = spaces.Dict(
             extero=spaces.flatten_space(env.observation_space),
-            intero=spaces.Box(np.zeros(1, np.float32), np.full(1, capacity, np.float32)),
+            intero=spaces.Box(np.asarray(self.physiology.low, np.float32), np.asarray(self.physiology.high, np.float32),
+                              (size,), np.float32),
         )
-        self.energy = np.array([self.initial_energy])
+        self.internal = np.array(self.physiology.set_point, dtype=np.float64)
 
     def reset(self, *, seed=None, options=None):
         obs, info = self.env.reset(seed=seed, options=options)
-        self.energy = np.array([self.initial_energy])
-        return self._observation(obs), {**info, **self._info(cause="", task_reward=0.0)}
+        self.internal = self._own(obs, info) if self.task.own is not None else np.array([self.initial_energy])
+        return self._observation(obs), {**info, **self._info(cause="", task_reward=0.0, success=False)}
 
     def step(self, action):
+        if not np.all(np.isfinite(np.asarray(action, float))):
+            raise ValueError(f"non-finite action {action} for the task {self.task.name}")
         obs, task_reward, terminated, truncated, info = self.env.step(action)
-        energy = np.minimum(self.physiology.step(self.energy, np.array([task_reward]), 0.0), self.capacity)
-        reward = float(self.physiology.reward(self.energy, energy))
-        self.energy = energy
-        cause = "energy ran out" if energy[0] <= 0.0 else ("task terminated" if terminated else "")
-        return self._observation(obs), reward, bool(cause), truncated, {**info, **self._info(cause, task_reward)}
+        if not np.isfinite(task_reward):
+            raise ValueError(f"the task {self.task.name} returned a non-finite reward {task_reward}")
+        if self.task.own is not None:
+            internal = self._own(obs, info)
+        else:
+            internal = np.minimum(self.physiology.step(self.internal, np.array([self._unit(task_reward)]), 0.0),
+                                  self.capacity)
+        reward = float(self.physiology.reward(self.internal, internal))
+        self.internal = internal
+        failed = terminated and self.task.termination == "death"
+        if self.task.own is not None:
+            cause = self.physiology.cause_of_death(internal)
+        else:
+            cause = "energy ran out" if internal[0] <= 0.0 else ""
+        cause = cause or ("task failed" if failed else "")
+        success = bool(terminated and not cause and self.task.termination == "success")
+        ended = bool(cause) or (terminated and self.task.termination != "never")
+        return (self._observation(obs), reward, ended, truncated,
+                {**info, **self._info(cause, task_reward, success)})
+
+    def _unit(self, reward: float) -> float:
+        """The task reward mapped onto [0, 1] by its range (see the module docstring)."""
+        if self.task.reward_range is not None:
+            low, high = self.task.reward_range
+        else:
+            self._seen = [min(self._seen[0], reward, 0.0), max(self._seen[1], reward, 0.0)]
+            low, high = self._seen
+        return float(np.clip((reward - low) / (high - low), 0.0, 1.0)) if high > low else 0.5
+
+    def _own(self, obs, info) -> np.ndarray:
+        return self.task.own.read(spaces.flatten(self.env.observation_space, obs), info)
 
     def _observation(self, obs) -> dict:
+        physiology = self.physiology
         return {
             "extero": spaces.flatten(self.env.observation_space, obs).astype(self.observation_space["extero"].dtype),
-            "intero": np.clip(self.energy, 0.0, self.capacity).astype(np.float32),
+            "intero": np.clip(self.internal, physiology.low, physiology.high).astype(np.float32),
         }
 
-    def _info(self, cause: str, task_reward: float) -> dict:
+    def _info(self, cause: str, task_reward: float, success: bool) -> dict:
         return {
-            "internal_state": self.energy.copy(),
-            "drive": float(self.physiology.drive(self.energy)),
+            "internal_state": self.internal.copy(),
+            "drive": float(self.physiology.drive(self.internal)),
             "cause_of_death": cause,
             "task_reward": float(task_reward),
+            "success": success,
         }
 
 

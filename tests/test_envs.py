@@ -133,4 +133,10 @@ def test_wrapper_feeds_energy_from_task_reward():
     env = Homeostatic(gym.make("MountainCar-v0"), decay=0.001, reward_gain=0.01, initial_energy=0.5)
     env.reset(seed=0)
     _, _, _, _, info = env.step(1)
-    assert info["internal_state"][0] == pytest.approx(0.5 - 0.001 - 0.01)  # MountainCar pays -1 a step
+    # MountainCar pays -1 a step, the low end of its reward range [-1, 0]: it feeds nothing, only the decay drains
+    assert info["internal_state"][0] == pytest.approx(0.5 - 0.001)
+    pendulum = Homeostatic(gym.make("Pendulum-v1"), decay=0.001, reward_gain=0.01, initial_energy=0.5)
+    pendulum.reset(seed=0)
+    _, _, _, _, info = pendulum.step(np.array([0.0], np.float32))
+    fed = (info["task_reward"] + 16.2736044) / 16.2736044  # its reward range is [-16.27, 0]
+    assert info["internal_state"][0] == pytest.approx(0.5 - 0.001 + 0.01 * fed)

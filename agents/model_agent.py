@@ -1,0 +1,331 @@
+"""The model-based agent: active inference through a learned world model, one pure control step in phases.
+
+    agent, state = build_model_agent(config, env, key=key)
+    state, action, info = agent.step(state, observation, key)       # jit once, vmap over a population
+
+Each step, in order (each phase a small pure function below):
+
+    perceive   normalise the exteroceptive reading (running statistics), settle perception's latent;
+               the model state s = [latent, deviations of the internal variables from their set-points]
+    learn      from the transition just completed (s_prev, a_prev -> s): the world model takes one local PC
+               step on the recent trace and on what memory replays for this place; memory stores s_prev with
+               the episodic value of the action taken, u + gamma V(s), and the transition itself
+    recall     memory's familiarity of s and the episodic value Q(s, c) of each action channel
+    plan       candidate action sequences rolled through the world model, scored by expected free energy
+    select     the basal ganglia picks among the best plans: salience = utility + episodic value of its
+               first action, with hysteresis for the plan being followed
+    act        motor: the plan's first action (raw), or the chosen channel's reflex
+
+The utility of one predicted step (the negative expected free energy, per step) is
+
+    u = reward_weight r  -  drive_weight D(h)  -  death_cost p(death)  +  disagreement_weight sigma^2_ensemble
+
+(reward in units of its running mean magnitude; D the homeostatic drive of the predicted internal variables;
+with homeostasis off, drive_weight is 0), and the value beyond the horizon is recalled from memory:
+value_weight max_c Q(s_H, c) plus novelty_weight (1 - G(s_H)), G the SDR familiarity. Nothing here names a task.
+"""
+
+from typing import NamedTuple
+
+import equinox as eqx
+import gymnasium as gym
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
+
+from agents.interoception import Interoception
+from agents.motor import primitives_for
+from brain.base import AbstractGate, AbstractMemory, AbstractPerception
+from brain.normaliser import RunningNormaliser
+from brain.sampling_planner import PlanState, Plans, SamplingPlanner, first_action_index
+from brain.world_model import PCWorldModel, Transition
+
+
+class ModelBrain(eqx.Module):
+    """Everything that learns during a life."""
+
+    extero_statistics: RunningNormaliser
+    delta_statistics: RunningNormaliser
+    reward_statistics: RunningNormaliser  # of |reward|: rewards reach the model in units of their mean magnitude
+    perception: AbstractPerception
+    world_model: PCWorldModel
+    memory: AbstractMemory
+    gate: AbstractGate
+
+
+class Recent(NamedTuple):
+    """The last transitions of this life (a short trace the world model keeps learning from)."""
+
+    transitions: Transition  # leading axis: slots
+    valid: Float[Array, " slots"]
+    next_slot: Int[Array, ""]
+
+
+class ModelAgentState(eqx.Module):
+    brain: ModelBrain
+    perception: object
+    plan: PlanState
+    gate: object
+    previous_state: Float[Array, " state"]
+    previous_action: Float[Array, " action"]
+    previous_channel: Int[Array, ""]
+    recent: Recent
+    life_steps: Int[Array, ""]
+    steps: Int[Array, ""]
+    done: Bool[Array, ""]
+
+
+class Percept(NamedTuple):
+    state: Float[Array, " state"]
+    free_energy: Float[Array, ""]
+    perception: object
+
+
+class Recall(NamedTuple):
+    familiarity: Float[Array, ""]
+    values: Float[Array, " channels"]  # Q(s, c): the mean episodic value of each channel taken from here
+    value: Float[Array, ""]  # max over the channels memory knows of (0 when it knows none)
+    replay: Transition  # one remembered transition per channel (leading axis: channels)
+    replay_weight: Float[Array, " channels"]
+
+
+class ModelAgent(eqx.Module):
+    """The fixed part of an agent: configuration, interoception, planner hyperparameters, motor."""
+
+    interoception: Interoception
+    prototypes: Float[Array, "channels action"]  # each channel's action in the planner's units
+    planner: SamplingPlanner
+    config: object = eqx.field(static=True)
+    motor: object = eqx.field(static=True)
+    action_space: gym.spaces.Space = eqx.field(static=True)
+    latent_size: int = eqx.field(static=True)
+
+    @property
+    def num_channels(self) -> int:
+        return self.prototypes.shape[0]
+
+    @property
+    def state_size(self) -> int:
+        return self.latent_size + self.interoception.set_point.shape[0]
+
+    # --- the payload memory binds to a place: per channel its value and its transition ---
+
+    def _block(self) -> int:
+        return 2 * self.state_size + self.planner.action_size + 3
+
+    def _payload(self, channel, value, t: Transition):
+        block = jnp.concatenate([t.state, t.action, t.delta, jnp.stack([t.reward, t.death, t.success])])
+        onehot = jax.nn.one_hot(channel, self.num_channels)
+        payload = jnp.concatenate([onehot * value, (onehot[:, None] * block[None]).reshape(-1)])
+        mask = jnp.concatenate([onehot, jnp.repeat(onehot, self._block())])
+        return payload, mask
+
+    def _unpack(self, payload, known):
+        c, n, a = self.num_channels, self.state_size, self.planner.action_size
+        blocks = payload[c:].reshape(c, self._block())
+        replay = Transition(blocks[:, :n], blocks[:, n:n + a], blocks[:, n + a:2 * n + a], blocks[:, -3], blocks[:, -2],
+                            blocks[:, -1])
+        return payload[:c], known[:c], replay
+
+    # --- phases ---
+
+    def perceive(self, brain: ModelBrain, perception_state, obs, *, key) -> tuple[ModelBrain, Percept]:
+        statistics = brain.extero_statistics.update(obs.extero)
+        x = statistics.normalise(obs.extero)
+        perception_state, percept = brain.perception.perceive(perception_state, x, key=key)
+        deviation = jnp.clip(self.interoception.deviation(obs.intero), -2.0, 2.0)
+        brain = eqx.tree_at(lambda b: b.extero_statistics, brain, statistics)
+        return brain, Percept(jnp.concatenate([percept.latent, deviation]), percept.free_energy, perception_state)
+
+    def recall(self, memory: AbstractMemory, s: Float[Array, " state"]) -> Recall:
+        recollection = memory.recall(s)
+        values, known, replay = self._unpack(recollection.payload, recollection.known)
+        has = known > 0
+        value = jnp.where(has.any(), jnp.max(jnp.where(has, values, -jnp.inf)), 0.0)
+        return Recall(recollection.familiarity, jnp.where(has, values, value), value, replay, known)
+
+    def utility(self, brain: ModelBrain, s, action):
+        """One predicted step from model state `s`: (next state, u, p_continue); see the module docstring."""
+        cfg = self.config.planner
+        prediction = brain.world_model.predict(s, action)
+        s_next = s + prediction.delta * brain.delta_statistics.std
+        deviation = s_next[self.latent_size:] * self.interoception.scale
+        drive = self.interoception.drive(self.interoception.set_point + deviation)
+        drive_weight = cfg.drive_weight if self.config.homeostasis == "on" else 0.0
+        u = (prediction.reward - drive_weight * drive - cfg.death_cost * prediction.death
+             + cfg.disagreement_weight * prediction.disagreement)
+        p_continue = jnp.clip(1.0 - prediction.death - prediction.success, 0.0, 1.0)
+        return s_next, u, p_continue
+
+    def terminal(self, memory: AbstractMemory, s):
+        recall = self.recall(memory, s)
+        cfg = self.config.planner
+        return cfg.value_weight * recall.value + cfg.novelty_weight * (1.0 - recall.familiarity)
+
+    def learn(self, state: ModelAgentState, life_steps, brain: ModelBrain, s, obs, *, key
+              ) -> tuple[ModelBrain, Recent, dict]:
+        """Learns from the transition (s_prev, a_prev) -> s, if there is one in this life (see the module docstring)."""
+        cfg = self.config.planner
+        k_model, k_store = jax.random.split(key)
+        valid = (life_steps > 0).astype(jnp.float32)
+        raw_delta = s - state.previous_state
+        delta_statistics = brain.delta_statistics.update(raw_delta, valid)
+        reward_statistics = brain.reward_statistics.update(jnp.abs(obs.reward)[None], valid)
+        reward = obs.reward / jnp.maximum(reward_statistics.mean[0], 1e-3)
+        transition = Transition(state.previous_state, state.previous_action, raw_delta / delta_statistics.std, reward,
+                                obs.terminated.astype(jnp.float32), obs.success.astype(jnp.float32))
+        slot = state.recent.next_slot
+        recent = Recent(
+            jax.tree.map(lambda ring, x: ring.at[slot].set(jnp.where(valid > 0, x, ring[slot])), state.recent.transitions,
+                         transition),
+            state.recent.valid.at[slot].set(jnp.maximum(state.recent.valid[slot], valid)),
+            jnp.where(valid > 0, (slot + 1) % state.recent.valid.shape[0], slot),
+        )
+        here = self.recall(brain.memory, state.previous_state)
+        replay_weight = here.replay_weight * cfg.replay_weight * valid
+        batch = jax.tree.map(lambda a, b: jnp.concatenate([a, b]), recent.transitions, here.replay)
+        weights = jnp.concatenate([recent.valid, replay_weight])
+        world_model = brain.world_model.learn(batch, key=k_model, weights=weights)
+        # the episodic value of the action just taken: its step's utility plus the discounted value of where it led
+        ended = obs.terminated | obs.success
+        drive_weight = cfg.drive_weight if self.config.homeostasis == "on" else 0.0
+        u = reward - drive_weight * self.interoception.drive(obs.intero) - cfg.death_cost * obs.terminated
+        value = u + cfg.discount * jnp.where(ended, 0.0, self.recall(brain.memory, s).value)
+        payload, mask = self._payload(state.previous_channel, value, transition)
+        memory = brain.memory.store(state.previous_state, payload, key=k_store, mask=mask * valid)
+        brain = eqx.tree_at(lambda b: (b.delta_statistics, b.reward_statistics, b.world_model, b.memory), brain,
+                            (delta_statistics, reward_statistics, world_model, memory))
+        return brain, recent, {"value_target": value, "model_error": jnp.mean((world_model.predict(
+            transition.state, transition.action).delta - transition.delta) ** 2) * valid}
+
+    def plan(self, brain: ModelBrain, plan_state: PlanState, s, *, key) -> tuple[PlanState, Plans]:
+        return self.planner.plan(plan_state, s, lambda x, a: self.utility(brain, x, a),
+                                 lambda x: self.terminal(brain.memory, x), key=key)
+
+    def select_plan(self, gate: AbstractGate, gate_state, plans: Plans, recall: Recall, *, key):
+        """The gate picks a plan: salience = (utility + episodic_weight Q(s, first action)) / spread."""
+        channels = first_action_index(plans, self.planner.discrete, self.prototypes)
+        episodic = recall.values[channels]
+        salience = (plans.utility + self.config.planner.episodic_weight * episodic) / plans.spread
+        gate_state, selection = gate.select(gate_state, salience - salience.max(), key=key)
+        chosen = jnp.maximum(selection.channel, 0)
+        # the chosen plan is followed in slot 0 from now on: the circuit's activity moves with it
+        order = jnp.arange(plans.utility.shape[0]).at[0].set(chosen).at[chosen].set(0)
+        gate_state = jax.tree.map(lambda x: x[order] if jnp.ndim(x) == 1 else x, gate_state)
+        return gate_state, chosen, channels[chosen]
+
+    def act(self, action: Float[Array, " action"], channel, obs):
+        """The env action: the plan's first action (raw) or the channel's reflex."""
+        if self.config.motor == "reflexes":
+            return self.motor.command(channel, obs.extero)
+        if self.planner.discrete:
+            return jnp.argmax(action).astype(jnp.int32) + int(self.action_space.start)
+        low, high = (jnp.asarray(self.action_space.low), jnp.asarray(self.action_space.high))
+        return low + (action + 1.0) * 0.5 * (high - low)
+
+    def step(self, state: ModelAgentState, obs, key: PRNGKeyArray):
+        """One control step; see the module docstring. Pure: jit it once and vmap it over a population."""
+        k_perceive, k_learn, k_plan, k_gate = jax.random.split(key, 4)
+        finite = jnp.all(jnp.isfinite(obs.extero)) & jnp.all(jnp.isfinite(obs.intero)) & jnp.isfinite(obs.reward)
+        obs = eqx.error_if(obs, ~finite, "non-finite observation (extero, intero or reward) reached the agent")
+        brain = state.brain
+        new_life = state.done
+        perception_state = _where(new_life, brain.perception.init_state(), state.perception)
+        plan_state = _where(new_life, self.planner.init_state(), state.plan)
+        life_steps = jnp.where(new_life, 0, state.life_steps)
+        brain, percept = self.perceive(brain, perception_state, obs, key=k_perceive)
+        brain, recent, learnt = self.learn(state, life_steps, brain, percept.state, obs, key=k_learn)
+        recall = self.recall(brain.memory, percept.state)
+        plan_state, plans = self.plan(brain, plan_state, percept.state, key=k_plan)
+        gate_state, chosen, channel = self.select_plan(brain.gate, state.gate, plans, recall, key=k_gate)
+        sequence = plans.sequences[chosen]
+        plan_state = self.planner.commit(plan_state, sequence)
+        action = self.act(sequence[0], channel, obs)
+        new_state = ModelAgentState(
+            brain=brain, perception=percept.perception, plan=plan_state, gate=gate_state,
+            previous_state=percept.state, previous_action=sequence[0], previous_channel=channel, recent=recent,
+            life_steps=life_steps + 1, steps=state.steps + 1, done=obs.terminated | obs.truncated | obs.success,
+        )
+        info = {
+            "free_energy": percept.free_energy,
+            "familiarity": recall.familiarity,
+            "drive": self.interoception.drive(obs.intero),
+            "channel": channel,
+            "utility": plans.utility[chosen],
+            "episodic_value": recall.value,
+            "model_error": learnt["model_error"],
+            "diverged": ~jnp.all(jnp.isfinite(percept.state)),
+        }
+        return new_state, action, info
+
+    def select(self, state: ModelAgentState) -> ModelAgentState:
+        """Structural selection (the slowest timescale): nothing to prune or grow in this brain yet."""
+        return state
+
+    def enter(self, state, extero, context):
+        perception = state.brain.perception.enter(state.perception, extero, context)
+        return eqx.tree_at(lambda s: s.brain.perception, state, perception)
+
+
+def channel_prototypes(space: gym.spaces.Space, motor, kind: str) -> tuple[Array, bool]:
+    """Each action channel's action in the planner's units, and whether the planner's actions are discrete.
+
+    Reflexes: the planner chooses among the motor's channels (one-hot). Raw: a Discrete space's actions
+    (one-hot); a Box's channels are its centre and half the range either way along each axis, in [-1, 1]."""
+    if kind == "reflexes":
+        return jnp.eye(motor.num_channels), True
+    if isinstance(space, gym.spaces.Discrete):
+        return jnp.eye(space.n), True
+    if not (isinstance(space, gym.spaces.Box) and len(space.shape) == 1 and np.all(np.isfinite([space.low, space.high]))):
+        raise ValueError(f"raw motor commands need a Discrete or a bounded 1-D Box action space, got {space}")
+    dims = space.shape[0]
+    return jnp.asarray(np.concatenate([np.zeros((1, dims)), 0.5 * np.eye(dims), -0.5 * np.eye(dims)]), jnp.float32), False
+
+
+def build_model_agent(config, env: gym.Env, *, key: PRNGKeyArray) -> tuple[ModelAgent, ModelAgentState]:
+    """A model-based agent for `env` and its newborn state."""
+    cfg = config.planner
+    physiology = env.get_wrapper_attr("physiology")
+    extero_size = env.observation_space["extero"].shape[0]
+    motor = primitives_for(env)
+    prototypes, discrete = channel_prototypes(env.action_space, motor, config.motor)
+    action_size = prototypes.shape[1]
+    k_perception, k_model, k_memory, k_gate = jax.random.split(key, 4)
+    perception = config.perception.build(extero_size, action_size, key=k_perception)
+    interoception = Interoception(physiology, config.levels)
+    state_size = perception.latent_size + len(physiology.names)
+    horizon = cfg.horizon or task_of(env).horizon
+    planner = SamplingPlanner(action_size, discrete, horizon=horizon, candidates=cfg.candidates, plans=cfg.plans,
+                              discount=cfg.discount, temperature=cfg.temperature, noise=cfg.noise)
+    world_model = PCWorldModel(state_size, action_size, cfg.hidden, members=cfg.members,
+                               learning_rate=cfg.learning_rate, key=k_model)
+    agent = ModelAgent(interoception, prototypes, planner, config, motor, env.action_space, perception.latent_size)
+    memory = config.memory.build(state_size, prototypes.shape[0] * (1 + agent._block()), key=k_memory)
+    gate = config.gate.build(cfg.plans, key=k_gate)
+    brain = ModelBrain(RunningNormaliser.empty(extero_size), RunningNormaliser.empty(state_size), RunningNormaliser.empty(1),
+                       perception, world_model, memory, gate)
+    empty = Transition(jnp.zeros((cfg.recent, state_size)), jnp.zeros((cfg.recent, action_size)),
+                       jnp.zeros((cfg.recent, state_size)), jnp.zeros(cfg.recent), jnp.zeros(cfg.recent),
+                       jnp.zeros(cfg.recent))
+    state = ModelAgentState(
+        brain=brain, perception=perception.init_state(), plan=planner.init_state(), gate=gate.init_state(),
+        previous_state=jnp.zeros(state_size), previous_action=jnp.zeros(action_size),
+        previous_channel=jnp.array(0, jnp.int32), recent=Recent(empty, jnp.zeros(cfg.recent), jnp.array(0)),
+        life_steps=jnp.array(0), steps=jnp.array(0), done=jnp.array(False),
+    )
+    return agent, state
+
+
+def task_of(env: gym.Env):
+    """The task adapter's spec of `env` (`envs.tasks`); mortal worlds, which have none, get the defaults."""
+    from envs.tasks import TaskSpec
+
+    try:
+        return env.get_wrapper_attr("task")
+    except AttributeError:
+        return TaskSpec(env.spec.id if env.spec else "world")
+
+
+def _where(condition, on_true, on_false):
+    return jax.tree.map(lambda a, b: jnp.where(condition, a, b), on_true, on_false)

@@ -1,0 +1,150 @@
+"""A world model learned by local predictive-coding rules: what follows a state and an action.
+
+An ensemble of discriminative predictive-coding networks (`brain.predictive_coding.PCStack`), each mapping
+`x = [state, action]` to `y = [delta, reward, death, success]`:
+
+    delta   = (s' - s) / delta_scale        the change of the (normalised) state, in units of its running spread
+    reward  = the step's reward, in units of its running mean magnitude
+    death, success                          1 if the step ended the life that way, else 0 (their mean is p)
+
+Learning is PC's: the input and the target are clamped, the hidden layers settle on free energy (one
+`lax.scan`), and each synapse moves by its postsynaptic error times its presynaptic activity,
+dW_l = e_l f(z_{l-1})^T. No gradient is computed (tests check the rule against `jax.grad` of F). Each
+member sees its own bootstrap resample of every batch (Poisson(1) weights), so where data is scarce the
+members disagree: their spread is the model's uncertainty, the planner's epistemic term. Rare outcomes
+(deaths, successes) learn with a weight w inversely proportional to their running rate, so 13 successes
+among 40,000 steps still shape the heads; the weighted head estimates p' = w p / (w p + 1 - p), which the
+prediction maps back to the probability p = p' / (w - (w - 1) p').
+
+Prediction is the feedforward pass (the equilibrium when the target is free).
+"""
+
+from typing import NamedTuple
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float, PRNGKeyArray
+
+from brain.predictive_coding import PCStack
+
+
+class Transition(NamedTuple):
+    """One step of experience (or a batch of them, with a leading axis), in the model's units."""
+
+    state: Float[Array, "*batch state"]
+    action: Float[Array, "*batch action"]
+    delta: Float[Array, "*batch state"]
+    reward: Float[Array, "*batch"]
+    death: Float[Array, "*batch"]
+    success: Float[Array, "*batch"]
+
+
+class Prediction(NamedTuple):
+    """The ensemble's forecast for one (state, action): the members' mean and their disagreement."""
+
+    delta: Float[Array, " state"]
+    reward: Float[Array, ""]
+    death: Float[Array, ""]  # probability, clipped to [0, 1]
+    success: Float[Array, ""]
+    disagreement: Float[Array, ""]  # mean variance across members of the predicted delta
+
+
+class PCWorldModel(eqx.Module):
+    """`members` PC networks `[state, action] -> *hidden -> [delta, reward, death, success]`; see the module docstring."""
+
+    members: PCStack  # every array has a leading member axis
+    end_rate: Float[Array, " 2"]  # running rate of deaths and successes per step
+    state_size: int = eqx.field(static=True)
+    action_size: int = eqx.field(static=True)
+    num_members: int = eqx.field(static=True)
+    rate_decay: float = eqx.field(static=True)
+    max_rarity_weight: float = eqx.field(static=True)
+
+    def __init__(
+        self,
+        state_size: int,
+        action_size: int,
+        hidden: tuple[int, ...] = (64, 64),
+        *,
+        members: int = 4,
+        learning_rate: float = 0.02,
+        inference_steps: int = 8,
+        dt: float = 0.2,
+        max_rarity_weight: float = 20.0,
+        key: PRNGKeyArray,
+    ):
+        if state_size < 1 or action_size < 1 or members < 1:
+            raise ValueError(f"need state_size, action_size, members >= 1, got {state_size}, {action_size}, {members}")
+        sizes = (state_size + action_size, *hidden, state_size + 3)
+        activation = ("identity", *("tanh",) * len(hidden))
+
+        def member(k):
+            return PCStack(sizes, activation=activation, steps=inference_steps, dt=dt, learning_rate=learning_rate,
+                           key=k)
+
+        self.members = eqx.filter_vmap(member)(jax.random.split(key, members))
+        self.end_rate = jnp.full(2, 1e-3)
+        self.state_size, self.action_size, self.num_members = state_size, action_size, members
+        self.rate_decay = 1e-3
+        self.max_rarity_weight = float(max_rarity_weight)
+
+    def _target(self, t: Transition) -> Float[Array, "*batch out"]:
+        return jnp.concatenate([t.delta, t.reward[..., None], t.death[..., None], t.success[..., None]], -1)
+
+    def member_outputs(self, state: Float[Array, " state"], action: Float[Array, " action"]) -> Float[Array, "E out"]:
+        """Every member's feedforward prediction y for one (state, action)."""
+        x = jnp.concatenate([state, action])
+        return eqx.filter_vmap(lambda m: m.propagate(x)[-1])(self.members)
+
+    def predict(self, state: Float[Array, " state"], action: Float[Array, " action"]) -> Prediction:
+        """The ensemble's mean forecast and disagreement (see `Prediction`)."""
+        y = self.member_outputs(state, action)
+        mean = y.mean(0)
+        n = self.state_size
+        weighted = jnp.clip(mean[n + 1:], 0.0, 1.0)
+        w = self.rarity_weight
+        ends = weighted / (w - (w - 1.0) * weighted)
+        return Prediction(
+            delta=mean[:n],
+            reward=mean[n],
+            death=ends[0],
+            success=ends[1],
+            disagreement=y[:, :n].var(0).mean(),
+        )
+
+    @property
+    def rarity_weight(self) -> Float[Array, " 2"]:
+        """The plasticity weight of a death and of a success: 1 / their running rate, capped."""
+        return jnp.clip(1.0 / jnp.maximum(self.end_rate, 1e-6), 1.0, self.max_rarity_weight)
+
+    def prediction_error(self, batch: Transition) -> Float[Array, ""]:
+        """Mean squared error of the ensemble-mean delta on a batch (the held-out figure)."""
+        predicted = jax.vmap(lambda s, a: self.predict(s, a).delta)(batch.state, batch.action)
+        return jnp.mean((predicted - batch.delta) ** 2)
+
+    def learn(self, batch: Transition, *, key: PRNGKeyArray, weights: Float[Array, " batch"] | None = None
+              ) -> "PCWorldModel":
+        """One local PC learning step of every member on `batch` (leading axis), each on its own bootstrap
+        resample; `weights` (default 1) scale each sample's plasticity, 0 leaves it out."""
+        given = jnp.ones(batch.reward.shape) if weights is None else weights
+        x = jnp.concatenate([batch.state, batch.action], -1)
+        y = self._target(batch)
+        ended = jnp.stack([batch.death, batch.success], -1)
+        weights = given * jnp.maximum(1.0, (ended * self.rarity_weight).max(-1))
+        bootstrap = jax.random.poisson(key, 1.0, (self.num_members, x.shape[0])).astype(jnp.float32)
+
+        def learn_member(stack: PCStack, resample):
+            def settle(xi, yi):
+                start = (*stack.propagate(xi)[:-1], yi)
+                clamped = (True, *(False,) * (stack.num_layers - 2), True)
+                return stack.infer(start, clamped=clamped)[0]
+
+            states = jax.vmap(settle)(x, y)
+            return stack.learn(states, sample_weights=weights * resample)
+
+        members = eqx.filter_vmap(learn_member)(self.members, bootstrap)
+        seen = given.sum()
+        keep = (1 - self.rate_decay) ** seen
+        end_rate = keep * self.end_rate + (1 - keep) * (given @ ended) / jnp.maximum(seen, 1e-6)
+        return eqx.tree_at(lambda m: (m.members, m.end_rate), self, (members, end_rate))

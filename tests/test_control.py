@@ -1,0 +1,185 @@
+"""Learning to act: the PC world model's local rule, its learning on CartPole, the sampling planner on true
+dynamics, the model-based agent end to end, task semantics of the standard tasks, and bad inputs."""
+
+import dataclasses
+
+import equinox as eqx
+import gymnasium as gym
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import envs
+from agents.config import AgentConfig, IdentityConfig, ModelBasedConfig, SDRConfig, default_config
+from agents.loop import Run, frozen_returns
+from brain.sampling_planner import SamplingPlanner
+from brain.world_model import PCWorldModel, Transition
+
+SMALL_MODEL = ModelBasedConfig(horizon=8, candidates=16, plans=3, members=2, hidden=(16,), recent=4)
+SMALL = AgentConfig(perception=IdentityConfig(), memory=SDRConfig(modules=4, cells=8, input_bits=64, active_bits=8),
+                    planner=SMALL_MODEL, motor="raw")
+
+
+def cartpole_transitions(steps: int, seed: int):
+    """Random-policy CartPole transitions, normalised as the agent normalises them."""
+    env, rng = gym.make("CartPole-v1"), np.random.default_rng(seed)
+    states, actions, deltas, deaths = [], [], [], []
+    obs, _ = env.reset(seed=seed)
+    for _ in range(steps):
+        action = int(rng.integers(2))
+        following, _, terminated, truncated, _ = env.step(action)
+        states.append(obs), actions.append(np.eye(2)[action]), deltas.append(following - obs)
+        deaths.append(float(terminated))
+        obs = env.reset()[0] if terminated or truncated else following
+    states, actions, deltas, deaths = (np.asarray(x, np.float32) for x in (states, actions, deltas, deaths))
+    scale, delta_scale = states.std(0), deltas.std(0)
+    ones = np.ones(steps, np.float32)
+    return Transition((states - states.mean(0)) / scale, actions, deltas / delta_scale, ones, deaths, 0 * ones)
+
+
+def test_world_model_local_rule_equals_its_layers_free_energy_gradient():
+    model = PCWorldModel(3, 2, (5,), members=1, learning_rate=0.1, key=jax.random.key(0))
+    k = jax.random.split(jax.random.key(1), 4)
+    batch = Transition(jax.random.normal(k[0], (6, 3)), jax.nn.one_hot(jnp.arange(6) % 2, 2),
+                       jax.random.normal(k[1], (6, 3)), jax.random.normal(k[2], (6,)), jnp.zeros(6), jnp.zeros(6))
+    weights = jax.random.uniform(k[3], (6,))
+    stack = jax.tree.map(lambda x: x[0], model.members)
+    x = jnp.concatenate([batch.state, batch.action], -1)
+    y = jnp.concatenate([batch.delta, batch.reward[:, None], batch.death[:, None], batch.success[:, None]], -1)
+    settled = jax.vmap(lambda xi, yi: stack.infer((*stack.propagate(xi)[:-1], yi), clamped=(True, False, True))[0])(x, y)
+
+    def weighted_free_energy(s):  # the learning rule's objective: F at the settled states, weighted per sample
+        return jnp.mean(weights * jax.vmap(s.free_energy)(settled))
+
+    grads = eqx.filter_grad(weighted_free_energy)(stack)
+    new = stack.learn(settled, sample_weights=weights)
+    for l in range(2):
+        np.testing.assert_allclose((new.weights[l] - stack.weights[l]) / 0.1, -grads.weights[l], rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose((new.biases[l] - stack.biases[l]) / 0.1, -grads.biases[l], rtol=1e-4, atol=1e-5)
+
+
+def test_world_model_prediction_error_on_held_out_cartpole_falls_with_training():
+    data = cartpole_transitions(3000, seed=0)
+    train = jax.tree.map(lambda x: x[:2500], data)
+    held_out = jax.tree.map(lambda x: x[2500:], data)
+    model = PCWorldModel(4, 2, (32, 32), members=2, key=jax.random.key(0))
+    learn = eqx.filter_jit(lambda m, b, k: m.learn(b, key=k))
+    error = eqx.filter_jit(lambda m: m.prediction_error(held_out))
+    before = float(error(model))
+    rng = np.random.default_rng(1)
+    for step in range(600):
+        rows = rng.integers(0, 2500, 32)
+        model = learn(model, jax.tree.map(lambda x: x[rows], train), jax.random.key(step))
+    after = float(error(model))
+    assert after < 0.1 * before, (before, after)
+
+
+def cartpole_dynamics(s, a):
+    """Gymnasium's CartPole-v1 step in JAX: (next state, +1 alive / -100 on falling, p_continue)."""
+    x, x_dot, theta, theta_dot = s
+    force = jnp.where(a[1] > 0.5, 10.0, -10.0)
+    cos, sin = jnp.cos(theta), jnp.sin(theta)
+    temp = (force + 0.05 * theta_dot**2 * sin) / 1.1
+    theta_acc = (9.8 * sin - cos * temp) / (0.5 * (4.0 / 3.0 - 0.1 * cos**2 / 1.1))
+    x_acc = temp - 0.05 * theta_acc * cos / 1.1
+    following = jnp.array([x + 0.02 * x_dot, x_dot + 0.02 * x_acc, theta + 0.02 * theta_dot, theta_dot + 0.02 * theta_acc])
+    fallen = (jnp.abs(following[0]) > 2.4) | (jnp.abs(following[2]) > 0.2095)
+    return following, 1.0 - 100.0 * fallen, 1.0 - fallen
+
+
+def test_planner_with_the_true_cartpole_dynamics_balances_for_500_steps():
+    planner = SamplingPlanner(2, True, horizon=40, candidates=128, plans=4, noise=0.3)
+
+    @jax.jit
+    def act(state, s, key):
+        state, plans = planner.plan(state, s, cartpole_dynamics, lambda s: 0.0, key=key)
+        best = jnp.argmax(plans.utility)
+        return planner.commit(state, plans.sequences[best]), jnp.argmax(plans.sequences[best, 0])
+
+    env = gym.make("CartPole-v1")
+    obs, _ = env.reset(seed=0)
+    state, key, total = planner.init_state(), jax.random.key(0), 0.0
+    for t in range(500):
+        state, action = act(state, jnp.asarray(obs), jax.random.fold_in(key, t))
+        obs, reward, terminated, truncated, _ = env.step(int(action))
+        total += reward
+        if terminated or truncated:
+            break
+    assert total == 500.0
+
+
+@pytest.mark.parametrize("world", ["CartPole-v1", "Pendulum-v1", "mortal/FoodOnly-v0"])
+def test_model_based_agent_lives_and_its_frozen_copy_does_not_learn(world):
+    config = dataclasses.replace(SMALL, motor="raw" if not world.startswith("mortal/") else "reflexes")
+    run = Run.start(config, world, population=2, seed=0, max_episode_steps=60)
+    run.live(80)
+    assert run.record.lives or world.startswith("mortal/")
+    before = run.population.states
+    returns = frozen_returns(run.population, world, 2, seed=5, max_episode_steps=30)
+    assert returns.shape == (2, 2) and np.all(np.isfinite(returns))
+    assert all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(before), jax.tree.leaves(run.population.states)))
+
+
+def test_default_brain_on_standard_tasks_is_model_based_on_raw_actions():
+    assert isinstance(default_config("CartPole-v1").planner, ModelBasedConfig)
+    assert default_config("CartPole-v1").motor == "raw" and default_config("mortal/Forager-v0").motor == "reflexes"
+
+
+def run_until_end(env, action, limit=1000):
+    env.reset(seed=0)
+    for step in range(1, limit + 1):
+        _, _, terminated, truncated, info = env.step(action(step))
+        if terminated or truncated:
+            return step, terminated, info
+    return limit, False, info
+
+
+def test_termination_semantics_of_the_standard_tasks():
+    # CartPole: the pole falling is death
+    step, terminated, info = run_until_end(envs.Homeostatic(gym.make("CartPole-v1")), lambda t: 0)
+    assert terminated and info["cause_of_death"] == "task failed" and not info["success"]
+    # MountainCar: reaching the flag is success, not death; all-negative rewards do not starve the body early
+    car = envs.Homeostatic(gym.make("MountainCar-v0"))
+    step, terminated, info = run_until_end(car, lambda t: 2 if (t // 30) % 2 else 0)
+    assert info["cause_of_death"] == "" and info["internal_state"][0] > 0.5
+    env = car.unwrapped
+    env.reset(seed=0)
+    env.state = np.array([0.49, 0.07])
+    _, _, terminated, _, info = car.step(2)
+    assert terminated and info["success"] and info["cause_of_death"] == ""
+    # Acrobot: termination is success
+    acrobot = envs.Homeostatic(gym.make("Acrobot-v1"))
+    acrobot.reset(seed=0)
+    acrobot.unwrapped.state = np.array([np.pi, 0.0, 0.0, 0.0])  # pointing straight up
+    _, _, terminated, _, info = acrobot.step(1)
+    assert terminated and info["success"] and info["cause_of_death"] == ""
+    # Pendulum: never terminates; a 200-step episode of the worst rewards does not kill
+    step, terminated, info = run_until_end(envs.Homeostatic(gym.make("Pendulum-v1")), lambda t: np.array([2.0]))
+    assert step == 200 and not terminated and info["cause_of_death"] == ""
+    # an id outside the table dies on termination, with a warning that names the keyword
+    with pytest.warns(UserWarning, match="termination="):
+        envs.Homeostatic(gym.make("CartPole-v0"))
+    assert envs.Homeostatic(gym.make("CartPole-v0"), termination="success").task.termination == "success"
+
+
+def test_a_task_with_its_own_internal_variables_gets_no_energy_store():
+    own = envs.tasks.OwnVariables(names=("angle",), set_point=(0.0,), low=(-0.21,), high=(0.21,),
+                                  observation_slice=(2, 3))
+    env = envs.Homeostatic(gym.make("CartPole-v1"), own=own)
+    obs, _ = env.reset(seed=0)
+    assert env.physiology.names == ("angle",) and obs["intero"][0] == pytest.approx(obs["extero"][2])
+    step, terminated, info = run_until_end(env, lambda t: 0)
+    assert terminated and info["cause_of_death"] in ("angle above viable range", "angle below viable range", "task failed")
+
+
+def test_nan_observations_and_actions_are_clear_errors():
+    env = envs.Homeostatic(gym.make("Pendulum-v1"))
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match="non-finite action"):
+        env.step(np.array([np.nan], np.float32))
+    run = Run.start(SMALL, "CartPole-v1", population=1, seed=0)
+    run.live(2)
+    bad = run.current._replace(extero=np.full_like(run.current.extero, np.nan))
+    with pytest.raises(Exception, match="non-finite observation"):
+        run.population.step(bad, jax.random.key(0))
