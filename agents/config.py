@@ -130,7 +130,9 @@ class ModelBasedConfig:
     recent: int = 16
     """transitions of the recent trace the world model learns from every step"""
     replay_weight: float = 0.5
-    """plasticity of the transitions memory replays for the current place, against 1 for the recent trace"""
+    """plasticity of the transitions memory replays, against 1 for the recent trace"""
+    dreams: int = 0
+    """random cues per step whose recalled transitions are replayed (spontaneous replay), beside the current place"""
     death_cost: float = 100.0
     """-ln p(death) in units of a typical step's reward: how much worse death is than a step"""
     drive_weight: float = 10.0

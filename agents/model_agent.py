@@ -8,7 +8,8 @@ Each step, in order (each phase a small pure function below):
     perceive   normalise the exteroceptive reading (running statistics), settle perception's latent;
                the model state s = [latent, deviations of the internal variables from their set-points]
     learn      from the transition just completed (s_prev, a_prev -> s): the world model takes one local PC
-               step on the recent trace and on what memory replays for this place; memory stores s_prev with
+               step on the recent trace and on what memory replays, for this place and for `dreams` random
+               cues (spontaneous replay); memory stores s_prev with
                the episodic value of the action taken, u + gamma V(s), and the transition itself
     recall     memory's familiarity of s and the episodic value Q(s, c) of each action channel
     plan       candidate action sequences rolled through the world model, scored by expected free energy
@@ -167,7 +168,7 @@ class ModelAgent(eqx.Module):
               ) -> tuple[ModelBrain, Recent, dict]:
         """Learns from the transition (s_prev, a_prev) -> s, if there is one in this life (see the module docstring)."""
         cfg = self.config.planner
-        k_model, k_store = jax.random.split(key)
+        k_model, k_store, k_dream = jax.random.split(key, 3)
         valid = (life_steps > 0).astype(jnp.float32)
         raw_delta = s - state.previous_state
         delta_statistics = brain.delta_statistics.update(raw_delta, valid)
@@ -182,9 +183,12 @@ class ModelAgent(eqx.Module):
             state.recent.valid.at[slot].set(jnp.maximum(state.recent.valid[slot], valid)),
             jnp.where(valid > 0, (slot + 1) % state.recent.valid.shape[0], slot),
         )
-        here = self.recall(brain.memory, state.previous_state)
-        replay_weight = here.replay_weight * cfg.replay_weight * valid
-        batch = jax.tree.map(lambda a, b: jnp.concatenate([a, b]), recent.transitions, here.replay)
+        # replay: what memory recalls for the place just left, and for spontaneous (random) cues: dreams
+        cues = jnp.concatenate([state.previous_state[None], jax.random.normal(k_dream, (cfg.dreams, s.shape[0]))])
+        recalled = jax.vmap(lambda cue: self.recall(brain.memory, cue))(cues)
+        replay = jax.tree.map(lambda x: x.reshape(-1, *x.shape[2:]), recalled.replay)
+        replay_weight = recalled.replay_weight.reshape(-1) * cfg.replay_weight * valid
+        batch = jax.tree.map(lambda a, b: jnp.concatenate([a, b]), recent.transitions, replay)
         weights = jnp.concatenate([recent.valid, replay_weight])
         world_model = brain.world_model.learn(batch, key=k_model, weights=weights)
         # the episodic value of the action just taken: its step's utility plus the discounted value of where it led
@@ -280,7 +284,8 @@ def channel_prototypes(space: gym.spaces.Space, motor, kind: str) -> tuple[Array
     if not (isinstance(space, gym.spaces.Box) and len(space.shape) == 1 and np.all(np.isfinite([space.low, space.high]))):
         raise ValueError(f"raw motor commands need a Discrete or a bounded 1-D Box action space, got {space}")
     dims = space.shape[0]
-    return jnp.asarray(np.concatenate([np.zeros((1, dims)), 0.5 * np.eye(dims), -0.5 * np.eye(dims)]), jnp.float32), False
+    axes = [sign * 0.5 * np.eye(dims)[d] for d in range(dims) for sign in (1, -1)]  # ActionTable's order
+    return jnp.asarray(np.stack([np.zeros(dims), *axes]), jnp.float32), False
 
 
 def build_model_agent(config, env: gym.Env, *, key: PRNGKeyArray) -> tuple[ModelAgent, ModelAgentState]:

@@ -10,7 +10,8 @@ ones), rolls each through `step(s, a) -> (s', utility, p_continue)` (one `lax.sc
 where u_t is what the caller's `step` says one step is worth (preferences minus risk, plus epistemic value)
 and V the value beyond the horizon (`terminal`). The distribution then moves towards the candidates in
 proportion to exp((U - max U) / temperature) (MPPI's weights) and is shifted one step for the next control
-step (the warm start). Candidate 0 is always the last chosen plan, shifted: the gate (basal ganglia) sees it
+step (the warm start). Candidate 1 is the distribution's own mode (MPPI's executed mean), candidate 0 always
+the last chosen plan, shifted: the gate (basal ganglia) sees it
 in channel 0 beside the `plans - 1` best new candidates, so its hysteresis is commitment to a plan.
 
 Nothing here knows a task: the planner sees only what `step` and `terminal` return.
@@ -61,7 +62,7 @@ class SamplingPlanner(eqx.Module):
         """`temperature`: MPPI's lambda, in units of the spread of U; `noise`: the Box sampling std (or, for
         Discrete, the weight of the uniform mixed into each step's probabilities); `smoothing`: how far the
         distribution moves towards the weighted candidates per step."""
-        if action_size < 1 or horizon < 1 or candidates < plans or plans < 2:
+        if action_size < 1 or horizon < 1 or candidates < max(plans, 2) or plans < 2:
             raise ValueError(f"need action_size, horizon >= 1 and candidates >= plans >= 2, got {action_size}, "
                              f"{horizon}, {candidates}, {plans}")
         for name, value in (("discount", discount), ("noise", noise), ("smoothing", smoothing)):
@@ -89,6 +90,12 @@ class SamplingPlanner(eqx.Module):
             return jax.nn.one_hot(actions, self.action_size)
         return jnp.clip(distribution + self.noise * jax.random.normal(key, shape), -1.0, 1.0)
 
+    def _mode(self, distribution) -> Float[Array, "H width"]:
+        """The distribution's most likely sequence: its mean (Box) or each step's likeliest action (Discrete)."""
+        if self.discrete:
+            return jax.nn.one_hot(jnp.argmax(distribution, -1), self.action_size)
+        return distribution
+
     def evaluate(self, sequences: Float[Array, "N H width"], start: Array, step: StepFn, terminal: TerminalFn):
         """U of each sequence from `start` (see the module docstring)."""
 
@@ -106,7 +113,7 @@ class SamplingPlanner(eqx.Module):
 
     def plan(self, state: PlanState, start: Array, step: StepFn, terminal: TerminalFn, *, key: PRNGKeyArray):
         """Samples, scores and ranks candidates; returns the updated distribution (not yet shifted) and the plans."""
-        sequences = self._sample(state.distribution, key).at[0].set(state.plan)
+        sequences = self._sample(state.distribution, key).at[0].set(state.plan).at[1].set(self._mode(state.distribution))
         utility = self.evaluate(sequences, start, step, terminal)
         utility = eqx.error_if(utility, ~jnp.all(jnp.isfinite(utility)), "planning: non-finite utility of a plan")
         spread = jnp.maximum(utility.std(), 1e-6)

@@ -9,9 +9,11 @@ Writes runs/<world>__<agent>__<seed>__<time>/: config.json, TensorBoard events, 
 internal_state.png (the first agent's internal variables against their set-points, over the whole life).
 """
 
+import argparse
 import dataclasses
 import json
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Annotated
@@ -28,7 +30,7 @@ from tensorboardX import SummaryWriter  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from agents import checkpoint  # noqa: E402
-from agents.config import AgentConfig  # noqa: E402
+from agents.config import AgentConfig, default_config  # noqa: E402
 from agents.loop import Run  # noqa: E402
 
 
@@ -51,7 +53,8 @@ class Args:
     runs: str = "runs"
     """folder that holds the run folders"""
     agent: Annotated[AgentConfig, tyro.conf.arg(name="")] = AgentConfig()
-    """the brain: one variant per slot (see `perception:`, `memory:`, `planner:`, `gate:` subcommands)"""
+    """the brain: one variant per slot (see `perception:`, `memory:`, `planner:`, `gate:` subcommands); by default
+    the world's own default brain (agents.config.default_config)"""
 
 
 def plot_internal_state(trace: np.ndarray, names, set_point, low, high, path: Path) -> None:
@@ -69,10 +72,19 @@ def plot_internal_state(trace: np.ndarray, names, set_point, low, high, path: Pa
     plt.close(fig)
 
 
+def world_named(argv: list[str]) -> str:
+    """The `--world` on the command line (or the default), read before the rest: it chooses the default brain."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--world", default=Args.world)
+    return parser.parse_known_args(argv)[0].world
+
+
 if __name__ == "__main__":
-    args = tyro.cli(Args, config=(tyro.conf.CascadeSubcommandArgs,))
+    world = world_named(sys.argv[1:])
+    default = Args(world=world, agent=default_config(world))
+    args = tyro.cli(Args, default=default, config=(tyro.conf.CascadeSubcommandArgs,))
     if args.resume:  # a brain named on the command line must be the checkpoint's
-        run = checkpoint.load(args.resume, expect=None if args.agent == AgentConfig() else args.agent)
+        run = checkpoint.load(args.resume, expect=None if args.agent == default.agent else args.agent)
         folder = Path(args.resume).parent
     else:
         run = Run.start(args.agent, args.world, args.population, args.seed)

@@ -197,7 +197,7 @@ def test_summary_is_the_mean_and_t_interval_over_seeds(tmp_path):
     "change, message",
     [
         (("planner = \"random\"", "planner = \"dreaming\""),
-         "'variants.random.planner': unknown planner 'dreaming'; valid: active-inference, random"),
+         "'variants.random.planner': unknown planner 'dreaming'; valid: active-inference, model-based, random"),
         (("memory = \"none\"", "memory = \"hopfield\""), "'agent.memory': unknown memory 'hopfield'; valid: sdr, none"),
         (("seeds = [0, 1]\n", ""), "missing required field 'seeds'"),
         (("steps = 200", "steps = \"many\""), "field 'steps' must be an integer, got 'many'"),
