@@ -61,6 +61,18 @@ def test_is_a_memory_slot():
     assert memory.weights.size * 32 == memory.num_synapses
 
 
+def test_episodic_value_of_a_channel_is_its_mean_outcome_not_weighted_by_how_often_it_was_taken():
+    x = random_inputs(np.random.default_rng(2), 1)[0]
+    memory = empty_memory()
+    # channel 0 taken three times (outcomes 1, 2, 3), channel 1 once (outcome -4), channel 2 never
+    for i, (channel, outcome) in enumerate([(0, 1.0), (1, -4.0), (0, 2.0), (0, 3.0)]):
+        taken = jax.nn.one_hot(channel, PAYLOAD)
+        memory = memory.store(x, taken * outcome, mask=taken, key=jax.random.key(i))
+    recollection = memory.recall(x)
+    np.testing.assert_allclose(recollection.payload, [2.0, -4.0, 0.0], rtol=1e-6)
+    np.testing.assert_allclose(recollection.known, [1.0, 1.0, 0.0])
+
+
 def test_one_presentation_is_recalled_exactly_with_its_payload():
     x = random_inputs(np.random.default_rng(1), 1)[0]
     payload = jnp.array([1.0, -2.0, 0.5])
