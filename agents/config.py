@@ -131,7 +131,7 @@ class ModelBasedConfig:
     """transitions of the recent trace the world model learns from every step"""
     replay_weight: float = 0.5
     """plasticity of the transitions memory replays, against 1 for the recent trace"""
-    dreams: int = 0
+    dreams: int = 4
     """random cues per step whose recalled transitions are replayed (spontaneous replay), beside the current place"""
     death_cost: float = 100.0
     """-ln p(death) in units of a typical step's reward: how much worse death is than a step"""
