@@ -35,6 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
+from agents.agent import _where
 from agents.interoception import Interoception
 from agents.motor import primitives_for
 from brain.base import AbstractGate, AbstractMemory, AbstractPerception
@@ -331,6 +332,3 @@ def task_of(env: gym.Env):
     except AttributeError:
         return TaskSpec(env.spec.id if env.spec else "world")
 
-
-def _where(condition, on_true, on_false):
-    return jax.tree.map(lambda a, b: jnp.where(condition, a, b), on_true, on_false)
