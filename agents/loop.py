@@ -71,7 +71,9 @@ class Population:
     def __init__(self, agent: Agent, states: AgentState):
         self.agent = agent
         leaves, self.treedef = jax.tree.flatten(states)
-        self.leaves = [jnp.array(leaf, copy=True) for leaf in leaves]  # no two leaves share a donated buffer
+        # a copy each (no two leaves share a donated buffer), with strong dtypes: the step returns strongly typed
+        # leaves, and a weakly typed one going in would make the second call compile the step again
+        self.leaves = [jnp.array(leaf, dtype=leaf.dtype, copy=True) for leaf in leaves]
         kind = type(agent)
         step = jax.vmap(kind.step, in_axes=(None, 0, 0, 0))
         select = jax.vmap(kind.select, in_axes=(None, 0))
