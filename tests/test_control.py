@@ -112,6 +112,7 @@ def test_model_based_agent_lives_and_its_frozen_copy_does_not_learn(world):
     run = Run.start(SMALL, world, population=2, seed=0, max_episode_steps=60)
     run.live(80)
     assert run.record.lives
+    assert run.population._step._cache_size() == 1  # 80 steps, one compilation (no weakly typed leaf recompiles it)
     before = run.population.states
     returns = frozen_returns(run.population, world, 2, seed=5, max_episode_steps=30)
     assert returns.shape == (2, 2) and np.all(np.isfinite(returns))
