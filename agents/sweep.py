@@ -21,15 +21,22 @@ A spec (TOML) names brain variants as slot overrides by registry name on a share
 A trial trains `episodes` newborn agents for `steps` env steps each, then gives each a fresh life (its brain
 keeps what it learnt, and keeps learning) and records how long it survives, its mean drive and its return.
 Finished trials are appended to `trials.jsonl` in the sweep's folder the moment they end, keyed by a hash
-of everything that determines them, so a rerun skips them (and re-runs any whose settings changed). Failed
-attempts are appended to `failures.jsonl` and retried up to `retries` times; a trial that still fails makes
-the sweep raise `SweepError` after the tables of the others are written.
+of everything that determines them, Mortal's own source code included (`code_version`), so a rerun skips
+them and re-runs any whose settings or code changed. Failed attempts are appended to `failures.jsonl` and
+retried up to `retries` times, on the same seeds (the variants stay paired); each row records its seeds and
+attempt. A trial that still fails makes the sweep raise `SweepError` after the tables of the others are
+written; the tables say how many attempts failed and why.
+
+Statistics: per variant, the mean over seeds and its 95% bootstrap (BCa) interval; beside the first variant
+of the spec (the reference, e.g. the full brain), the paired difference on the same seeds, signed so that a
+positive difference means the reference does better, with its 95% bootstrap interval.
 
 Executors: `serial` runs trials one after another in this process; `ray` runs them as Ray Tune trials, one
 CPU each, XLA limited to one thread per trial, on a local Ray started here or a cluster at `address`.
 """
 
 import dataclasses
+import functools
 import hashlib
 import json
 import math
@@ -51,13 +58,31 @@ from agents.spec import TYPE_NAMES, SpecError, agent_config, is_a, load_toml, no
 TRIAL_XLA_FLAGS = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 LIFE_FIELDS = {"survival_steps": "survival_steps", "drive": "drive_mean", "return": "return_"}  # metric -> Record field
 METRICS = {"survival_steps": "survival steps", "drive": "drive", "return": "return"}  # metric -> label
+BETTER = {"survival_steps": 1.0, "drive": -1.0, "return": 1.0}  # metric -> +1 where larger is better
 EVALUATION_SEED = 1_000_000  # evaluation worlds are seeded apart from every learning world
+SOURCE_PACKAGES = ("agents", "brain", "envs", "homeostasis")  # the code a trial's result depends on
 
 
 def limit_xla_threads() -> None:
     """Limits this process's XLA to one thread (`TRIAL_XLA_FLAGS`), so parallel workers never fight over cores.
     Call it before JAX's backend starts (importing Mortal's modules does not start it)."""
     os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {TRIAL_XLA_FLAGS}".strip()
+
+
+def source_digest(root: Path, packages: tuple[str, ...]) -> str:
+    """A hash of every source file (`.py`, MJCF `.xml`) under `root/<package>`, paths included."""
+    digest = hashlib.sha256()
+    for package in packages:
+        for path in sorted((Path(root) / package).rglob("*")):
+            if path.suffix in (".py", ".xml") and path.is_file() and "__pycache__" not in path.parts:
+                digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+@functools.cache
+def code_version() -> str:
+    """The version of Mortal's own code that trials run: a digest of its source (read once per process)."""
+    return source_digest(Path(__file__).resolve().parents[1], SOURCE_PACKAGES)
 
 
 class SweepError(RuntimeError):
@@ -82,9 +107,10 @@ class Trial:
 
     @property
     def key(self) -> str:
-        """A hash of everything that determines the trial's result (a rerun with other settings re-runs it)."""
+        """A hash of everything that determines the trial's result, the code included (a rerun with other
+        settings, or after an edit to Mortal's source, re-runs it)."""
         settings = dict(variant=self.variant, config=config_to_dict(self.config), world=self.world, seed=self.seed,
-                        steps=self.steps, episodes=self.episodes, horizon=self.horizon)
+                        steps=self.steps, episodes=self.episodes, horizon=self.horizon, code=code_version())
         return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -161,7 +187,7 @@ def parse_spec(data: dict, default_name: str = "sweep") -> SweepSpec:
 
 
 # -- one trial -------------------------------------------------------------------------------------
-def run_trial(trial: Trial) -> dict:
+def run_trial(trial: Trial, attempt: int = 1) -> dict:
     """Learns, then evaluates: the trial's result row (per-life records and their means).
 
     Agent i of the trial lives its learning lives in world seed `seed * episodes + i` and its evaluation
@@ -176,6 +202,8 @@ def run_trial(trial: Trial) -> dict:
     finally:
         run.envs.close()
     row = {"trial": trial.name, "key": trial.key, "variant": trial.variant, "world": trial.world, "seed": trial.seed,
+           "world_seeds": [first, first + trial.episodes - 1], "evaluation_seeds": [EVALUATION_SEED + first,
+           EVALUATION_SEED + first + trial.episodes - 1], "attempt": attempt, "code": code_version(),
            "steps": trial.steps, "horizon": trial.horizon}
     row |= {metric: float(np.mean([life[field] for life in lives])) for metric, field in LIFE_FIELDS.items()}
     row |= {"lives": [{k: _plain(v) for k, v in life.items()} for life in lives],
@@ -215,6 +243,18 @@ class ResultLog:
                 rows[row["key"]] = row
         return rows
 
+    def failures(self) -> list[dict]:
+        """Every failed attempt logged in this folder, oldest first."""
+        if not self.failures_path.exists():
+            return []
+        rows = []
+        for line in self.failures_path.read_text().splitlines():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue  # a line torn by a killed sweep
+        return rows
+
     def add(self, row: dict) -> None:
         _append(self.trials_path, row)
         self.done += 1
@@ -242,7 +282,7 @@ def run_serial(trials: list[Trial], log: ResultLog, retries: int) -> None:
     for trial in trials:
         for attempt in range(1, retries + 2):
             try:
-                row = run_trial(trial)
+                row = run_trial(trial, attempt)
             except Exception as error:  # a crashed trial: reported, then retried
                 log.failure(trial.name, attempt, f"{type(error).__name__}: {error}", final=attempt > retries)
                 continue
@@ -274,7 +314,7 @@ def run_ray(trials: list[Trial], log: ResultLog, retries: int, storage: Path, ad
         """On the driver: each finished trial's row and each crash go to the ResultLog."""
 
         def on_trial_result(self, iteration, trials, trial, result, **info):
-            log.add(json.loads(result["row"]))
+            log.add(json.loads(result["row"]) | {"attempt": trial.num_failures + 1})
 
         def on_trial_recover(self, iteration, trials, trial, **info):
             log.failure(names[trial.config["index"]], trial.num_failures, _last_error(trial), final=False)
@@ -350,7 +390,8 @@ def run_sweep(spec: SweepSpec, folder: str | Path, executor: str = "ray", addres
         run_ray(todo, log, spec.retries, storage=log.folder, address=address, num_cpus=num_cpus)
     finished = log.finished()
     summary = summarise([finished[t.key] for t in trials if t.key in finished], spec)
-    write_summary(summary, log.folder)
+    names = {trial.name for trial in trials}
+    write_summary(summary, log.folder, [f for f in log.failures() if f["trial"] in names])
     failed = [trial.name for trial in trials if trial.key not in finished]
     if failed:
         raise SweepError(f"{len(failed)} trial(s) failed {spec.retries + 1} attempts each (errors in "
@@ -359,61 +400,98 @@ def run_sweep(spec: SweepSpec, folder: str | Path, executor: str = "ray", addres
 
 
 def summarise(rows: list[dict], spec: SweepSpec) -> list[dict]:
-    """Per variant x world: the mean over seeds of each trial metric, and its 95% t-interval.
-
-    The interval is `mean +- t_{0.975, n-1} s / sqrt(n)` over the n seeds' trial means (NaN for n < 2).
-    """
+    """Per variant x world: the mean over seeds of each trial metric and its 95% bootstrap interval; for every
+    variant but the reference (the spec's first), the paired difference from the reference on the seeds both
+    finished, `BETTER[metric] * (reference - variant)` (positive: the reference does better), its mean and
+    95% bootstrap interval."""
+    reference = next(iter(spec.variants))
     summary = []
-    for name in spec.variants:
-        for world in spec.worlds:
+    for world in spec.worlds:
+        baseline = {row["seed"]: row for row in rows if row["variant"] == reference and row["world"] == world}
+        for name in spec.variants:
             cell = [row for row in rows if row["variant"] == name and row["world"] == world]
             if not cell:
                 continue
             entry = dict(variant=name, world=world, seeds=len(cell))
+            paired = [row for row in cell if row["seed"] in baseline]
+            if name != reference:
+                entry["paired_seeds"] = len(paired)
             for metric in METRICS:
                 values = np.array([row[metric] for row in cell])
                 entry[f"{metric}_mean"] = float(values.mean())
-                entry[f"{metric}_ci95"] = _interval(values)
+                entry[f"{metric}_ci95"] = bootstrap_interval(values)
+                if name != reference:
+                    diffs = np.array([BETTER[metric] * (baseline[row["seed"]][metric] - row[metric]) for row in paired])
+                    entry[f"{metric}_diff_mean"] = float(diffs.mean()) if len(diffs) else math.nan
+                    entry[f"{metric}_diff_ci95"] = bootstrap_interval(diffs)
             summary.append(entry)
-    return summary
+    order = list(spec.variants)
+    return sorted(summary, key=lambda e: order.index(e["variant"]))  # variants in the spec's order, worlds within
 
 
-def _interval(values: np.ndarray) -> tuple[float, float]:
+def bootstrap_interval(values) -> tuple[float, float]:
+    """95% bootstrap (BCa, 9,999 resamples, fixed generator) interval of the mean: NaN for fewer than 2
+    values, the value itself when all are equal."""
+    values = np.asarray(values, float)
     if len(values) < 2:
         return (math.nan, math.nan)
     if np.ptp(values) == 0:
         return (float(values[0]), float(values[0]))
-    low, high = stats.t.interval(0.95, len(values) - 1, loc=values.mean(), scale=stats.sem(values))
-    return (float(low), float(high))
+    result = stats.bootstrap((values,), np.mean, confidence_level=0.95, n_resamples=9_999, method="BCa",
+                             rng=np.random.default_rng(0))
+    return (float(result.confidence_interval.low), float(result.confidence_interval.high))
 
 
-def write_summary(summary: list[dict], folder: Path) -> None:
-    """summary.csv (one row per variant x world), summary.md (the same as a Markdown table), summary.png."""
+def write_summary(summary: list[dict], folder: Path, failures: list[dict] = ()) -> None:
+    """summary.csv (one row per variant x world), summary.md (the same as a Markdown table, then the failed
+    attempts and why), summary.png."""
     folder = Path(folder)
     columns = ["variant", "world", "seeds"]
     for metric in METRICS:
-        columns += [f"{metric}_mean", f"{metric}_ci95_low", f"{metric}_ci95_high"]
+        columns += [f"{metric}_mean", f"{metric}_ci95_low", f"{metric}_ci95_high", f"{metric}_diff_mean",
+                    f"{metric}_diff_ci95_low", f"{metric}_diff_ci95_high"]
     lines = [",".join(columns)]
     for entry in summary:
         cells = [entry["variant"], entry["world"], str(entry["seeds"])]
         for metric in METRICS:
-            cells += [repr(entry[f"{metric}_mean"]), *map(repr, entry[f"{metric}_ci95"])]
+            difference = [entry.get(f"{metric}_diff_mean", math.nan), *entry.get(f"{metric}_diff_ci95", (math.nan,) * 2)]
+            cells += [repr(entry[f"{metric}_mean"]), *map(repr, entry[f"{metric}_ci95"]), *map(repr, difference)]
         lines.append(",".join(cells))
     (folder / "summary.csv").write_text("\n".join(lines) + "\n")
-    (folder / "summary.md").write_text(markdown_table(summary))
+    (folder / "summary.md").write_text(markdown_table(summary) + failure_report(failures))
     plot_summary(summary, folder / "summary.png")
 
 
 def markdown_table(summary: list[dict]) -> str:
-    """Mean [95% interval] of each metric, one row per variant x world."""
-    header = ["variant", "world", "seeds", *(f"{label} (mean [95% CI])" for label in METRICS.values())]
+    """Mean [95% interval] of each metric, and the paired difference from the reference [95% interval],
+    one row per variant x world."""
+    reference = next((e["variant"] for e in summary if "paired_seeds" not in e), "the reference")
+    header = ["variant", "world", "seeds", *(f"{label} (mean [95% CI])" for label in METRICS.values()),
+              *(f"{label}: {reference} better by [95% CI]" for label in METRICS.values())]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     for entry in summary:
         cells = [entry["variant"], f"`{entry['world']}`", str(entry["seeds"])]
         for metric in METRICS:
             low, high = entry[f"{metric}_ci95"]
             cells.append(f"{_number(entry[f'{metric}_mean'])} [{_number(low)}, {_number(high)}]")
+        for metric in METRICS:
+            if f"{metric}_diff_mean" not in entry:
+                cells.append("(reference)")
+                continue
+            low, high = entry[f"{metric}_diff_ci95"]
+            cells.append(f"{_number(entry[f'{metric}_diff_mean'])} [{_number(low)}, {_number(high)}]")
         lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def failure_report(failures: list[dict]) -> str:
+    """How many attempts failed, how many trials gave up, and why (Markdown; empty when none failed)."""
+    if not failures:
+        return ""
+    final = [f for f in failures if f["final"]]
+    lines = [f"\n{len(failures)} failed attempt(s); {len(final)} trial(s) failed every attempt.\n"]
+    lines += [f"- `{f['trial']}` attempt {f['attempt']}{' (gave up)' if f['final'] else ''}: {f['error']}"
+              for f in failures]
     return "\n".join(lines) + "\n"
 
 

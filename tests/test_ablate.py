@@ -72,11 +72,11 @@ def test_serial_sweep_end_to_end_reports_and_retries_crashes(tmp_path, monkeypat
     out = tmp_path / "out"
     crashed = set()
 
-    def crashing_once(trial):
+    def crashing_once(trial, attempt):
         if trial.seed == 1 and trial.name not in crashed:
             crashed.add(trial.name)
             raise RuntimeError("simulated crash")
-        return run_trial(trial)
+        return run_trial(trial, attempt)
 
     monkeypatch.setattr(sweep, "run_trial", crashing_once)
     summary = run_sweep(spec, out, executor="serial")
@@ -87,6 +87,9 @@ def test_serial_sweep_end_to_end_reports_and_retries_crashes(tmp_path, monkeypat
     assert "crashed (attempt 1), retrying" in capsys.readouterr().err
     rows = lines(out / "trials.jsonl")
     assert sorted(r["trial"] for r in rows) == sorted(t.name for t in spec.trials())
+    assert {r["trial"]: r["attempt"] for r in rows if r["trial"] in crashed} == dict.fromkeys(crashed, 2)
+    assert all(r["code"] == sweep.code_version() and r["world_seeds"] == [2 * r["seed"], 2 * r["seed"] + 1]
+               for r in rows), "each row records its code version and the seeds it lived on (episodes = 2)"
     for row in rows:
         assert len(row["lives"]) == spec.episodes
         assert all(1 <= life["survival_steps"] <= spec.horizon for life in row["lives"])
@@ -104,11 +107,12 @@ def test_serial_sweep_end_to_end_reports_and_retries_crashes(tmp_path, monkeypat
     assert float(table[1]["drive_mean"]) == pytest.approx(summary[1]["drive_mean"])
     markdown = (out / "summary.md").read_text()
     assert "| aif | `mortal/Forager-v0` | 2 |" in markdown and "survival steps (mean [95% CI])" in markdown
+    assert "2 failed attempt(s); 0 trial(s) failed every attempt" in markdown
     assert matplotlib.image.imread(out / "summary.png").shape[:2] > (100, 100)
 
     # Rerun with one more variant that crashes on every attempt: the finished trials are skipped, the
     # broken one is tried retries + 1 times, reported, and the tables still hold the others.
-    def always_crashing(trial):
+    def always_crashing(trial, attempt):
         assert trial.variant == "broken", f"finished trial {trial.name} was run again"
         raise FloatingPointError("diverged")
 
@@ -180,17 +184,49 @@ def test_ray_sweep_runs_trials_in_their_own_processes_and_retries_crashes(tmp_pa
     assert "| random |" in (out / "summary.md").read_text() and (out / "summary.png").exists()
 
 
-def test_summary_is_the_mean_and_t_interval_over_seeds(tmp_path):
-    spec = load_spec(spec_file(tmp_path))
-    rows = [dict(variant="aif", world="mortal/Forager-v0", survival_steps=s, drive=0.1, **{"return": 1.0})
-            for s in (100.0, 200.0, 300.0)]
-    (entry,) = summarise(rows, spec)
-    assert entry["seeds"] == 3 and entry["survival_steps_mean"] == 200.0
-    half = 4.302653 * 100.0 / np.sqrt(3)  # t_{0.975, 2} * s / sqrt(n)
-    np.testing.assert_allclose(entry["survival_steps_ci95"], (200.0 - half, 200.0 + half), rtol=1e-6)
-    assert entry["drive_ci95"] == (0.1, 0.1)
+def test_summary_is_the_mean_with_bootstrap_intervals_and_paired_differences_from_the_reference(tmp_path):
+    spec = load_spec(spec_file(tmp_path))  # variants aif (the reference: listed first) and random
+    rows = [dict(variant=variant, world="mortal/Forager-v0", seed=seed, survival_steps=survival, drive=drive,
+                 **{"return": 1.0})
+            for seed, (s_aif, s_random) in enumerate([(100.0, 90.0), (200.0, 170.0), (300.0, 280.0), (250.0, 235.0)])
+            for variant, survival, drive in (("aif", s_aif, 0.1), ("random", s_random, 0.3))]
+    aif, random = summarise(rows, spec)
+    assert aif["seeds"] == 4 and aif["survival_steps_mean"] == 212.5 and "survival_steps_diff_mean" not in aif
+    low, high = aif["survival_steps_ci95"]
+    assert 100.0 <= low < 212.5 < high <= 300.0, "a bootstrap interval of the mean lies within the data"
+    assert aif["drive_ci95"] == (0.1, 0.1) and random["paired_seeds"] == 4
+    # survival: aif does better by 10, 30, 20, 15 on the same seeds; the seeds' spread (100..300) is far wider,
+    # yet the paired interval excludes zero
+    assert random["survival_steps_diff_mean"] == pytest.approx(18.75)
+    low, high = random["survival_steps_diff_ci95"]
+    assert 0 < 10.0 <= low < 18.75 < high <= 30.0
+    assert random["survival_steps_ci95"][0] < aif["survival_steps_mean"], "the unpaired intervals overlap"
+    # drive: lower is better, so aif's 0.1 against random's 0.3 is a positive difference
+    assert random["drive_diff_mean"] == pytest.approx(0.2) and random["drive_diff_ci95"] == pytest.approx((0.2, 0.2))
     (single,) = summarise(rows[:1], spec)
     assert np.isnan(single["survival_steps_ci95"]).all(), "one seed has no interval"
+    markdown = sweep.markdown_table([aif, random])
+    assert "(reference)" in markdown and "survival steps: aif better by [95% CI]" in markdown
+
+
+def test_trial_keys_hold_the_code_version_and_the_summary_says_why_trials_failed(tmp_path, monkeypatch):
+    package = tmp_path / "src" / "brain"
+    package.mkdir(parents=True)
+    (package / "module.py").write_text("x = 1\n")
+    before = sweep.source_digest(tmp_path / "src", ("brain",))
+    (package / "module.py").write_text("x = 2\n")
+    assert sweep.source_digest(tmp_path / "src", ("brain",)) != before, "an edit is a new code version"
+    trial = load_spec(spec_file(tmp_path)).trials()[0]
+    key = trial.key
+    monkeypatch.setattr(sweep, "code_version", lambda: "another-version")
+    assert trial.key != key, "the same trial run by other code is another trial"
+    failures = [dict(trial="t__seed0", attempt=1, error="RuntimeError: out of memory", final=False),
+                dict(trial="t__seed1", attempt=1, error="FloatingPointError: diverged", final=False),
+                dict(trial="t__seed1", attempt=2, error="FloatingPointError: diverged", final=True)]
+    report = sweep.failure_report(failures)
+    assert "3 failed attempt(s); 1 trial(s) failed every attempt" in report
+    assert "`t__seed1` attempt 2 (gave up): FloatingPointError: diverged" in report
+    assert sweep.failure_report([]) == ""
 
 
 @pytest.mark.parametrize(
