@@ -202,9 +202,9 @@ def run_trial(trial: Trial, attempt: int = 1) -> dict:
     finally:
         run.envs.close()
     row = {"trial": trial.name, "key": trial.key, "variant": trial.variant, "world": trial.world, "seed": trial.seed,
-           "world_seeds": [first, first + trial.episodes - 1], "evaluation_seeds": [EVALUATION_SEED + first,
-           EVALUATION_SEED + first + trial.episodes - 1], "attempt": attempt, "code": code_version(),
-           "steps": trial.steps, "horizon": trial.horizon}
+           "world_seeds": [first, first + trial.episodes - 1],
+           "evaluation_seeds": [EVALUATION_SEED + first, EVALUATION_SEED + first + trial.episodes - 1],
+           "attempt": attempt, "code": code_version(), "steps": trial.steps, "horizon": trial.horizon}
     row |= {metric: float(np.mean([life[field] for life in lives])) for metric, field in LIFE_FIELDS.items()}
     row |= {"lives": [{k: _plain(v) for k, v in life.items()} for life in lives],
             "seconds": time.perf_counter() - start, "xla_flags": os.environ.get("XLA_FLAGS", "")}
@@ -233,27 +233,11 @@ class ResultLog:
 
     def finished(self) -> dict[str, dict]:
         """Rows of finished trials by trial key."""
-        rows = {}
-        if self.trials_path.exists():
-            for line in self.trials_path.read_text().splitlines():
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError:
-                    continue  # a line torn by a killed sweep
-                rows[row["key"]] = row
-        return rows
+        return {row["key"]: row for row in _read(self.trials_path)}
 
     def failures(self) -> list[dict]:
         """Every failed attempt logged in this folder, oldest first."""
-        if not self.failures_path.exists():
-            return []
-        rows = []
-        for line in self.failures_path.read_text().splitlines():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue  # a line torn by a killed sweep
-        return rows
+        return _read(self.failures_path)
 
     def add(self, row: dict) -> None:
         _append(self.trials_path, row)
@@ -265,6 +249,17 @@ class ResultLog:
         _append(self.failures_path, dict(trial=trial, attempt=attempt, error=error, final=final, time=time.time()))
         then = "giving up on it" if final else "retrying"
         print(f"trial {trial} crashed (attempt {attempt}), {then}: {error}", file=sys.stderr, flush=True)
+
+
+def _read(path: Path) -> list[dict]:
+    """The rows of a JSON-lines file (none if it does not exist), skipping a line torn by a killed sweep."""
+    rows = []
+    for line in path.read_text().splitlines() if path.exists() else []:
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return rows
 
 
 def _append(path: Path, row: dict) -> None:
@@ -405,10 +400,12 @@ def summarise(rows: list[dict], spec: SweepSpec) -> list[dict]:
     finished, `BETTER[metric] * (reference - variant)` (positive: the reference does better), its mean and
     95% bootstrap interval."""
     reference = next(iter(spec.variants))
+    baselines = {world: {row["seed"]: row for row in rows if row["variant"] == reference and row["world"] == world}
+                 for world in spec.worlds}
     summary = []
-    for world in spec.worlds:
-        baseline = {row["seed"]: row for row in rows if row["variant"] == reference and row["world"] == world}
-        for name in spec.variants:
+    for name in spec.variants:
+        for world in spec.worlds:
+            baseline = baselines[world]
             cell = [row for row in rows if row["variant"] == name and row["world"] == world]
             if not cell:
                 continue
@@ -425,8 +422,7 @@ def summarise(rows: list[dict], spec: SweepSpec) -> list[dict]:
                     entry[f"{metric}_diff_mean"] = float(diffs.mean()) if len(diffs) else math.nan
                     entry[f"{metric}_diff_ci95"] = bootstrap_interval(diffs)
             summary.append(entry)
-    order = list(spec.variants)
-    return sorted(summary, key=lambda e: order.index(e["variant"]))  # variants in the spec's order, worlds within
+    return summary
 
 
 def bootstrap_interval(values) -> tuple[float, float]:

@@ -29,7 +29,8 @@ def evaluate(
     out: str = "runs/sweep__forager-ablation",
 ) -> dict:
     """Long (about an hour on 2 CPU cores at the spec's budget): survival per variant, mean and 95% interval
-    over seeds, and each variant's paired difference from the full brain. `steps`, `horizon` and `seeds` (the first n of the spec's) override the spec for smaller runs."""
+    over seeds, and each variant's paired difference from the full brain. `steps`, `horizon` and `seeds`
+    (the first n of the spec's) override the spec for smaller runs."""
     spec = load_spec(SPEC)
     overrides = {"steps": steps, "horizon": horizon, "seeds": seeds and spec.seeds[:seeds]}
     spec = dataclasses.replace(spec, **{k: v for k, v in overrides.items() if v is not None})
