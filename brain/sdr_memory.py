@@ -1,8 +1,11 @@
 """Sparsey-style episodic memory: single-trial storage of sparse distributed codes with binary weights.
 
 A macrocolumn has Q competitive modules (CMs) of K binary cells; a code is one winner per CM. Each cell
-has one binary weight per input bit, bit-packed 32 to a uint32 word (`weights[q, k]` is cell (q, k)'s
-bundle), and weights only ever go 0 -> 1. The Code Selection Algorithm (Rinkus 2010, 2014):
+has one binary weight per input bit, and weights only ever go 0 -> 1. They are stored input-major and
+bit-packed: `weights[b]` holds, 32 cells to a uint32 word, which cells input bit b reaches (cell (q, k) is
+bit qK + k). Matching an input reads one row per active bit, so store and recall cost O(active bits x Q K),
+whatever the number of stored items and whatever the input width. The Code Selection Algorithm (Rinkus
+2010, 2014):
 
     u_i   = number of the input's active bits whose weight onto cell i is set
     d_i   = fraction of cell i's bundle that is set          (what a random input would cover)
@@ -23,9 +26,19 @@ to the winners (a cell whose bundle is more than `freeze_at` full is frozen) and
 winner's running payload sums, counting per payload entry: a store may bind only some entries (`mask`, e.g.
 the value of the one action taken), so a recalled entry is the mean of what was stored in it, not weighted by
 how often it was stored. The recalled payload is, per entry, the mean over the code's cells that hold data in
-it of each cell's mean (`known`: the fraction of the code's cells that do). Horizontal weights `sequence_weights[q, k]` (one bit per cell of the previous code) store the
-hetero-association code(t) -> code(t+1). Every array has a fixed size, so store and recall cost the same
-however many episodes are stored.
+it of each cell's mean (`known`: the fraction of the code's cells that do). Horizontal weights (optional,
+`sequences`) store the hetero-association code(t) -> code(t+1). Every array has a fixed size, so store and
+recall cost the same however many episodes are stored.
+
+Capacity (`predicted_capacity`). After M stores of random inputs with a of N bits active, under random
+codes each cell has won ~M/K of them, so a bundle's density is d = 1 - exp(-M a / (N K)). A cue that keeps
+a - r of a stored input's bits (r = noise x a moved elsewhere) covers C = (a - r) + Bin(r, d) of its own
+cell's bundle, while each other cell covers W ~ Bin(a, d). Recall is exact when in every CM the own cell
+beats the K - 1 others:
+
+    P_exact(M) = ( sum_c P(C = c) P(max of K - 1 draws of W < c) )^Q
+
+and the capacity at a noise level is the largest M with P_exact(M) >= 0.95 (ties count half).
 """
 
 import equinox as eqx
@@ -33,17 +46,59 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int, PRNGKeyArray, UInt32
+from scipy.stats import binom
 
 from brain.base import AbstractMemory, Recollection
-from brain.sdr_encoding import AbstractBinariser, check_vector, count_bits, is_traced, pack_bits
+from brain.sdr_encoding import WORD_BITS, AbstractBinariser, check_vector, count_set_rows, is_traced, pack_bits
+
+
+def exact_recall_probability(
+    stored: int, num_modules: int, cells_per_module: int, input_bits: int, active_bits: int, noise: float
+) -> float:
+    """`P_exact(M)` of the capacity rule above: the chance that a cue with `noise` of its active bits moved
+    recovers all Q cells of the code of one of `stored` random items."""
+    density = -np.expm1(-stored * active_bits / (input_bits * cells_per_module))
+    moved = int(round(noise * active_bits))
+    own = active_bits - moved + np.arange(moved + 1)  # C = kept bits + moved bits that land on the bundle
+    p_own = binom.pmf(np.arange(moved + 1), moved, density)
+    others_below = binom.cdf(own - 1, active_bits, density) ** (cells_per_module - 1)
+    others_at_most = binom.cdf(own, active_bits, density) ** (cells_per_module - 1)
+    per_module = (p_own * (others_below + 0.5 * (others_at_most - others_below))).sum()
+    return float(per_module**num_modules)
+
+
+def predicted_capacity(
+    num_modules: int, cells_per_module: int, input_bits: int, active_bits: int, noise: float = 0.2,
+    target: float = 0.95,
+) -> int:
+    """The largest number of random items after which `exact_recall_probability` is still >= `target`."""
+    args = (num_modules, cells_per_module, input_bits, active_bits, noise)
+    if exact_recall_probability(1, *args) < target:
+        return 0
+    low, high = 1, 2
+    while exact_recall_probability(high, *args) >= target:
+        low, high = high, 2 * high
+    while high - low > 1:  # P_exact falls with the number stored: bisect
+        middle = (low + high) // 2
+        low, high = (middle, high) if exact_recall_probability(middle, *args) >= target else (low, middle)
+    return low
+
+
+def cells_for(items: int, num_modules: int, input_bits: int, active_bits: int, noise: float = 0.2) -> int:
+    """The smallest power-of-two K whose predicted capacity at `noise` holds `items` random items."""
+    cells = 2
+    while predicted_capacity(num_modules, cells, input_bits, active_bits, noise) < items:
+        cells *= 2
+    return cells
 
 
 class SparseyMemory(AbstractMemory):
     """Episodic memory of Q x K binary cells: `store` in one trial, `recall` the best match, `predict` the next code."""
 
     binariser: AbstractBinariser
-    weights: UInt32[Array, "Q K in_words"]
-    sequence_weights: UInt32[Array, "Q K cell_words"]
+    weights: UInt32[Array, "in_bits cell_words"]
+    fill: Int[Array, "Q K"]
+    sequence_weights: UInt32[Array, "cells_or_0 cell_words"]
     payload_sum: Float[Array, "Q K payload"]
     payload_count: Int[Array, "Q K payload"]
     in_size: int = eqx.field(static=True)
@@ -57,6 +112,7 @@ class SparseyMemory(AbstractMemory):
     omega: tuple[float, float] = eqx.field(static=True)
     mu_min: float = eqx.field(static=True)
     freeze_at: float = eqx.field(static=True)
+    sequences: bool = eqx.field(static=True)
 
     def __init__(
         self,
@@ -72,12 +128,14 @@ class SparseyMemory(AbstractMemory):
         omega: tuple[float, float] = (0.5, 0.9),
         mu_min: float = 1.0,
         freeze_at: float = 1.0,
+        sequences: bool = True,
     ):
         """An empty memory. `omega = (empty, full)`: the sigmoid's midpoint as saturation goes 0 -> 1.
 
         `freeze_at` is the fill fraction past which a cell's bundle stops learning (1.0: never frozen).
         `psi` is steeper than the 4 of SCIENCE.md's example: with 4, cells that merely match at chance
         still get most of eta, so even a repeated input keeps only ~3 of 12 cells of its code.
+        `sequences` keeps the horizontal weights of `associate`/`predict` ((QK)^2 bits; off for large memories).
         """
         if payload_size < 1:
             raise ValueError(f"payload_size must be >= 1, got {payload_size}")
@@ -89,11 +147,12 @@ class SparseyMemory(AbstractMemory):
             raise ValueError(f"need gamma > 0, chi >= 0, psi > 0, mu_min > 0, got {gamma}, {chi}, {psi}, {mu_min}")
         if not 0 < freeze_at <= 1:
             raise ValueError(f"freeze_at must be in (0, 1], got {freeze_at}")
-        in_words = -(-binariser.out_size // 32)
-        cell_words = -(-(num_modules * cells_per_module) // 32)
+        cells = num_modules * cells_per_module
+        cell_words = -(-cells // WORD_BITS)
         self.binariser = binariser
-        self.weights = jnp.zeros((num_modules, cells_per_module, in_words), jnp.uint32)
-        self.sequence_weights = jnp.zeros((num_modules, cells_per_module, cell_words), jnp.uint32)
+        self.weights = jnp.zeros((binariser.out_size, cell_words), jnp.uint32)
+        self.fill = jnp.zeros((num_modules, cells_per_module), jnp.int32)
+        self.sequence_weights = jnp.zeros((cells if sequences else 0, cell_words), jnp.uint32)
         self.payload_sum = jnp.zeros((num_modules, cells_per_module, payload_size), jnp.float32)
         self.payload_count = jnp.zeros((num_modules, cells_per_module, payload_size), jnp.int32)
         self.in_size = binariser.in_size
@@ -107,22 +166,38 @@ class SparseyMemory(AbstractMemory):
         self.omega = omega
         self.mu_min = mu_min
         self.freeze_at = freeze_at
+        self.sequences = sequences
+
+    @property
+    def num_cells(self) -> int:
+        return self.num_modules * self.cells_per_module
 
     @property
     def num_synapses(self) -> int:
         """Bottom-up binary weights: input bits x cells."""
-        return self.binariser.out_size * self.num_modules * self.cells_per_module
+        return self.binariser.out_size * self.num_cells
+
+    def capacity(self, noise: float = 0.2) -> int:
+        """Random items this memory holds with exact recall >= 0.95 at `noise`, by the capacity rule."""
+        return predicted_capacity(self.num_modules, self.cells_per_module, self.binariser.out_size,
+                                  self.binariser.max_active, noise)
 
     def saturation(self) -> Float[Array, ""]:
         """Fraction of the bottom-up weights that are set."""
-        return count_bits(self.weights).sum() / self.num_synapses
+        return self.fill.sum() / self.num_synapses
+
+    def bundle_fill(self) -> Float[Array, "Q K"]:
+        """Fraction of each cell's bundle (its weights from every input bit) that is set."""
+        return self.fill / self.binariser.out_size
 
     def match(self, x: Float[Array, " in_size"]) -> tuple[Float[Array, "Q K"], Float[Array, ""]]:
         """Chance-corrected match `V` of every cell to `x` and the familiarity `G` (CSA steps 1-3)."""
         self.binariser.check(x)
-        active = self.binariser(x)
-        covered = count_bits(self.weights & pack_bits(active)) / jnp.maximum(active.sum(), 1)
-        density = count_bits(self.weights) / self.binariser.out_size
+        active = self.binariser.active_indices(x)
+        rows = self.weights.at[active].get(mode="fill", fill_value=0)
+        reached = count_set_rows(rows, self.num_cells)
+        covered = reached.reshape(self.fill.shape) / jnp.maximum((active < self.binariser.out_size).sum(), 1)
+        density = self.bundle_fill()
         match = jnp.clip((covered - density) / jnp.maximum(1.0 - density, 1e-6), 0.0, 1.0)
         return match, match.max(-1).mean()
 
@@ -149,14 +224,19 @@ class SparseyMemory(AbstractMemory):
         mask = jnp.ones(self.payload_size) if mask is None else jnp.asarray(mask)
         check_vector(mask, self.payload_size, "mask")
         modules = jnp.arange(self.num_modules)
-        bundles = self.weights[modules, code]
-        learning = count_bits(bundles) < self.freeze_at * self.binariser.out_size
-        learned = jnp.where(learning[:, None], bundles | pack_bits(self.binariser(x)), bundles)
+        learning = self.fill[modules, code] < self.freeze_at * self.binariser.out_size
+        cells = self._cell_index(code)
+        active = self.binariser.active_indices(x)
+        rows = self.weights.at[active].get(mode="fill", fill_value=0)
+        was_set = (rows[:, cells // WORD_BITS] >> (cells % WORD_BITS).astype(jnp.uint32)) & 1  # (active, Q)
+        newly_set = ((active < self.binariser.out_size)[:, None] & (was_set == 0)).sum(0) * learning
+        learned = rows | self._cells(jnp.where(learning, cells, self.num_cells))
         return eqx.tree_at(
-            lambda m: (m.weights, m.payload_sum, m.payload_count),
+            lambda m: (m.weights, m.fill, m.payload_sum, m.payload_count),
             self,
             (
-                self.weights.at[modules, code].set(learned),
+                self.weights.at[active].set(learned, mode="drop"),
+                self.fill.at[modules, code].add(newly_set.astype(jnp.int32)),
                 self.payload_sum.at[modules, code].add(jnp.asarray(payload * mask, jnp.float32)),
                 self.payload_count.at[modules, code].add((mask > 0).astype(jnp.int32)),
             ),
@@ -187,11 +267,12 @@ class SparseyMemory(AbstractMemory):
 
     def associate(self, code: Int[Array, " Q"], next_code: Int[Array, " Q"]) -> "SparseyMemory":
         """Hetero-association code(t) -> code(t+1): horizontal weights from `code`'s cells to `next_code`'s -> 1."""
+        self._check_sequences()
         self._check_code(code)
         self._check_code(next_code)
-        modules = jnp.arange(self.num_modules)
-        rows = self.sequence_weights[modules, next_code] | self._cells(code)
-        return eqx.tree_at(lambda m: m.sequence_weights, self, self.sequence_weights.at[modules, next_code].set(rows))
+        rows = self._cell_index(code)
+        learned = self.sequence_weights[rows] | self._cells(self._cell_index(next_code))
+        return eqx.tree_at(lambda m: m.sequence_weights, self, self.sequence_weights.at[rows].set(learned))
 
     def predict(self, code: Int[Array, " Q"]) -> Recollection:
         """The code that followed `code`: argmax per CM of the fraction of `code`'s cells pointing at each cell.
@@ -199,8 +280,10 @@ class SparseyMemory(AbstractMemory):
         Its familiarity is that fraction averaged over CMs (1 for a stored transition), and its payload is the
         payload bound to the predicted code.
         """
+        self._check_sequences()
         self._check_code(code)
-        match = count_bits(self.sequence_weights & self._cells(code)) / self.num_modules
+        pointing = count_set_rows(self.sequence_weights[self._cell_index(code)], self.num_cells)
+        match = pointing.reshape(self.fill.shape) / self.num_modules
         next_code = match.argmax(-1)
         return Recollection(next_code, match.max(-1).mean(), *self.payload_of(next_code))
 
@@ -238,10 +321,17 @@ class SparseyMemory(AbstractMemory):
         (memory, _), codes = jax.lax.scan(step, (memory, first), (xs[1:], payloads[1:], keys[1:]))
         return memory, jnp.concatenate([first[None], codes])
 
-    def _cells(self, code: Int[Array, " Q"]) -> UInt32[Array, " cell_words"]:
-        """The code as packed bits over all Q*K cells (cell (q, k) is bit q*K + k)."""
-        cells = jnp.arange(self.num_modules) * self.cells_per_module + code
-        return pack_bits(jnp.zeros(self.num_modules * self.cells_per_module, bool).at[cells].set(True))
+    def _cell_index(self, code: Int[Array, " Q"]) -> Int[Array, " Q"]:
+        """The code's cells as indices into all Q*K cells (cell (q, k) is qK + k)."""
+        return jnp.arange(self.num_modules) * self.cells_per_module + code
+
+    def _cells(self, cells: Int[Array, " n"]) -> UInt32[Array, " cell_words"]:
+        """Cell indices as packed bits over all Q*K cells (indices out of range are left out)."""
+        return pack_bits(jnp.zeros(self.num_cells, bool).at[cells].set(True, mode="drop"))
+
+    def _check_sequences(self) -> None:
+        if not self.sequences:
+            raise ValueError("this memory keeps no sequences: build it with sequences=True to associate/predict")
 
     def _check_code(self, code) -> None:
         if jnp.shape(code) != (self.num_modules,):

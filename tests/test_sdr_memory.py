@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from brain.base import AbstractMemory, Recollection
-from brain.sdr_encoding import BinaryInput, WinnersTakeAll, count_bits, pack_bits
-from brain.sdr_memory import SparseyMemory
+from brain.sdr_encoding import BinaryInput, WinnersTakeAll, count_bits, count_set_rows, pack_bits
+from brain.sdr_memory import SparseyMemory, cells_for, predicted_capacity
 
 BITS, ACTIVE, MODULES, CELLS, PAYLOAD = 512, 32, 8, 16, 3
 
@@ -31,7 +31,7 @@ def with_overlap(rng, x, fraction):
 
 
 def empty_memory(**kwargs):
-    return SparseyMemory(BinaryInput(BITS), PAYLOAD, MODULES, CELLS, **kwargs)
+    return SparseyMemory(BinaryInput(BITS, max_active=ACTIVE), PAYLOAD, MODULES, CELLS, **kwargs)
 
 
 @eqx.filter_jit
@@ -59,6 +59,7 @@ def test_is_a_memory_slot():
     assert memory.in_size == BITS and memory.payload_size == PAYLOAD
     assert memory.weights.dtype == jnp.uint32  # bit-packed: 32 synapses per word
     assert memory.weights.size * 32 == memory.num_synapses
+    assert memory.weights.shape[0] == BITS  # input-major: one row of cells per input bit
 
 
 def test_episodic_value_of_a_channel_is_its_mean_outcome_not_weighted_by_how_often_it_was_taken():
@@ -146,13 +147,20 @@ def test_saturated_bundles_freeze():
     rng = np.random.default_rng(8)
     memory = empty_memory(freeze_at=0.1)
     memory, _ = store_all(memory, jnp.asarray(random_inputs(rng, 60)), jnp.zeros((60, PAYLOAD)), jax.random.key(8))
-    fill = count_bits(memory.weights) / BITS
+    fill = memory.bundle_fill()
     # a bundle stops growing once past 10%: at most one input (ACTIVE bits) beyond the threshold
     assert float(fill.max()) <= 0.1 + ACTIVE / BITS
     unfrozen, _ = store_all(
         empty_memory(), jnp.asarray(random_inputs(np.random.default_rng(8), 60)), jnp.zeros((60, PAYLOAD)), jax.random.key(8)
     )
-    assert float((count_bits(unfrozen.weights) / BITS).max()) > 0.2
+    assert float(unfrozen.bundle_fill().max()) > 0.2
+
+
+def test_bundle_fill_counts_the_set_weights_of_each_cell(filled):
+    memory = filled[0]
+    bits = (np.asarray(memory.weights)[..., None] >> np.arange(32, dtype=np.uint32)) & 1
+    per_cell = bits.reshape(BITS, -1).sum(0).reshape(MODULES, CELLS)
+    np.testing.assert_array_equal(memory.bundle_fill() * BITS, per_cell)
 
 
 def test_population_of_memories_is_vmappable():
@@ -160,7 +168,7 @@ def test_population_of_memories_is_vmappable():
     x = jnp.asarray(random_inputs(rng, 1)[0])
     keys = jax.random.split(jax.random.key(9), 4)
     population = eqx.filter_vmap(lambda k: empty_memory().store(x, jnp.ones(PAYLOAD), key=k))(keys)
-    assert population.weights.shape == (4, MODULES, CELLS, BITS // 32)
+    assert population.weights.shape == (4, BITS, MODULES * CELLS // 32)
     recollections = eqx.filter_jit(eqx.filter_vmap(lambda m: m.recall(x)))(population)
     assert recollections.code.shape == (4, MODULES)
     np.testing.assert_allclose(recollections.familiarity, 1.0)
@@ -177,6 +185,11 @@ def test_winners_take_all_binarises_real_vectors_by_similarity():
     assert int((bits[0] & bits[1]).sum()) > int((bits[0] & bits[2]).sum()) + 5
     memory = SparseyMemory(binariser, 1, MODULES, CELLS).store(x, jnp.ones(1), key=jax.random.key(14))
     assert float(memory.recall(near).familiarity) > float(memory.recall(far).familiarity)
+
+
+def test_count_set_rows_counts_each_bit_position_over_many_rows():
+    bits = jax.random.bernoulli(jax.random.key(16), 0.4, (600, 70))  # > 255 rows: summed in groups
+    np.testing.assert_array_equal(count_set_rows(pack_bits(bits), 70), bits.sum(0))
 
 
 def test_pack_bits_round_trip():
@@ -207,6 +220,10 @@ def test_bad_input_is_rejected_clearly(filled):
         memory.predict(jnp.zeros(MODULES))
     with pytest.raises(ValueError, match="empty"):
         WinnersTakeAll(8, num_active=2, key=jax.random.key(0)).check(np.zeros(8))
+    with pytest.raises(ValueError, match="max_active"):
+        memory.recall(np.r_[np.ones(ACTIVE + 1), np.zeros(BITS - ACTIVE - 1)].astype(np.float32))
+    with pytest.raises(ValueError, match="sequences"):
+        SparseyMemory(BinaryInput(BITS), 1, sequences=False).predict(jnp.zeros(12, jnp.int32))
     with pytest.raises(ValueError, match="shape"):
         eqx.filter_jit(lambda m, c: m.recall(c))(memory, jnp.zeros(BITS - 1))  # shapes are checked under jit too
 
@@ -215,6 +232,7 @@ def test_bad_input_is_rejected_clearly(filled):
     "make",
     [
         lambda: BinaryInput(0),
+        lambda: BinaryInput(8, max_active=9),
         lambda: WinnersTakeAll(8, num_active=8, key=jax.random.key(0)),
         lambda: SparseyMemory(BinaryInput(8), 0),
         lambda: SparseyMemory(BinaryInput(8), 1, cells_per_module=1),
@@ -225,3 +243,30 @@ def test_bad_input_is_rejected_clearly(filled):
 def test_bad_hyperparameters_are_rejected(make):
     with pytest.raises(ValueError):
         make()
+
+
+@pytest.mark.parametrize("cells, noise", [(16, 0.2), (64, 0.2), (64, 0.4)])
+def test_capacity_rule_predicts_where_exact_recall_falls_below_095_within_a_factor_of_2(cells, noise):
+    """Store random items in chunks of 1/8 of the prediction; the number stored when exact recall (of 256
+    stored items, cued with `noise` of their bits moved) first drops below 0.95 lies within a factor of 2 of
+    the rule's prediction."""
+    predicted = predicted_capacity(MODULES, cells, BITS, ACTIVE, noise)
+    chunk, probes = max(predicted // 8, 1), 256
+    rng = np.random.default_rng(cells)
+    memory = SparseyMemory(BinaryInput(BITS, max_active=ACTIVE), 1, MODULES, cells, sequences=False)
+    inputs, codes, measured = np.zeros((0, BITS), np.float32), np.zeros((0, MODULES), np.int32), None
+    while measured is None and len(inputs) < 4 * predicted:
+        new = random_inputs(rng, chunk)
+        memory, new_codes = store_all(memory, jnp.asarray(new), jnp.zeros((chunk, 1)), jax.random.key(len(inputs)))
+        inputs, codes = np.r_[inputs, new], np.r_[codes, np.asarray(new_codes)]
+        probe = rng.choice(len(inputs), probes)
+        cues = np.stack([with_overlap(rng, x, 1.0 - noise) for x in inputs[probe]])
+        recall = float((np.asarray(recall_all(memory, jnp.asarray(cues)).code) == codes[probe]).all(-1).mean())
+        measured = len(inputs) if recall < 0.95 else None
+    assert measured is not None, f"exact recall stayed >= 0.95 up to {len(inputs)} items (predicted {predicted})"
+    assert predicted / 2 <= measured <= 2 * predicted, (measured, predicted)
+
+
+def test_cells_for_picks_the_smallest_power_of_two_that_holds_the_items():
+    cells = cells_for(1000, MODULES, BITS, ACTIVE)
+    assert predicted_capacity(MODULES, cells, BITS, ACTIVE) >= 1000 > predicted_capacity(MODULES, cells // 2, BITS, ACTIVE)
