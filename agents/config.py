@@ -6,6 +6,7 @@ config knows how to `build` its module.
 """
 
 import dataclasses
+import math
 from typing import Annotated, Literal, Union
 
 import tyro
@@ -16,6 +17,13 @@ from brain.pc_perception import PCPerception
 from brain.planner import ActiveInferencePlanner
 from brain.sdr_encoding import WinnersTakeAll
 from brain.sdr_memory import SparseyMemory
+
+
+MAX_POLICIES = 4096  # channels ** policy_len: pymdp scores every policy at every tick
+
+
+class ConfigError(ValueError):
+    """A config field out of its range; the message names the field."""
 
 
 # -- perception ------------------------------------------------------------------------------------
@@ -98,6 +106,10 @@ class ActiveInferenceConfig:
     """add the parameter-information (novelty) term to the expected free energy"""
 
     def build(self, num_states, preferences, ordinal, num_channels: int, *, key):
+        if num_channels**self.policy_len > MAX_POLICIES:
+            raise ConfigError(f"ActiveInferenceConfig.policy_len={self.policy_len} gives {num_channels}**"
+                              f"{self.policy_len} policies over {num_channels} channels, more than the "
+                              f"{MAX_POLICIES} the planner can score: lower policy_len")
         return ActiveInferencePlanner(
             num_states, preferences, num_channels, ordinal=ordinal, policy_len=self.policy_len, gamma=self.gamma,
             novelty=self.novelty, lr=self.lr,
@@ -127,6 +139,8 @@ class ModelBasedConfig:
     """hidden widths of each world-model network"""
     learning_rate: float = 0.02
     """local PC learning rate of the world model"""
+    consolidation: float = 0.0
+    """tau of the slow (consolidated) copy of the world model that plans use (0: plan with the fast one)"""
     recent: int = 16
     """transitions of the recent trace the world model learns from every step"""
     replay_weight: float = 0.5
@@ -260,11 +274,29 @@ def default_config(world: str) -> AgentConfig:
     return AgentConfig(perception=IdentityConfig(), planner=ModelBasedConfig(), motor="raw")
 
 
-def validate(config: AgentConfig) -> None:
-    """Raises a ValueError naming the first bad field."""
-    for field in ("plan_every", "learn_every", "select_every", "levels", "situations"):
-        if getattr(config, field) < 1:
-            raise ValueError(f"AgentConfig.{field} must be >= 1, got {getattr(config, field)}")
-    if config.levels < 3:
-        raise ValueError(f"AgentConfig.levels must be >= 3 to tell low, right and high apart, got {config.levels}")
+POSITIVE = {"preference_precision", "gamma", "lr", "temperature", "learning_rate", "discount"}  # reals > 0
+MAY_BE_ZERO = {"dreams"}  # counts >= 0 (every other count must be >= 1)
 
+
+def _check_fields(config) -> None:
+    """Reals finite and >= 0 (> 0 in POSITIVE); counts >= 1 (>= 0 in MAY_BE_ZERO), or None where typed so."""
+    for field in dataclasses.fields(config):
+        value, where = getattr(config, field.name), f"{type(config).__name__}.{field.name}"
+        if field.type is float:
+            positive = field.name in POSITIVE
+            if not (math.isfinite(value) and (value > 0 if positive else value >= 0)):
+                raise ConfigError(f"{where} must be finite and {'>' if positive else '>='} 0, got {value}")
+        elif field.type in (int, int | None) and value is not None:
+            least = 0 if field.name in MAY_BE_ZERO else 1
+            if value < least:
+                raise ConfigError(f"{where} must be >= {least}, got {value}")
+
+
+def validate(config: AgentConfig) -> None:
+    """Raises a ConfigError naming the first bad field of the config or of its slots' variants."""
+    for part in (config, *(getattr(config, slot) for slot in SLOTS)):
+        _check_fields(part)
+    if isinstance(config.planner, ModelBasedConfig) and config.planner.discount > 1:
+        raise ConfigError(f"ModelBasedConfig.discount must be <= 1, got {config.planner.discount}")
+    if config.levels < 3:
+        raise ConfigError(f"AgentConfig.levels must be >= 3 to tell low, right and high apart, got {config.levels}")

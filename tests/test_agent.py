@@ -1,4 +1,5 @@
 import dataclasses
+import re
 
 import jax
 import numpy as np
@@ -8,16 +9,19 @@ import tyro
 from agents import checkpoint
 from agents.agent import Observation, build_agent
 from agents.config import (
+    ActiveInferenceConfig,
     AgentConfig,
     ArgmaxConfig,
     BasalGangliaConfig,
     IdentityConfig,
+    ModelBasedConfig,
     NoMemoryConfig,
     PCConfig,
     RandomPlannerConfig,
     RandomProjectionConfig,
     SDRConfig,
     SoftmaxConfig,
+    validate,
     variant,
 )
 from agents.loop import Run, make_env
@@ -121,6 +125,32 @@ def test_unknown_variants_are_errors_that_list_the_valid_ones():
         variant("cortex", "pc")
     with pytest.raises(ValueError, match="levels must be >= 3"):
         build_agent(dataclasses.replace(DEFAULT_SMALL, levels=2), make_env("mortal/Forager-v0"), key=jax.random.key(0))
+
+
+@pytest.mark.parametrize("config, message", [
+    (AgentConfig(episodic_weight=float("nan")), "AgentConfig.episodic_weight must be finite and >= 0, got nan"),
+    (AgentConfig(habit_weight=-0.1), "AgentConfig.habit_weight must be finite and >= 0, got -0.1"),
+    (AgentConfig(preference_precision=0.0), "AgentConfig.preference_precision must be finite and > 0, got 0.0"),
+    (AgentConfig(planner=ActiveInferenceConfig(gamma=float("inf"))), "ActiveInferenceConfig.gamma must be finite"),
+    (AgentConfig(planner=ActiveInferenceConfig(lr=0.0)), "ActiveInferenceConfig.lr must be finite and > 0"),
+    (AgentConfig(planner=ActiveInferenceConfig(policy_len=0)), "ActiveInferenceConfig.policy_len must be >= 1, got 0"),
+    (AgentConfig(gate=SoftmaxConfig(temperature=-1.0)), "SoftmaxConfig.temperature must be finite and > 0"),
+    (AgentConfig(planner=ModelBasedConfig(learning_rate=float("nan"))), "ModelBasedConfig.learning_rate must be"),
+    (AgentConfig(planner=ModelBasedConfig(drive_weight=-1.0)), "ModelBasedConfig.drive_weight must be finite and >="),
+    (AgentConfig(planner=ModelBasedConfig(discount=1.5)), "ModelBasedConfig.discount must be <= 1, got 1.5"),
+    (AgentConfig(planner=ModelBasedConfig(horizon=0)), "ModelBasedConfig.horizon must be >= 1, got 0"),
+    (AgentConfig(memory=SDRConfig(cells=0)), "SDRConfig.cells must be >= 1, got 0"),
+])
+def test_validate_names_every_bad_weight_precision_temperature_gamma_and_rate(config, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        validate(config)
+
+
+def test_too_many_policies_is_a_clear_error():
+    validate(AgentConfig(planner=ModelBasedConfig(horizon=None, dreams=0)))  # None and 0 are allowed there
+    config = dataclasses.replace(DEFAULT_SMALL, planner=ActiveInferenceConfig(policy_len=8))
+    with pytest.raises(ValueError, match=r"ActiveInferenceConfig.policy_len=8 gives \d+\*\*8 policies .* lower policy_len"):
+        build_agent(config, make_env("mortal/Forager-v0"), key=jax.random.key(0))
 
 
 def test_command_line_swaps_modules_by_name():
