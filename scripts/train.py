@@ -16,13 +16,14 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
 import matplotlib
 
 matplotlib.use("Agg")
+import gymnasium as gym  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import tyro  # noqa: E402
@@ -30,7 +31,7 @@ from tensorboardX import SummaryWriter  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from agents import checkpoint  # noqa: E402
-from agents.config import AgentConfig, default_config  # noqa: E402
+from agents.config import AgentConfig, ConfigError, default_config, validate  # noqa: E402
 from agents.loop import Run  # noqa: E402
 
 
@@ -72,22 +73,57 @@ def plot_internal_state(trace: np.ndarray, names, set_point, low, high, path: Pa
     plt.close(fig)
 
 
-def world_named(argv: list[str]) -> str:
-    """The `--world` on the command line (or the default), read before the rest: it chooses the default brain."""
-    parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("--world", default=Args.world)
-    return parser.parse_known_args(argv)[0].world
+RESUMED_FLAGS = ("world", "population", "seed")  # fixed by a checkpoint: on --resume, given only to agree with it
+
+
+def flags_given(argv: list[str]) -> dict:
+    """The `RESUMED_FLAGS` given on the command line, read before the rest (`--world` chooses the default brain)."""
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    for name in RESUMED_FLAGS:
+        parser.add_argument(f"--{name}", type=type(getattr(Args, name)))
+    return {k: v for k, v in vars(parser.parse_known_args(argv)[0]).items() if v is not None}
+
+
+def usage_error(message: str) -> NoReturn:
+    """Ends the script as argparse does on a usage error: `error: message` on stderr, exit status 2."""
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def check(args: Args, given: dict) -> None:
+    """A usage error for a bad count or interval, a bad brain, or a flag that conflicts with the resumed checkpoint."""
+    for name in ("steps", "population", "checkpoint_every", "log_every"):
+        if getattr(args, name) < 1:
+            usage_error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if args.seed < 0:
+        usage_error(f"--seed must be >= 0, got {args.seed}")
+    try:
+        validate(args.agent)
+        header = checkpoint.read_header(args.resume) if args.resume else {}
+    except (ValueError, OSError) as error:
+        usage_error(str(error))
+    for name, value in given.items():
+        if name in header and header[name] != value:
+            usage_error(f"--{name} {value} conflicts with the checkpoint {args.resume}, made with {header[name]}")
 
 
 if __name__ == "__main__":
-    world = world_named(sys.argv[1:])
+    given = flags_given(sys.argv[1:])
+    world = given.get("world", Args.world)
     default = Args(world=world, agent=default_config(world))
     args = tyro.cli(Args, default=default, config=(tyro.conf.CascadeSubcommandArgs,))
+    check(args, given)
     if args.resume:  # a brain named on the command line must be the checkpoint's
-        run = checkpoint.load(args.resume, expect=None if args.agent == default.agent else args.agent)
+        try:
+            run = checkpoint.load(args.resume, expect=None if args.agent == default.agent else args.agent)
+        except checkpoint.CheckpointError as error:
+            usage_error(str(error))
         folder = Path(args.resume).parent
     else:
-        run = Run.start(args.agent, args.world, args.population, args.seed)
+        try:
+            run = Run.start(args.agent, args.world, args.population, args.seed)
+        except (ConfigError, gym.error.Error) as error:  # a brain too big for the world's channels, an unknown world
+            usage_error(str(error))
         name = f"{args.world.replace('/', '-')}__{args.agent.describe()}__{args.seed}__{time.strftime('%Y%m%d-%H%M%S')}"
         folder = Path(args.runs) / name
         folder.mkdir(parents=True, exist_ok=True)
@@ -111,7 +147,7 @@ if __name__ == "__main__":
         sums["familiarity"] += float(np.mean(info["familiarity"]))
         sums["n"] += 1
         counts[:] += np.bincount(np.asarray(info["channel"]), minlength=len(channels))
-        if step % 10 == 0:
+        if step % 10 == 0 or t == args.steps - 1:  # and the last step, so that a short run has a trace
             trace.append([step, *np.asarray(obs.intero[0])])
         for life in record.lives[lives_logged:]:
             writer.add_scalar("charts/survival_steps", life["survival_steps"], step)
