@@ -22,6 +22,7 @@ from brain.base import (
     Plan,
     Recollection,
     Selection,
+    finite_salience,
 )
 
 
@@ -118,7 +119,7 @@ class ArgmaxGate(AbstractGate):
         return None
 
     def select(self, state, salience, *, key):
-        channel = jnp.argmax(salience)
+        channel = jnp.argmax(finite_salience(salience, "argmax"))
         return state, Selection(channel, jax.nn.one_hot(channel, self.num_channels), jnp.array(True))
 
 
@@ -132,5 +133,5 @@ class SoftmaxGate(AbstractGate):
         return None
 
     def select(self, state, salience, *, key):
-        channel = jax.random.categorical(key, salience / self.temperature)
+        channel = jax.random.categorical(key, finite_salience(salience, "softmax") / self.temperature)
         return state, Selection(channel, jax.nn.one_hot(channel, self.num_channels), jnp.array(True))

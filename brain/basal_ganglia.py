@@ -33,7 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from brain.base import AbstractGate, Selection
+from brain.base import AbstractGate, Selection, finite_salience
 
 # Gurney, Prescott & Redgrave (2001) weights and thresholds, as in Nengo's BasalGanglia.
 _LG, _LE = 0.2, 0.2  # dopamine's boost of D1 (1 + lg) and damping of D2 (1 - le)
@@ -187,7 +187,7 @@ class BasalGanglia(AbstractGate):
             raise ValueError(f"salience must have shape ({self.num_channels},), got {salience.shape}")
         if not jnp.issubdtype(salience.dtype, jnp.floating):
             raise TypeError(f"salience must be a float array, got dtype {salience.dtype}")
-        salience = eqx.error_if(salience, ~jnp.all(jnp.isfinite(salience)), "salience is not finite")
+        salience = finite_salience(salience, "basal-ganglia")
         x = self.normalise(salience) + self.tie_noise * jax.random.uniform(key, salience.shape)
         state = jax.lax.fori_loop(0, self.num_steps, lambda _, s: self._step(s, x), state)
         channel = jnp.argmax(state.thalamus)

@@ -9,6 +9,7 @@ import abc
 from typing import NamedTuple
 
 import equinox as eqx
+import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
 
@@ -98,6 +99,11 @@ class AbstractGate(eqx.Module):
         self, state, salience: Float[Array, " channels"], *, key: PRNGKeyArray
     ) -> tuple[object, Selection]:
         """Picks a channel; returns the new state and the selection."""
+
+
+def finite_salience(salience: Float[Array, " channels"], gate: str) -> Float[Array, " channels"]:
+    """`salience` as it is; under jit too, a NaN or inf in it raises an error that names the `gate`."""
+    return eqx.error_if(salience, ~jnp.all(jnp.isfinite(salience)), f"the {gate} gate got a salience that is not finite")
 
 
 class Plan(NamedTuple):

@@ -6,6 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from brain.ablations import ArgmaxGate, SoftmaxGate
 from brain.base import AbstractGate
 from brain.basal_ganglia import BasalGanglia, separable_saliences
 
@@ -116,3 +117,13 @@ def test_bad_input_is_rejected():
         gate.select(gate.init_state(), jnp.zeros(4, jnp.int32), key=key)
     with pytest.raises(eqx.EquinoxRuntimeError, match="not finite"):
         gate.select(gate.init_state(), jnp.array([0.1, jnp.nan, 0.2, 0.3]), key=key)
+
+
+@pytest.mark.parametrize("gate, name", [(BasalGanglia(4), "basal-ganglia"), (ArgmaxGate(4), "argmax"),
+                                        (SoftmaxGate(4), "softmax")])
+@pytest.mark.parametrize("bad", [jnp.nan, jnp.inf])
+def test_every_gate_refuses_non_finite_saliences_under_jit(gate, name, bad):
+    select = jax.jit(lambda salience: gate.select(gate.init_state(), salience, key=jax.random.key(0)))
+    select(jnp.array([0.1, 0.4, 0.2, 0.3]))
+    with pytest.raises(Exception, match=f"the {name} gate got a salience that is not finite"):  # jax.jit: a ValueError
+        jax.block_until_ready(select(jnp.array([0.1, bad, 0.2, 0.3])))
