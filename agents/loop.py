@@ -151,6 +151,15 @@ def observation(obs: dict, reward, info: dict, terminated, truncated) -> Observa
     )
 
 
+def check_finite(obs: Observation, step: int) -> None:
+    """A ValueError naming the source, the agent and the step of the first NaN or inf the agents would be given."""
+    for source, values in (("observation", obs.extero), ("internal variables", obs.intero), ("reward", obs.reward)):
+        bad = ~np.isfinite(values).reshape(len(values), -1).all(axis=1)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise ValueError(f"non-finite {source} given to agent {i} at step {step}: {values[i]}")
+
+
 def live(
     population: Population,
     worlds: gym.vector.VectorEnv,
@@ -185,6 +194,7 @@ def live(
     for t in range(steps):
         if teacher is not None:
             current = current._replace(cue=np.asarray(teacher(current), np.int32))
+        check_finite(current, record.steps)
         key, actions, info = population.step(current, key, learn)
         if np.any(info["diverged"]):
             raise FloatingPointError(f"the brain diverged at step {record.steps} (non-finite free energy or latent)")

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 import envs
-from agents.config import AgentConfig, IdentityConfig, ModelBasedConfig, SDRConfig, default_config
-from agents.loop import Run, frozen_returns
+from agents.config import (AgentConfig, ArgmaxConfig, IdentityConfig, ModelBasedConfig, NoMemoryConfig,
+                           RandomPlannerConfig, SDRConfig, default_config)
+from agents.loop import Run, check_finite, frozen_returns
 from brain.sampling_planner import SamplingPlanner
 from brain.world_model import PCWorldModel, Transition
 
@@ -181,3 +182,48 @@ def test_nan_observations_and_actions_are_clear_errors():
     bad = run.current._replace(extero=np.full_like(run.current.extero, np.nan))
     with pytest.raises(Exception, match="non-finite observation"):
         run.population.step(bad, jax.random.key(0))
+
+
+class NaNReward(gym.Wrapper):
+    """A task whose reward turns to `value` from its third step on."""
+
+    def __init__(self, env, value):
+        super().__init__(env)
+        self.value, self.steps = value, 0
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self.steps += 1
+        return obs, self.value if self.steps >= 3 else reward, terminated, truncated, info
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_task_rewards_and_own_variables_are_errors_of_the_wrapper(bad):
+    env = envs.Homeostatic(NaNReward(gym.make("CartPole-v1"), bad))
+    env.reset(seed=0)
+    env.step(0), env.step(1)
+    with pytest.raises(ValueError, match="the task CartPole-v1 returned a non-finite reward"):
+        env.step(0)
+    own = envs.tasks.OwnVariables(names=("angle",), set_point=(0.0,), low=(-0.21,), high=(0.21,),
+                                  observation_slice=(2, 3))
+    env = envs.Homeostatic(gym.make("CartPole-v1"), own=own)
+    env.reset(seed=0)
+    env.unwrapped.state = np.array([0.0, 0.0, bad, 0.0])
+    with pytest.raises(ValueError, match=r"the task.s internal variables \(.angle.,\) read \["):
+        env.step(0)
+
+
+def test_the_loop_names_the_source_agent_and_step_of_a_non_finite_input():
+    config = AgentConfig(perception=IdentityConfig(), memory=NoMemoryConfig(), planner=RandomPlannerConfig(),
+                         gate=ArgmaxConfig(), plan_every=5, levels=5, situations=4)
+    run = Run.start(config, "CartPole-v1", population=2, seed=0)
+    run.live(3)
+    run.envs.envs[1].unwrapped.state = np.full(4, np.nan)  # agent 1's next observation
+    with pytest.raises(ValueError, match=r"non-finite observation given to agent 1 at step 4: \[nan"):
+        run.live(5)
+    run.envs.envs[1].reset(seed=1)
+    run.envs.envs[0].internal = np.array([np.nan])  # agent 0's energy
+    with pytest.raises(ValueError, match=r"non-finite internal variables given to agent 0 at step 5: \[nan\]"):
+        run.live(5)
+    with pytest.raises(ValueError, match="non-finite reward given to agent 1 at step 7: nan"):
+        check_finite(run.current._replace(reward=np.array([0.0, np.nan], np.float32)), 7)
