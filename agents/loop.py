@@ -10,6 +10,7 @@ its terminal observation (and learns from its death), and its next observation b
 
 import dataclasses
 import functools
+import warnings
 
 import equinox as eqx
 import gymnasium as gym
@@ -21,6 +22,8 @@ import envs  # noqa: F401  (registers the mortal worlds)
 from agents.agent import Agent, AgentState, Observation, build_agent
 from agents.config import AgentConfig
 from agents.motor import to_env_action
+
+EVALUATION_CAP = 100_000  # steps an evaluation life may last (mortal worlds end lives at 60,000): then it is cut
 
 
 def make_env(world: str, body: str | None = None, **kwargs) -> gym.Env:
@@ -132,9 +135,18 @@ class Record:
     def add_life(self, env_index: int, length: int, drive_mean: float, reward: float, task_return: float, cause: str,
                  truncated: bool):
         """A life of env `env_index` ended at this step (`step`: the record's step count once it is counted)."""
-        self.lives.append(dict(env=env_index, survival_steps=length, drive_mean=drive_mean, return_=reward,
-                               task_return=task_return, cause_of_death=cause, truncated=truncated,
-                               step=self.steps + 1))
+        self.lives.append(_life(env_index, length, drive_mean, reward, task_return, cause, truncated, self.steps + 1))
+
+    def life_so_far(self, env_index: int) -> dict:
+        """The life env `env_index` is living, as if cut now: truncated, with no cause of death."""
+        length, drive, reward, task = (self.running[k][env_index] for k in ("length", "drive", "return", "task"))
+        return _life(env_index, int(length), drive / max(length, 1), float(reward), float(task), "", True, self.steps)
+
+
+def _life(env, survival_steps, drive_mean, return_, task_return, cause_of_death, truncated, step) -> dict:
+    """One life of a `Record`: its env, length, mean drive, returns, cause of death, and the step it ended at."""
+    return dict(env=env, survival_steps=survival_steps, drive_mean=drive_mean, return_=return_, task_return=task_return,
+                cause_of_death=cause_of_death, truncated=truncated, step=step)
 
 
 def observation(obs: dict, reward, info: dict, terminated, truncated) -> Observation:
@@ -276,17 +288,26 @@ class Run:
         )
         return self.record
 
-    def evaluation_lives(self, seed: int, learn: bool = True, context: int | None = None) -> list[dict]:
-        """One fresh life per member (brains keep learning unless `learn=False`), lived to its end; the first
-        life of each, in order. `context`: see `begin_lives`."""
+    def evaluation_lives(self, seed: int, learn: bool = True, context: int | None = None,
+                         cap: int = EVALUATION_CAP) -> list[dict]:
+        """One fresh life per member (brains keep learning unless `learn=False`), lived to its end or for `cap`
+        steps; the first life of each, in order, with `cap` and `capped` (True: cut by the cap, still alive, which
+        is also warned). `context`: see `begin_lives`."""
+        if cap < 1:
+            raise ValueError(f"the evaluation cap must be >= 1 step, got {cap}")
         self.begin_lives(seed, context)
         start = len(self.record.lives)
 
         def first_lives(record):
             return {life["env"]: life for life in record.lives[start:][::-1]}
 
-        self.live(10**9, until=lambda record: len(first_lives(record)) == self.envs.num_envs, learn=learn)
-        return [first_lives(self.record)[i] for i in range(self.envs.num_envs)]
+        self.live(cap, until=lambda record: len(first_lives(record)) == self.envs.num_envs, learn=learn)
+        ended = first_lives(self.record)
+        cut = [i for i in range(self.envs.num_envs) if i not in ended]
+        if cut:
+            warnings.warn(f"the evaluation lives of agents {cut} were cut by the cap of {cap} steps", stacklevel=2)
+        return [{**(self.record.life_so_far(i) if i in cut else ended[i]), "cap": cap, "capped": i in cut}
+                for i in range(self.envs.num_envs)]
 
     def begin_lives(self, seed: int, context: int | None = None) -> None:
         """Every world starts a fresh episode and every agent a new life, keeping what its brain has learnt;

@@ -11,13 +11,17 @@ import pytest
 import envs
 from agents.config import (AgentConfig, ArgmaxConfig, IdentityConfig, ModelBasedConfig, NoMemoryConfig,
                            RandomPlannerConfig, SDRConfig, default_config)
-from agents.loop import Run, check_finite, frozen_returns
+from agents.loop import EVALUATION_CAP, Run, check_finite, frozen_returns
 from brain.sampling_planner import SamplingPlanner
 from brain.world_model import PCWorldModel, Transition
 
 SMALL_MODEL = ModelBasedConfig(horizon=8, candidates=16, plans=3, members=2, hidden=(16,), recent=4)
 SMALL = AgentConfig(perception=IdentityConfig(), memory=SDRConfig(modules=4, cells=8, input_bits=64, active_bits=8),
                     planner=SMALL_MODEL, motor="raw")
+FAST = AgentConfig(perception=IdentityConfig(), memory=NoMemoryConfig(), planner=RandomPlannerConfig(),
+                   gate=ArgmaxConfig(), plan_every=5, levels=5, situations=4)  # builds and compiles in no time
+ENDLESS = "mortal-test/EndlessPendulum-v0"  # no time limit, never terminates: its lives end only by starving
+gym.register(ENDLESS, entry_point="gymnasium.envs.classic_control.pendulum:PendulumEnv")
 
 
 def cartpole_transitions(steps: int, seed: int):
@@ -214,9 +218,7 @@ def test_non_finite_task_rewards_and_own_variables_are_errors_of_the_wrapper(bad
 
 
 def test_the_loop_names_the_source_agent_and_step_of_a_non_finite_input():
-    config = AgentConfig(perception=IdentityConfig(), memory=NoMemoryConfig(), planner=RandomPlannerConfig(),
-                         gate=ArgmaxConfig(), plan_every=5, levels=5, situations=4)
-    run = Run.start(config, "CartPole-v1", population=2, seed=0)
+    run = Run.start(FAST, "CartPole-v1", population=2, seed=0)
     run.live(3)
     run.envs.envs[1].unwrapped.state = np.full(4, np.nan)  # agent 1's next observation
     with pytest.raises(ValueError, match=r"non-finite observation given to agent 1 at step 4: \[nan"):
@@ -227,3 +229,17 @@ def test_the_loop_names_the_source_agent_and_step_of_a_non_finite_input():
         run.live(5)
     with pytest.raises(ValueError, match="non-finite reward given to agent 1 at step 7: nan"):
         check_finite(run.current._replace(reward=np.array([0.0, np.nan], np.float32)), 7)
+
+
+def test_evaluation_lives_have_a_step_cap_and_say_when_it_cut_them():
+    run = Run.start(FAST, ENDLESS, population=2, seed=0)  # a full body starves only after ~1,000 steps
+    with pytest.warns(UserWarning, match=r"evaluation lives of agents \[0, 1\] were cut by the cap of 30 steps"):
+        lives = run.evaluation_lives(seed=1, cap=30)
+    assert [(life["env"], life["capped"], life["cap"], life["survival_steps"]) for life in lives] == [
+        (0, True, 30, 30), (1, True, 30, 30)]
+    assert all(life["truncated"] and life["cause_of_death"] == "" for life in lives)
+    run.envs.close()
+    run = Run.start(FAST, "CartPole-v1", population=1, seed=0)  # a life that ends by itself, well before the cap
+    lives = run.evaluation_lives(seed=1)
+    assert all(not life["capped"] and life["cap"] == EVALUATION_CAP and life["cause_of_death"] for life in lives)
+    run.envs.close()
