@@ -139,8 +139,6 @@ class ModelBasedConfig:
     """hidden widths of each world-model network"""
     learning_rate: float = 0.02
     """local PC learning rate of the world model"""
-    consolidation: float = 0.0
-    """tau of the slow (consolidated) copy of the world model that plans use (0: plan with the fast one)"""
     recent: int = 16
     """transitions of the recent trace the world model learns from every step"""
     replay_weight: float = 0.5
