@@ -133,6 +133,8 @@ class ModelBasedConfig:
     """MPPI's lambda, in units of the spread of the candidates' utilities"""
     noise: float = 0.3
     """sampling noise: the std of Box actions in [-1, 1], or the uniform share of Discrete choices"""
+    min_spread: float = 1e-6
+    """the least spread of the candidates' utilities the gate and MPPI divide by (one step's utility is ~1)"""
     members: int = 4
     """world-model ensemble members (their disagreement is the epistemic term)"""
     hidden: tuple[int, ...] = (64, 64)
@@ -156,7 +158,9 @@ class ModelBasedConfig:
     episodic_weight: float = 0.5
     """weight of the episodic value of a plan's first action in its salience"""
     value_weight: float = 1.0
-    """weight of the episodic value recalled for a plan's end state (the value beyond the horizon)"""
+    """weight of the value of a plan's end state (the value beyond the horizon)"""
+    value: Literal["memory", "critic"] = "memory"
+    """the value beyond the horizon: recalled from memory (max_c Q(s_H, c)), or a PC critic's V(s_H) (TD-learned)"""
 
     def build(self, *args, **kwargs):
         raise TypeError("the model-based planner is built with its agent (agents.model_agent.build_model_agent)")
@@ -272,7 +276,9 @@ def default_config(world: str) -> AgentConfig:
     return AgentConfig(perception=IdentityConfig(), planner=ModelBasedConfig(), motor="raw")
 
 
-POSITIVE = {"preference_precision", "gamma", "lr", "temperature", "learning_rate", "discount"}  # reals > 0
+POSITIVE = {  # reals > 0
+    "preference_precision", "gamma", "lr", "temperature", "learning_rate", "discount", "min_spread",
+}
 MAY_BE_ZERO = {"dreams"}  # counts >= 0 (every other count must be >= 1)
 
 

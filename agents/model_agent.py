@@ -22,8 +22,10 @@ The utility of one predicted step (the negative expected free energy, per step) 
     u = reward_weight r  -  drive_weight D(h)  -  death_cost p(death)  +  disagreement_weight sigma^2_ensemble
 
 (reward in units of its running mean magnitude; D the homeostatic drive of the predicted internal variables;
-with homeostasis off, drive_weight is 0), and the value beyond the horizon is recalled from memory:
-value_weight max_c Q(s_H, c) plus novelty_weight (1 - G(s_H)), G the SDR familiarity. Nothing here names a task.
+with homeostasis off, drive_weight is 0). The value beyond the horizon is value_weight V(s_H) plus
+novelty_weight (1 - G(s_H)), G the SDR familiarity, and V either recalled from memory (`value="memory"`:
+max_c Q(s_H, c)) or a critic's (`value="critic"`: `brain.critic.PCCritic`, learned by local PC steps on the
+TD targets of the same transitions the world model learns from). Nothing here names a task.
 """
 
 from typing import NamedTuple
@@ -39,6 +41,7 @@ from agents.agent import _where
 from agents.interoception import Interoception
 from agents.motor import primitives_for
 from brain.base import AbstractGate, AbstractMemory, AbstractPerception
+from brain.critic import PCCritic
 from brain.normaliser import RunningNormaliser
 from brain.sampling_planner import PlanState, Plans, SamplingPlanner, first_action_index
 from brain.world_model import PCWorldModel, Transition
@@ -54,6 +57,7 @@ class ModelBrain(eqx.Module):
     world_model: PCWorldModel
     memory: AbstractMemory
     gate: AbstractGate
+    critic: PCCritic | None  # None: the value beyond the horizon is recalled from memory
 
 
 class Recent(NamedTuple):
@@ -147,23 +151,38 @@ class ModelAgent(eqx.Module):
         value = jnp.where(has.any(), jnp.max(jnp.where(has, values, -jnp.inf)), 0.0)
         return Recall(recollection.familiarity, jnp.where(has, values, value), value, replay, known)
 
+    def step_utility(self, s_next, reward, death):
+        """What a step that led to `s_next` with `reward` and `death` (probability or 0/1) is worth, before
+        epistemic value: reward - drive_weight D(internal variables of s_next) - death_cost death."""
+        cfg = self.config.planner
+        deviation = s_next[..., self.latent_size:] * self.interoception.scale
+        drive = jax.vmap(self.interoception.drive)(jnp.atleast_2d(self.interoception.set_point + deviation))
+        drive_weight = cfg.drive_weight if self.config.homeostasis == "on" else 0.0
+        return reward - drive_weight * drive.reshape(jnp.shape(reward)) - cfg.death_cost * death
+
     def utility(self, brain: ModelBrain, s, action):
         """One predicted step from model state `s`: (next state, u, p_continue); see the module docstring."""
-        cfg = self.config.planner
         prediction = brain.world_model.predict(s, action)
         s_next = s + prediction.delta * brain.delta_statistics.std
-        deviation = s_next[self.latent_size:] * self.interoception.scale
-        drive = self.interoception.drive(self.interoception.set_point + deviation)
-        drive_weight = cfg.drive_weight if self.config.homeostasis == "on" else 0.0
-        u = (prediction.reward - drive_weight * drive - cfg.death_cost * prediction.death
-             + cfg.disagreement_weight * prediction.disagreement)
+        u = (self.step_utility(s_next, prediction.reward, prediction.death)
+             + self.config.planner.disagreement_weight * prediction.disagreement)
         p_continue = jnp.clip(1.0 - prediction.death - prediction.success, 0.0, 1.0)
         return s_next, u, p_continue
 
-    def terminal(self, memory: AbstractMemory, s):
-        recall = self.recall(memory, s)
+    def terminal(self, brain: ModelBrain, s):
+        recall = self.recall(brain.memory, s)
         cfg = self.config.planner
-        return cfg.value_weight * recall.value + cfg.novelty_weight * (1.0 - recall.familiarity)
+        value = recall.value if brain.critic is None else brain.critic.value(s)
+        return cfg.value_weight * value + cfg.novelty_weight * (1.0 - recall.familiarity)
+
+    def learn_critic(self, brain: ModelBrain, batch: Transition, weights) -> PCCritic | None:
+        """The critic's local PC step on the TD targets of `batch` (none without a critic)."""
+        if brain.critic is None:
+            return None
+        s_next = batch.state + batch.delta * brain.delta_statistics.std
+        utility = self.step_utility(s_next, batch.reward, batch.death)
+        ended = jnp.clip(batch.death + batch.success, 0.0, 1.0)
+        return brain.critic.learn(batch.state, utility, ended, s_next, weights)
 
     def learn(self, state: ModelAgentState, life_steps, brain: ModelBrain, s, obs, *, key
               ) -> tuple[ModelBrain, Recent, dict]:
@@ -192,6 +211,7 @@ class ModelAgent(eqx.Module):
         batch = jax.tree.map(lambda a, b: jnp.concatenate([a, b]), recent.transitions, replay)
         weights = jnp.concatenate([recent.valid, replay_weight])
         world_model = brain.world_model.learn(batch, key=k_model, weights=weights)
+        critic = self.learn_critic(brain, batch, weights)
         # the episodic value of the action just taken: its step's utility plus the discounted value of where it led
         ended = obs.terminated | obs.success
         drive_weight = cfg.drive_weight if self.config.homeostasis == "on" else 0.0
@@ -199,14 +219,15 @@ class ModelAgent(eqx.Module):
         value = u + cfg.discount * jnp.where(ended, 0.0, self.recall(brain.memory, s).value)
         payload, mask = self._payload(state.previous_channel, value, transition)
         memory = brain.memory.store(state.previous_state, payload, key=k_store, mask=mask * valid)
-        brain = eqx.tree_at(lambda b: (b.delta_statistics, b.reward_statistics, b.world_model, b.memory), brain,
-                            (delta_statistics, reward_statistics, world_model, memory))
+        brain = eqx.tree_at(lambda b: (b.delta_statistics, b.reward_statistics, b.world_model, b.memory, b.critic),
+                            brain, (delta_statistics, reward_statistics, world_model, memory, critic),
+                            is_leaf=lambda x: x is None)
         return brain, recent, {"value_target": value, "model_error": jnp.mean((world_model.predict(
             transition.state, transition.action).delta - transition.delta) ** 2) * valid}
 
     def plan(self, brain: ModelBrain, plan_state: PlanState, s, *, key) -> tuple[PlanState, Plans]:
         return self.planner.plan(plan_state, s, lambda x, a: self.utility(brain, x, a),
-                                 lambda x: self.terminal(brain.memory, x), key=key)
+                                 lambda x: self.terminal(brain, x), key=key)
 
     def select_plan(self, gate: AbstractGate, gate_state, plans: Plans, recall: Recall, *, key):
         """The gate picks a plan: salience = (utility + episodic_weight Q(s, first action)) / spread."""
@@ -297,20 +318,23 @@ def build_model_agent(config, env: gym.Env, *, key: PRNGKeyArray) -> tuple[Model
     motor = primitives_for(env)
     prototypes, discrete = channel_prototypes(env.action_space, motor, config.motor)
     action_size = prototypes.shape[1]
-    k_perception, k_model, k_memory, k_gate = jax.random.split(key, 4)
+    k_perception, k_model, k_memory, k_gate, k_critic = jax.random.split(key, 5)
     perception = config.perception.build(extero_size, action_size, key=k_perception)
     interoception = Interoception(physiology, config.levels)
     state_size = perception.latent_size + len(physiology.names)
     horizon = cfg.horizon or task_of(env).horizon
     planner = SamplingPlanner(action_size, discrete, horizon=horizon, candidates=cfg.candidates, plans=cfg.plans,
-                              discount=cfg.discount, temperature=cfg.temperature, noise=cfg.noise)
+                              discount=cfg.discount, temperature=cfg.temperature, noise=cfg.noise,
+                              min_spread=cfg.min_spread)
     world_model = PCWorldModel(state_size, action_size, cfg.hidden, members=cfg.members,
                                learning_rate=cfg.learning_rate, key=k_model)
     agent = ModelAgent(interoception, prototypes, planner, config, motor, env.action_space, perception.latent_size)
     memory = config.memory.build(state_size, prototypes.shape[0] * (1 + agent._block()), key=k_memory)
     gate = config.gate.build(cfg.plans, key=k_gate)
+    critic = (PCCritic(state_size, cfg.hidden, discount=cfg.discount, learning_rate=cfg.learning_rate, key=k_critic)
+              if cfg.value == "critic" else None)
     brain = ModelBrain(RunningNormaliser.empty(extero_size), RunningNormaliser.empty(state_size), RunningNormaliser.empty(1),
-                       perception, world_model, memory, gate)
+                       perception, world_model, memory, gate, critic)
     empty = Transition(jnp.zeros((cfg.recent, state_size)), jnp.zeros((cfg.recent, action_size)),
                        jnp.zeros((cfg.recent, state_size)), jnp.zeros(cfg.recent), jnp.zeros(cfg.recent),
                        jnp.zeros(cfg.recent))

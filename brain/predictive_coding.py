@@ -360,6 +360,18 @@ class PCStack(eqx.Module):
 
     # --- learning: slow local Hebbian steps ---
 
+    def fit(self, x: Float[Array, "batch n0"], y: Float[Array, "batch nL"],
+            sample_weights: Float[Array, " batch"] | None = None) -> "PCStack":
+        """One supervised local learning step on a batch: the source clamped to `x` and the sink to `y`, the
+        hidden layers settled on free energy from their feedforward values, then `learn`."""
+
+        def settle(xi, yi):
+            start = (*self.propagate(xi)[:-1], yi)
+            clamped = (True, *(False,) * (self.num_layers - 2), True)
+            return self.infer(start, clamped=clamped)[0]
+
+        return self.learn(jax.vmap(settle)(x, y), sample_weights=sample_weights)
+
     def learn(
         self,
         states: States,

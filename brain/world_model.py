@@ -134,16 +134,7 @@ class PCWorldModel(eqx.Module):
         weights = given * jnp.maximum(1.0, (ended * self.rarity_weight).max(-1))
         bootstrap = jax.random.poisson(key, 1.0, (self.num_members, x.shape[0])).astype(jnp.float32)
 
-        def learn_member(stack: PCStack, resample):
-            def settle(xi, yi):
-                start = (*stack.propagate(xi)[:-1], yi)
-                clamped = (True, *(False,) * (stack.num_layers - 2), True)
-                return stack.infer(start, clamped=clamped)[0]
-
-            states = jax.vmap(settle)(x, y)
-            return stack.learn(states, sample_weights=weights * resample)
-
-        members = eqx.filter_vmap(learn_member)(self.members, bootstrap)
+        members = eqx.filter_vmap(lambda stack, resample: stack.fit(x, y, weights * resample))(self.members, bootstrap)
         seen = given.sum()
         keep = (1 - self.rate_decay) ** seen
         end_rate = keep * self.end_rate + (1 - keep) * (given @ ended) / jnp.maximum(seen, 1e-6)

@@ -163,7 +163,7 @@ def test_killed_sweep_keeps_finished_trials_and_completes_the_rest(tmp_path, cap
 
 def test_ray_sweep_runs_trials_in_their_own_processes_and_retries_crashes(tmp_path):
     text = TINY.replace("seeds = [0, 1]", "seeds = [0]").replace("steps = 200", "steps = 100").replace(
-        "[variants.aif]", "[variants.broken]\nmemory = { name = \"sdr\", active_bits = 0 }")  # fails in the trial
+        "[variants.aif]", "[variants.broken]\nmemory = { name = \"sdr\", active_bits = 256 }")  # valid config, fails to build
     spec = load_spec(spec_file(tmp_path, text))
     assert [t.name for t in spec.trials()] == ["broken__mortal-Forager-v0__seed0", "random__mortal-Forager-v0__seed0"]
     out = tmp_path / "out"
@@ -172,7 +172,7 @@ def test_ray_sweep_runs_trials_in_their_own_processes_and_retries_crashes(tmp_pa
     failures = lines(out / "failures.jsonl")
     assert [(f["trial"], f["attempt"], f["final"]) for f in failures] == [
         ("broken__mortal-Forager-v0__seed0", 1, False), ("broken__mortal-Forager-v0__seed0", 2, True)]
-    assert all("num_active must be in [1, 256), got 0" in f["error"] for f in failures)
+    assert all("num_active must be in [1, 256), got 256" in f["error"] for f in failures)
 
     (row,) = lines(out / "trials.jsonl")
     assert row["trial"] == "random__mortal-Forager-v0__seed0"

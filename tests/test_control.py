@@ -1,6 +1,8 @@
 """Learning to act: the PC world model's local rule, its learning on CartPole, the sampling planner on true
 dynamics, the model-based agent end to end, task semantics of the standard tasks, and bad inputs."""
 
+import dataclasses
+
 import equinox as eqx
 import gymnasium as gym
 import jax
@@ -12,6 +14,7 @@ import envs
 from agents.config import (AgentConfig, ArgmaxConfig, IdentityConfig, ModelBasedConfig, NoMemoryConfig,
                            RandomPlannerConfig, SDRConfig, default_config)
 from agents.loop import EVALUATION_CAP, Run, check_finite, frozen_returns
+from brain.critic import PCCritic
 from brain.sampling_planner import SamplingPlanner
 from brain.world_model import PCWorldModel, Transition
 
@@ -122,6 +125,30 @@ def test_model_based_agent_lives_and_its_frozen_copy_does_not_learn(world):
     returns = frozen_returns(run.population, world, 2, seed=5, max_episode_steps=30)
     assert returns.shape == (2, 2) and np.all(np.isfinite(returns))
     assert all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(before), jax.tree.leaves(run.population.states)))
+
+
+def test_critic_learns_the_values_of_a_chain_by_td():
+    """States 0 -> 1 -> 2 -> end, utility -1 a step: V = -(1 + g + ...) steps to the end, 0.9: -2.71, -1.9, -1."""
+    critic = PCCritic(3, (16,), discount=0.9, learning_rate=0.1, tau=0.05, key=jax.random.key(0))
+    s, s_next = jnp.eye(3), jnp.eye(3)[jnp.array([1, 2, 2])]
+    utility, ended = -jnp.ones(3), jnp.array([0.0, 0.0, 1.0])
+    learn = eqx.filter_jit(lambda c: c.learn(s, utility, ended, s_next, jnp.ones(3)))
+    for _ in range(1500):
+        critic = learn(critic)
+    values = np.asarray(jax.vmap(critic.value)(s))
+    np.testing.assert_allclose(values, [-2.71, -1.9, -1.0], rtol=0.15)
+
+
+def test_model_based_agent_with_a_critic_plans_with_its_value():
+    config = dataclasses.replace(SMALL, planner=dataclasses.replace(SMALL.planner, value="critic"))
+    run = Run.start(config, "CartPole-v1", population=2, seed=0, max_episode_steps=60)
+    critic = run.population.states.brain.critic
+    newborn = np.array(critic.network.weights[0]), np.array(critic.slow.weights[0])  # copies: the step donates buffers
+    run.live(60)
+    learnt = run.population.states.brain.critic
+    assert not np.allclose(newborn[0], learnt.network.weights[0])
+    assert not np.allclose(newborn[1], learnt.slow.weights[0])  # the slow copy follows
+    assert run.population.states.brain.memory is not None
 
 
 def test_default_brain_on_standard_tasks_is_model_based_on_raw_actions():
