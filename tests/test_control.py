@@ -115,11 +115,20 @@ def test_planner_with_the_true_cartpole_dynamics_balances_for_500_steps():
     assert total == 500.0
 
 
-@pytest.mark.parametrize("world", ["CartPole-v1", "Pendulum-v1"])  # Discrete and Box actions
-def test_model_based_agent_lives_and_its_frozen_copy_does_not_learn(world):
-    run = Run.start(SMALL, world, population=2, seed=0, max_episode_steps=60)
+@pytest.mark.parametrize("world, value", [("CartPole-v1", "memory"), ("Pendulum-v1", "critic")])  # Discrete, Box
+def test_model_based_agent_lives_and_its_frozen_copy_does_not_learn(world, value):
+    config = dataclasses.replace(SMALL, planner=dataclasses.replace(SMALL.planner, value=value))
+    run = Run.start(config, world, population=2, seed=0, max_episode_steps=60)
+    critic = run.population.states.brain.critic
+    newborn = None if critic is None else (np.array(critic.network.weights[0]), np.array(critic.slow.weights[0]))
     run.live(80)
     assert run.record.lives
+    if value == "critic":  # the critic learns, and its slow copy follows (copies above: the step donates buffers)
+        learnt = run.population.states.brain.critic
+        assert not np.allclose(newborn[0], learnt.network.weights[0])
+        assert not np.allclose(newborn[1], learnt.slow.weights[0])
+    else:
+        assert run.population.states.brain.critic is None
     assert run.population._step._cache_size() == 1  # 80 steps, one compilation (no weakly typed leaf recompiles it)
     before = run.population.states
     returns = frozen_returns(run.population, world, 2, seed=5, max_episode_steps=30)
@@ -137,18 +146,6 @@ def test_critic_learns_the_values_of_a_chain_by_td():
         critic = learn(critic)
     values = np.asarray(jax.vmap(critic.value)(s))
     np.testing.assert_allclose(values, [-2.71, -1.9, -1.0], rtol=0.15)
-
-
-def test_model_based_agent_with_a_critic_plans_with_its_value():
-    config = dataclasses.replace(SMALL, planner=dataclasses.replace(SMALL.planner, value="critic"))
-    run = Run.start(config, "CartPole-v1", population=2, seed=0, max_episode_steps=60)
-    critic = run.population.states.brain.critic
-    newborn = np.array(critic.network.weights[0]), np.array(critic.slow.weights[0])  # copies: the step donates buffers
-    run.live(60)
-    learnt = run.population.states.brain.critic
-    assert not np.allclose(newborn[0], learnt.network.weights[0])
-    assert not np.allclose(newborn[1], learnt.slow.weights[0])  # the slow copy follows
-    assert run.population.states.brain.memory is not None
 
 
 def test_default_brain_on_standard_tasks_is_model_based_on_raw_actions():
