@@ -133,8 +133,6 @@ class ModelBasedConfig:
     """MPPI's lambda, in units of the spread of the candidates' utilities"""
     noise: float = 0.3
     """sampling noise: the std of Box actions in [-1, 1], or the uniform share of Discrete choices"""
-    min_spread: float = 1e-6
-    """the least spread of the candidates' utilities the gate and MPPI divide by (one step's utility is ~1)"""
     members: int = 4
     """world-model ensemble members (their disagreement is the epistemic term)"""
     hidden: tuple[int, ...] = (64, 64)
@@ -276,9 +274,7 @@ def default_config(world: str) -> AgentConfig:
     return AgentConfig(perception=IdentityConfig(), planner=ModelBasedConfig(), motor="raw")
 
 
-POSITIVE = {  # reals > 0
-    "preference_precision", "gamma", "lr", "temperature", "learning_rate", "discount", "min_spread",
-}
+POSITIVE = {"preference_precision", "gamma", "lr", "temperature", "learning_rate", "discount"}  # reals > 0
 MAY_BE_ZERO = {"dreams"}  # counts >= 0 (every other count must be >= 1)
 
 

@@ -56,27 +56,24 @@ class SamplingPlanner(eqx.Module):
     temperature: float = eqx.field(static=True)
     noise: float = eqx.field(static=True)
     smoothing: float = eqx.field(static=True)
-    min_spread: float = eqx.field(static=True)
 
     def __init__(self, action_size: int, discrete: bool, *, horizon: int = 20, candidates: int = 128, plans: int = 4,
-                 discount: float = 0.99, temperature: float = 0.5, noise: float = 0.5, smoothing: float = 0.5,
-                 min_spread: float = 1e-6):
+                 discount: float = 0.99, temperature: float = 0.5, noise: float = 0.5, smoothing: float = 0.5):
         """`temperature`: MPPI's lambda, in units of the spread of U; `noise`: the Box sampling std (or, for
         Discrete, the weight of the uniform mixed into each step's probabilities); `smoothing`: how far the
-        distribution moves towards the weighted candidates per step; `min_spread`: the least spread of U, so
-        that gaps smaller than it never look decisive (in the units of one step's utility)."""
+        distribution moves towards the weighted candidates per step."""
         if action_size < 1 or horizon < 1 or candidates < max(plans, 2) or plans < 2:
             raise ValueError(f"need action_size, horizon >= 1 and candidates >= plans >= 2, got {action_size}, "
                              f"{horizon}, {candidates}, {plans}")
         for name, value in (("discount", discount), ("noise", noise), ("smoothing", smoothing)):
             if not 0 < value <= 1:
                 raise ValueError(f"{name} must lie in (0, 1], got {value}")
-        if not temperature > 0 or not min_spread > 0:
-            raise ValueError(f"temperature and min_spread must be > 0, got {temperature}, {min_spread}")
+        if not temperature > 0:
+            raise ValueError(f"temperature must be > 0, got {temperature}")
         self.action_size, self.discrete = int(action_size), bool(discrete)
         self.horizon, self.candidates, self.plans = int(horizon), int(candidates), int(plans)
         self.discount, self.temperature = float(discount), float(temperature)
-        self.noise, self.smoothing, self.min_spread = float(noise), float(smoothing), float(min_spread)
+        self.noise, self.smoothing = float(noise), float(smoothing)
 
     def init_state(self) -> PlanState:
         shape = (self.horizon, self.action_size)
@@ -119,7 +116,7 @@ class SamplingPlanner(eqx.Module):
         sequences = self._sample(state.distribution, key).at[0].set(state.plan).at[1].set(self._mode(state.distribution))
         utility = self.evaluate(sequences, start, step, terminal)
         utility = eqx.error_if(utility, ~jnp.all(jnp.isfinite(utility)), "planning: non-finite utility of a plan")
-        spread = jnp.maximum(utility.std(), self.min_spread)
+        spread = jnp.maximum(utility.std(), 1e-6)
         weights = jax.nn.softmax((utility - utility.max()) / (self.temperature * spread))
         target = jnp.einsum("n,nhw->hw", weights, sequences)
         distribution = (1 - self.smoothing) * state.distribution + self.smoothing * target
