@@ -66,9 +66,10 @@ def test_episodic_value_of_a_channel_is_its_mean_outcome_not_weighted_by_how_oft
     x = random_inputs(np.random.default_rng(2), 1)[0]
     memory = empty_memory()
     # channel 0 taken three times (outcomes 1, 2, 3), channel 1 once (outcome -4), channel 2 never
+    store = eqx.filter_jit(lambda m, payload, mask, key: m.store(x, payload, mask=mask, key=key))
     for i, (channel, outcome) in enumerate([(0, 1.0), (1, -4.0), (0, 2.0), (0, 3.0)]):
         taken = jax.nn.one_hot(channel, PAYLOAD)
-        memory = memory.store(x, taken * outcome, mask=taken, key=jax.random.key(i))
+        memory = store(memory, taken * outcome, taken, jax.random.key(i))
     recollection = memory.recall(x)
     np.testing.assert_allclose(recollection.payload, [2.0, -4.0, 0.0], rtol=1e-6)
     np.testing.assert_allclose(recollection.known, [1.0, 1.0, 0.0])
@@ -167,7 +168,7 @@ def test_population_of_memories_is_vmappable():
     rng = np.random.default_rng(9)
     x = jnp.asarray(random_inputs(rng, 1)[0])
     keys = jax.random.split(jax.random.key(9), 4)
-    population = eqx.filter_vmap(lambda k: empty_memory().store(x, jnp.ones(PAYLOAD), key=k))(keys)
+    population = eqx.filter_jit(eqx.filter_vmap(lambda k: empty_memory().store(x, jnp.ones(PAYLOAD), key=k)))(keys)
     assert population.weights.shape == (4, BITS, MODULES * CELLS // 32)
     recollections = eqx.filter_jit(eqx.filter_vmap(lambda m: m.recall(x)))(population)
     assert recollections.code.shape == (4, MODULES)
