@@ -156,9 +156,9 @@ class ModelAgent(eqx.Module):
         epistemic value: reward - drive_weight D(internal variables of s_next) - death_cost death."""
         cfg = self.config.planner
         deviation = s_next[..., self.latent_size:] * self.interoception.scale
-        drive = jax.vmap(self.interoception.drive)(jnp.atleast_2d(self.interoception.set_point + deviation))
+        drive = jnp.vectorize(self.interoception.drive, signature="(n)->()")(self.interoception.set_point + deviation)
         drive_weight = cfg.drive_weight if self.config.homeostasis == "on" else 0.0
-        return reward - drive_weight * drive.reshape(jnp.shape(reward)) - cfg.death_cost * death
+        return reward - drive_weight * drive - cfg.death_cost * death
 
     def utility(self, brain: ModelBrain, s, action):
         """One predicted step from model state `s`: (next state, u, p_continue); see the module docstring."""

@@ -1,6 +1,6 @@
 """The SDR memory at 10^5 items: a macrocolumn sized by the capacity rule, random sparse items, noisy cues,
-and the exact and approximate nearest-neighbour indexes it is compared with (shared by `evaluate.py memory`
-and `bench.py memory`).
+and the exact and approximate nearest-neighbour indexes it is compared with, and the jitted batch store and
+recall every part of the memory suite uses (shared by `evaluate.py memory` and `bench.py memory`).
 
 Items are random binary vectors of 8192 bits with 32 active (0.4%, the sparsity of an SDR), given to every
 system as they are: to the SDR memory as its input, to faiss `IndexBinaryFlat` bit-packed, and to faiss
@@ -65,12 +65,13 @@ def packed(items: np.ndarray) -> np.ndarray:
 
 
 @eqx.filter_jit
-def _store(memory: SparseyMemory, xs, key):
-    return memory.store_many(xs, jnp.zeros((len(xs), 1)), key=key)
+def store_all(memory: SparseyMemory, xs, payloads, key):
+    """Stores each row in turn, single-trial each (one jitted `lax.scan`); returns the memory and the codes."""
+    return memory.store_many(xs, payloads, key=key)
 
 
 @eqx.filter_jit
-def recall(memory: SparseyMemory, cues):
+def recall_all(memory: SparseyMemory, cues):
     """One jitted `vmap` of recall over a batch of cues."""
     return jax.vmap(memory.recall)(cues)
 
@@ -81,14 +82,15 @@ def store(memory: SparseyMemory, items: np.ndarray, key) -> tuple[SparseyMemory,
     for start in range(0, len(items), CHUNK):
         xs = jnp.asarray(dense(items[start : start + CHUNK]))
         started = time.perf_counter()
-        memory, chunk_codes = jax.block_until_ready(_store(memory, xs, jax.random.fold_in(key, start)))
+        memory, chunk_codes = jax.block_until_ready(
+            store_all(memory, xs, jnp.zeros((len(xs), 1)), jax.random.fold_in(key, start)))
         seconds += time.perf_counter() - started
         codes.append(np.asarray(chunk_codes))
     return memory, np.concatenate(codes), seconds
 
 
 def recalled_codes(memory: SparseyMemory, cues: np.ndarray, batch: int = 1024) -> np.ndarray:
-    return np.concatenate([np.asarray(recall(memory, jnp.asarray(dense(cues[i : i + batch]))).code)
+    return np.concatenate([np.asarray(recall_all(memory, jnp.asarray(dense(cues[i : i + batch]))).code)
                            for i in range(0, len(cues), batch)])
 
 

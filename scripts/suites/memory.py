@@ -23,6 +23,7 @@ from agents.config import SDRConfig
 from brain.sdr_encoding import BinaryInput, WinnersTakeAll
 from brain.sdr_memory import SparseyMemory, exact_recall_probability
 from suites import _sdr_scale as scale
+from suites._sdr_scale import recall_all, store_all
 from suites._report import print_table, run_folder
 
 matplotlib.use("Agg")
@@ -64,16 +65,6 @@ def keep(rng: np.random.Generator, inputs: np.ndarray, fraction: float) -> np.nd
     for row, source in zip(out, inputs):
         row[rng.choice(np.flatnonzero(source), kept, replace=False)] = 1.0
     return out
-
-
-@eqx.filter_jit
-def store_all(memory: SparseyMemory, xs, payloads, key):
-    return memory.store_many(xs, payloads, key=key)
-
-
-@eqx.filter_jit
-def recall_all(memory: SparseyMemory, cues):
-    return jax.vmap(memory.recall)(cues)
 
 
 @eqx.filter_jit
@@ -255,8 +246,8 @@ def at_scale(rng: np.random.Generator, key, probes: int = 1000) -> tuple[list[di
         row["saturation"] = float(memory.saturation())
         rows.append(row)
         print(f"  {size:,} stored ({seconds:.0f} s): exact recall at 20% noise {row['exact_20%']:.3f}", flush=True)
-    stored_g = scale.recall(memory, jnp.asarray(scale.dense(items[probe]))).familiarity
-    novel_g = scale.recall(memory, jnp.asarray(scale.dense(scale.random_items(rng, probes)))).familiarity
+    stored_g = recall_all(memory, jnp.asarray(scale.dense(items[probe]))).familiarity
+    novel_g = recall_all(memory, jnp.asarray(scale.dense(scale.random_items(rng, probes)))).familiarity
     figures["familiarity_auroc_at_1e5"] = roc_auc_score(np.r_[np.ones(probes), np.zeros(probes)], np.r_[stored_g, novel_g])
     figures["predicted_capacity_noise_20"] = scale.scale_memory().capacity(0.2)
     return rows, figures
@@ -305,8 +296,8 @@ def bench(
 
     by_bit = {size: scale.bit_major(items[:size]) for size in sizes}
     operations = {
-        "store": lambda size: jax.block_until_ready(scale._store(filled[size], fresh, key)),
-        "recall": lambda size: jax.block_until_ready(scale.recall(filled[size], cues)),
+        "store": lambda size: jax.block_until_ready(store_all(filled[size], fresh, jnp.zeros((batch, 1)), key)),
+        "recall": lambda size: jax.block_until_ready(recall_all(filled[size], cues)),
         "exact_nn": lambda size: scale.exact_nearest(by_bit[size], cue_items),
     }
     times = {(size, name): [] for size in sizes for name in operations}
