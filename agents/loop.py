@@ -184,12 +184,13 @@ def live(
     until=None,
     learn: bool = True,
     teacher=None,
-) -> tuple[Record, Observation]:
+) -> tuple[Record, Observation, jax.Array]:
     """Lives `steps` env steps in every env. `on_step(t, info, record, obs)` is called after each step;
     `until(record)` returning True stops early; with `learn=False` the brains do not change; `teacher(obs)`
     returns the channel each member is shown (-1: none) for each observation.
 
-    Returns the record and the last observation (pass both back in to continue the same lives).
+    Returns the record, the last observation and the next key (pass all three back in to continue the same lives:
+    living in several calls is then living in one).
     """
     record = record or Record()
     n = worlds.num_envs
@@ -230,7 +231,7 @@ def live(
             on_step(t, info, record, current)
         if until is not None and until(record):
             break
-    return record, current
+    return record, current, key
 
 
 def frozen_returns(population: Population, world: str, episodes: int, seed: int, **settings) -> np.ndarray:
@@ -245,8 +246,8 @@ def frozen_returns(population: Population, world: str, episodes: int, seed: int,
     limit = worlds.envs[0].spec.max_episode_steps if worlds.envs[0].spec else None
     if limit is None:
         raise ValueError(f"{world} has no time limit: frozen test episodes need one (max_episode_steps=...)")
-    record, _ = live(tester, worlds, limit + 1, jax.random.key(seed), learn=False,
-                     until=lambda record: len({life["env"] for life in record.lives}) == members * episodes)
+    record, *_ = live(tester, worlds, limit + 1, jax.random.key(seed), learn=False,
+                      until=lambda record: len({life["env"] for life in record.lives}) == members * episodes)
     first = {}
     for life in record.lives:
         first.setdefault(life["env"], life["task_return"])
@@ -266,6 +267,9 @@ class Run:
     key: jax.Array
     record: Record
     current: Observation | None = None
+    body: str | None = None  # how the worlds were made (see `start`), so that a checkpoint can make them again
+    settings: dict = dataclasses.field(default_factory=dict)
+    max_episode_steps: int | None = None
 
     @classmethod
     def start(
@@ -277,13 +281,13 @@ class Run:
         limit = {} if max_episode_steps is None else {"max_episode_steps": max_episode_steps}
         envs = make_vector_env(world, population, seed, body, **limit, **settings)
         agent, states = build_population(config, envs, seed)
-        return cls(config, world, seed, Population(agent, states), envs, jax.random.key(seed), Record())
+        return cls(config, world, seed, Population(agent, states), envs, jax.random.key(seed), Record(), None, body,
+                   settings, max_episode_steps)
 
     def live(self, steps: int, on_step=None, until=None, learn: bool = True, teacher=None) -> Record:
         """Lives `steps` more env steps, continuing exactly where the last call stopped (see `live`)."""
-        self.key, key = jax.random.split(self.key)
-        _, self.current = live(
-            self.population, self.envs, steps, key, on_step=on_step, record=self.record, first_obs=self.current,
+        _, self.current, self.key = live(
+            self.population, self.envs, steps, self.key, on_step=on_step, record=self.record, first_obs=self.current,
             until=until, learn=learn, teacher=teacher,
         )
         return self.record

@@ -23,6 +23,7 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.envs.mujoco import MujocoEnv
 
+from envs.state import StateError, mujoco_state, rng_state, set_mujoco_state, set_rng_state
 from homeostasis import Physiology
 
 ASSET = Path(__file__).resolve().parent / "assets" / "forager.xml"
@@ -186,6 +187,21 @@ class ForagerEnv(MujocoEnv):
         drive = float(self.physiology.drive(h_next))
         reward, self._drive = self._drive - drive, drive  # the homeostatic reward D(h) - D(h')
         return self._get_obs(), reward, bool(cause), False, self._get_info(cause, events)
+
+    # -- checkpoints (see envs/state.py) -----------------------------------------------------------
+    def state_dict(self) -> dict:
+        """Everything a later step depends on: the MuJoCo state, the body, the items and the RNG."""
+        return {"mujoco": mujoco_state(self), "rng": rng_state(self), "internal_state": self.internal_state.copy(),
+                "drive": self._drive, "item_xy": self.item_xy.copy()}
+
+    def load_state_dict(self, state: dict) -> None:
+        if np.shape(state["item_xy"]) != self.item_xy.shape:
+            raise StateError(f"the saved world has {len(state['item_xy'])} items; this one has {len(self.item_xy)}")
+        set_mujoco_state(self, state["mujoco"])
+        set_rng_state(self, state["rng"])
+        self.internal_state = np.array(state["internal_state"], np.float64)
+        self._drive = float(state["drive"])
+        self.item_xy = np.array(state["item_xy"], np.float64)
 
     # -- the body and its surroundings -------------------------------------------------------------
     def _events(self, eaten: np.ndarray, action: np.ndarray) -> np.ndarray:

@@ -89,6 +89,13 @@ class ThermalForagerEnv(ForagerEnv):
             self.data.mocap_pos[first_shade + i, :2] = self.shade_xy[i]
         return super().reset_model()
 
+    def state_dict(self) -> dict:
+        return {**super().state_dict(), "shade_xy": self.shade_xy.copy()}
+
+    def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict({k: v for k, v in state.items() if k != "shade_xy"})
+        self.shade_xy = np.array(state["shade_xy"], np.float64)
+
     def _events(self, eaten: np.ndarray, action: np.ndarray) -> np.ndarray:
         return np.append(eaten, max(float(action[-1]), 0.0))
 

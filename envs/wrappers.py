@@ -102,6 +102,14 @@ class Homeostatic(gym.Wrapper, gym.utils.RecordConstructorArgs):
         return (self._observation(obs), reward, ended, truncated,
                 {**info, **self._info(cause, task_reward, success)})
 
+    def state_dict(self) -> dict:
+        """The body's internal variables and the reward range seen so far (see envs/state.py)."""
+        return {"internal": self.internal.copy(), "seen": np.array(self._seen, np.float64)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.internal = np.array(state["internal"], np.float64)
+        self._seen = [float(x) for x in state["seen"]]
+
     def _unit(self, reward: float) -> float:
         """The task reward mapped onto [0, 1] by its range (see the module docstring)."""
         if self.task.reward_range is not None:
@@ -184,6 +192,13 @@ class Embodied(gym.Wrapper, gym.utils.RecordConstructorArgs):
         action = np.asarray(action)[: self.env.action_space.shape[0]]
         obs, reward, terminated, truncated, info = self.env.step(action)
         return self._observation(obs), reward, terminated, truncated, self._info(info)
+
+    def state_dict(self) -> dict:
+        """Empty: the body is a description, never stepped (see envs/state.py)."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
 
     def _internal(self, values) -> np.ndarray:
         internal = np.array(self.physiology.set_point, dtype=np.float64)
