@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import tyro
 
-from agents import checkpoint
 from agents.agent import Observation, build_agent
 from agents.config import (
     ActiveInferenceConfig,
@@ -72,30 +71,6 @@ def test_every_module_swap_lives_end_to_end(config, world):
     assert len(np.unique(curve[:, 1])) >= 1 and run.record.steps == 150 and ticks > 0
     if world == "CartPole-v1":
         assert run.record.lives, "a CartPole life should end within 150 steps of an untrained agent"
-
-
-def test_resume_equals_uninterrupted_and_bad_checkpoints_are_named(tmp_path):
-    config = dataclasses.replace(DEFAULT_SMALL, perception=RandomProjectionConfig(latent=8))
-    run = Run.start(config, "mortal/Forager-v0", 2, seed=3)
-    run.live(40)
-    path = checkpoint.save(run, tmp_path / "run.ckpt")
-    run.live(60)
-    resumed = checkpoint.load(path, expect=config)
-    resumed.live(60)
-    assert leaves_equal(run.population.states, resumed.population.states)
-    assert run.record.lives == resumed.record.lives and resumed.record.steps == 100
-
-    with pytest.raises(checkpoint.CheckpointError, match="different agent config"):
-        checkpoint.load(path, expect=dataclasses.replace(config, levels=7))
-    truncated = tmp_path / "truncated.ckpt"
-    truncated.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
-    with pytest.raises(checkpoint.CheckpointError, match="corrupt"):
-        checkpoint.load(truncated)
-    stranger = tmp_path / "stranger.ckpt"
-    stranger.write_bytes(b"not a checkpoint")
-    with pytest.raises(checkpoint.CheckpointError, match="not a Mortal checkpoint"):
-        checkpoint.load(stranger)
-    assert not list(tmp_path.glob(".run.ckpt.*")), "no temporary files are left behind"
 
 
 def test_jitted_step_equals_eager_step():
