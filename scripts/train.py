@@ -46,7 +46,8 @@ class Args:
     seed: int = 0
     """seed of the worlds and the brains"""
     checkpoint_every: int = 20_000
-    """env steps between checkpoints (each overwrites checkpoint.ckpt atomically)"""
+    """env steps between checkpoints (checkpoint.ckpt is the newest, the last 3 are kept); TensorBoard events and
+    the internal-state trace are flushed with each, so a crash loses at most this many steps"""
     log_every: int = 500
     """env steps between TensorBoard scalars"""
     resume: str | None = None
@@ -71,6 +72,20 @@ def plot_internal_state(trace: np.ndarray, names, set_point, low, high, path: Pa
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def append_trace(path: Path, rows: list) -> np.ndarray:
+    """Adds `rows` ([step, internal variables...]) to the trace at `path`, atomically, and returns the whole trace;
+    rows from the first new step on are dropped first (steps lived again from a checkpoint, after a crash)."""
+    trace = np.load(path) if path.exists() else None
+    if rows:
+        new = np.asarray(rows, np.float64)
+        trace = new if trace is None else np.concatenate([trace[trace[:, 0] < new[0, 0]], new])
+        partial = path.with_name(f".{path.name}")
+        with open(partial, "wb") as f:
+            np.save(f, trace)
+        partial.replace(path)
+    return trace
 
 
 RESUMED_FLAGS = ("world", "population", "seed")  # fixed by a checkpoint: on --resume, given only to agree with it
@@ -147,7 +162,7 @@ if __name__ == "__main__":
         sums["familiarity"] += float(np.mean(info["familiarity"]))
         sums["n"] += 1
         counts[:] += np.bincount(np.asarray(info["channel"]), minlength=len(channels))
-        if step % 10 == 0 or t == args.steps - 1:  # and the last step, so that a short run has a trace
+        if step % 10 == 0 or step == end:  # and the last step, so that a short run has a trace
             trace.append([step, *np.asarray(obs.intero[0])])
         for life in record.lives[lives_logged:]:
             writer.add_scalar("charts/survival_steps", life["survival_steps"], step)
@@ -163,19 +178,18 @@ if __name__ == "__main__":
                 writer.add_scalar(f"brain/channel/{name}", share, step)
             sums.update(drive=0.0, free_energy=0.0, familiarity=0.0, n=0)
             counts[:] = 0
-        if step % args.checkpoint_every == 0:
-            checkpoint.save(run, folder / "checkpoint.ckpt")
         progress.update(1)
 
-    start = time.perf_counter()
-    record = run.live(args.steps, on_step=on_step)
+    start, end, every = time.perf_counter(), run.record.steps + args.steps, args.checkpoint_every
+    while run.record.steps < end:  # lived in pieces between checkpoints (the same as in one piece)
+        record = run.live(min(every - run.record.steps % every, end - run.record.steps), on_step=on_step)
+        checkpoint.save(run, folder / "checkpoint.ckpt")
+        writer.flush()
+        whole = append_trace(folder / "internal_state.npy", trace)  # the whole life so far, across resumed runs
+        trace.clear()
     progress.close()
-    checkpoint.save(run, folder / "checkpoint.ckpt")
     writer.close()
-    trace_file = folder / "internal_state.npy"  # the whole life so far, across resumed runs
-    trace = np.concatenate([np.load(trace_file), trace]) if trace_file.exists() and trace else np.asarray(trace)
-    np.save(trace_file, trace)
-    plot_internal_state(trace, physiology.names, physiology.set_point, physiology.low, physiology.high,
+    plot_internal_state(whole, physiology.names, physiology.set_point, physiology.low, physiology.high,
                         folder / "internal_state.png")
 
     lives = record.lives

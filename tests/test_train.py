@@ -1,13 +1,15 @@
-"""scripts/train.py: usage errors without a traceback, short runs, and resuming."""
+"""scripts/train.py: usage errors without a traceback, short runs, resuming, and progress on disk."""
 
 import runpy
+import struct
 import sys
 from pathlib import Path
 
+import jax
 import numpy as np
 import pytest
 
-from agents import checkpoint
+from agents import checkpoint, loop
 
 ROOT = Path(__file__).resolve().parents[1]
 BRAIN = ["perception:identity", "memory:none", "planner:random", "gate:argmax", "--plan-every", "5", "--levels", "5",
@@ -57,3 +59,47 @@ def test_a_short_run_works_and_resume_refuses_conflicting_flags(monkeypatch, cap
     train(monkeypatch, "--resume", str(saved), "--steps", "3", "--seed", "0")  # agreeing flags; --steps honoured
     assert checkpoint.read_header(saved)["steps"] == 8
     assert np.load(folder / "internal_state.npy")[-1, 0] == 8
+
+
+def scalar_steps(folder: Path) -> dict[str, list[int]]:
+    """The steps of each TensorBoard scalar on disk (TFRecord framing: length, its crc, the event, its crc)."""
+    from tensorboardX.proto import event_pb2
+
+    steps = {}
+    for file in folder.glob("events.out.tfevents.*"):
+        data, at = file.read_bytes(), 0
+        while at + 12 <= len(data):
+            (size,) = struct.unpack("<Q", data[at: at + 8])
+            event = event_pb2.Event.FromString(data[at + 12: at + 12 + size])
+            for value in event.summary.value:
+                steps.setdefault(value.tag, []).append(event.step)
+            at += 16 + size
+    return steps
+
+
+def test_a_crash_loses_at_most_one_checkpoint_interval_and_resuming_equals_never_stopping(monkeypatch, tmp_path):
+    common = ["--population", "1", "--checkpoint-every", "10", "--log-every", "5", *BRAIN]
+    train(monkeypatch, "--steps", "30", "--runs", str(tmp_path / "straight"), *common)
+    checked = loop.check_finite
+
+    def killed_at_step_25(obs, step):
+        if step == 25:
+            raise KeyboardInterrupt
+        checked(obs, step)
+
+    monkeypatch.setattr(loop, "check_finite", killed_at_step_25)
+    with pytest.raises(KeyboardInterrupt):
+        train(monkeypatch, "--steps", "30", "--runs", str(tmp_path / "crashed"), *common)
+    monkeypatch.setattr(loop, "check_finite", checked)
+    (folder,) = (tmp_path / "crashed").iterdir()
+    assert checkpoint.read_header(folder / "checkpoint.ckpt")["steps"] == 20, "the last checkpoint before the crash"
+    assert np.load(folder / "internal_state.npy")[-1, 0] == 20, "the trace is on disk up to it"
+    assert 20 in scalar_steps(folder)["charts/drive"], "so are the TensorBoard scalars"
+
+    train(monkeypatch, "--resume", str(folder / "checkpoint.ckpt"), "--steps", "10")
+    (straight,) = (tmp_path / "straight").iterdir()
+    a, b = checkpoint.load(straight / "checkpoint.ckpt"), checkpoint.load(folder / "checkpoint.ckpt")
+    for x, y in zip(jax.tree.leaves(a.population.states), jax.tree.leaves(b.population.states), strict=True):
+        np.testing.assert_array_equal(x, y)
+    assert a.record.lives == b.record.lives and a.record.steps == b.record.steps == 30
+    np.testing.assert_array_equal(np.load(straight / "internal_state.npy"), np.load(folder / "internal_state.npy"))
