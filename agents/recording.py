@@ -1,18 +1,24 @@
-"""Recording a trained agent: its lives as MP4 videos, a Minari dataset and plots.
+"""Recording a trained agent: its lives as MP4 videos that show the brain, a Minari dataset and plots.
 
-    recording = live_episodes(run, 3, folder, max_steps=2000)       # agent 0, fresh lives, one MP4 each
+    recording = live_episodes(run, 3, folder, max_steps=2000)       # copies of agent 0, fresh lives, one MP4 each
     dataset = to_minari(recording, "recording-v0")                   # under $MINARI_DATASETS_PATH
     plot_episode(recording.episodes[0], recording.physiology, recording.channel_names, folder / "episode-000.png")
+    side_by_side(left_mp4, right_mp4, folder / "versus-000.mp4", fps=20)   # two brains' videos in one
+    frames, recording = clip(run, 200)                               # a short life in memory (TensorBoard)
 
-The first member of the run's population lives each episode as a fresh life (`Run.begin_lives`) in a new
-copy of its world made for rendering (`render_mode="rgb_array"`), through the loop it trained in
-(`agents.loop.live`). It keeps learning as it lives (its step is its learning) and carries what it learns
-from one recorded episode into the next; the run it is copied from is left as it was.
+Copies of the first member of the run's population live the episodes side by side, each a fresh life
+(`Run.begin_lives`) in its own copy of the world made for rendering (`rendering_world`), through the loop it
+trained in (`agents.loop.live`): one vmapped brain step serves every episode, so recording two episodes
+costs little more than one. Each copy keeps learning as it lives (its step is its learning); the run they
+are copied from is left as it was.
 
-Rendering costs some 300x a physics step, so a frame is rendered of the first observation and then of
-every `frame_every`-th step, and streamed straight into the MP4 (a 60,000-step life never sits in memory
-as images): `len(episode) // frame_every + 1` frames. Played at the world's `render_fps`, a video runs
-`frame_every` times faster than real time.
+Rendering is what made recordings slow: a frame is rendered only when it is written (of the first
+observation, of every `frame_every`-th step and of the last), at `SCENE_SIZE` px, without shadows,
+reflections or multisampling, and streamed straight into the MP4 (a 60,000-step life never sits in memory
+as images). Each frame carries an overlay (`agents.overlay`): the internal variables against their
+set-points and viable ranges, free energy, familiarity and the chosen channel, as the agent computed them
+on that frame's observation; the last frame names the cause of death. Played at the world's
+`render_fps`, a video runs `frame_every` times faster than real time.
 
 An episode keeps what the env did, as Minari lays it out: observations o_0 ... o_T, and per step the env
 action (the motor command of the selected channel), reward, termination and truncation. Its infos hold,
@@ -24,23 +30,32 @@ autoreset discards it. Minari's `DataCollector` writes an episode out the moment
 that last agent step, so episodes are kept here and written with `minari.create_dataset_from_buffers`.
 """
 
+import contextlib
 import dataclasses
+import itertools
+import time
 import warnings
 from pathlib import Path
 
 import gymnasium as gym
 import imageio
+import imageio.v3 as iio
 import jax
+import jax.numpy as jnp
 import minari
 import numpy as np
 from matplotlib.figure import Figure
 from minari.data_collector import EpisodeBuffer
+from tqdm import tqdm
 
 from agents.loop import Population, Record, Run, make_env
+from agents.overlay import BLOCK, Overlay, Reading
 from homeostasis import Physiology
 
 ENV_INFO = ("internal_state", "drive", "cause_of_death")  # every mortal world's info (DESIGN.md, Worlds)
 AGENT_INFO_LEFT_OUT = ("drive", "diverged")  # the env's drive is the same quantity; `live` raises on divergence
+SCENE_SIZE = 240  # px, the side of a rendered scene (the mortal arenas are square); the overlay panel goes beside it
+WARMUP = 100  # steps lived before the time a recording will take is estimated
 
 
 @dataclasses.dataclass
@@ -99,10 +114,11 @@ def _for_arrow(values):
 
 
 class EpisodeRecorder(gym.Wrapper):
-    """Keeps what the env does in its current episode and renders it to `on_frame`, while one is given.
+    """Keeps what the env does in the one episode it is armed for (the first reset after `arm`), and renders
+    the scenes that become frames: of the first observation, of every `frame_every`-th and of the last.
 
-    A frame is rendered of the first observation and of every `frame_every`-th step; `on_frame` is dropped
-    when the episode ends, so whatever resets the env next renders nothing until it is given a new one.
+    Scenes wait in `scenes` (by observation index) for what the agent computes on their observation, which
+    comes one env step later; every other step renders nothing.
     """
 
     def __init__(self, env: gym.Env, frame_every: int):
@@ -110,34 +126,35 @@ class EpisodeRecorder(gym.Wrapper):
         if frame_every < 1:
             raise ValueError(f"frame_every must be >= 1, got {frame_every}")
         self.frame_every = frame_every
-        self.on_frame = None
+        self.armed = False
         self.episode: Episode | None = None
+        self.scenes: dict[int, np.ndarray] = {}
+
+    def arm(self) -> None:
+        """The next reset begins the episode to record."""
+        self.armed = True
 
     def reset(self, *, seed=None, options=None):
         obs, info = self.env.reset(seed=seed, options=options)
-        self.episode = Episode(seed=seed, observations=[obs], env_infos=[info])
-        self._frame()
+        if self.armed:
+            self.armed = False
+            self.episode = Episode(seed=seed, observations=[obs], env_infos=[info])
+            self.scenes = {0: self.env.render()}
         return obs, info
 
     def step(self, action):
         obs, reward, terminated, truncated, info = self.env.step(action)
         episode = self.episode
-        episode.actions.append(np.copy(action))
-        episode.observations.append(obs)
-        episode.rewards.append(float(reward))
-        episode.terminations.append(bool(terminated))
-        episode.truncations.append(bool(truncated))
-        episode.env_infos.append(info)
-        if len(episode) % self.frame_every == 0:
-            self._frame()
-        if terminated or truncated:
-            self.on_frame = None
+        if episode is not None and not episode.ended:
+            episode.actions.append(np.copy(action))
+            episode.observations.append(obs)
+            episode.rewards.append(float(reward))
+            episode.terminations.append(bool(terminated))
+            episode.truncations.append(bool(truncated))
+            episode.env_infos.append(info)
+            if len(episode) % self.frame_every == 0 or terminated or truncated:
+                self.scenes[len(episode)] = self.env.render()
         return obs, reward, terminated, truncated, info
-
-    def _frame(self) -> None:
-        if self.on_frame is not None:
-            self.on_frame(self.env.render())
-            self.episode.frames += 1
 
 
 @dataclasses.dataclass
@@ -151,6 +168,23 @@ class Recording:
     config_name: str
 
 
+def rendering_world(run: Run, limit: int, size: int = SCENE_SIZE, shadows: bool = False) -> gym.Env:
+    """A copy of the run's world that renders `size` x `size` rgb_array scenes (a world that takes no render size,
+    such as classic control, renders at its own), ends episodes at `limit` steps, and, unless `shadows`, renders
+    without shadows, reflections or multisampling (under software GL they cost ~30x the scene itself)."""
+    settings = dict(render_mode="rgb_array", max_episode_steps=limit, **run.settings)
+    try:
+        env = make_env(run.world, run.body, width=size, height=size, **settings)
+    except TypeError:  # the world's constructor takes no width and height
+        env = make_env(run.world, run.body, **settings)
+    model = getattr(env.unwrapped, "model", None)
+    if model is not None and not shadows:  # a MuJoCo world: visual settings only, the physics is untouched
+        model.vis.quality.offsamples = 0
+        model.light_castshadow[:] = 0
+        model.mat_reflectance[:] = 0
+    return env
+
+
 def live_episodes(
     run: Run,
     episodes: int,
@@ -160,51 +194,123 @@ def live_episodes(
     seed: int = 0,
     frame_every: int = 10,
     fps: int | None = None,
+    size: int = SCENE_SIZE,
+    shadows: bool = False,
+    label: str | None = None,
+    progress: bool = False,
 ) -> Recording:
-    """Agent 0 of `run` lives `episodes` fresh lives in a rendering copy of its world, episode i reset with
-    seed `seed + i` and capped at `max_steps` steps (default: the run's time limit); writes
-    `folder/episode-<i>.mp4` at `fps` frames/s (default: the world's `render_fps`)."""
+    """Copies of agent 0 of `run` live `episodes` fresh lives side by side (one vmapped step), each in its own
+    rendering copy of the world, episode i reset with seed `seed + i` and capped at `max_steps` steps (default:
+    the run's time limit); writes `folder/episode-<i>.mp4` at `fps` frames/s (default: the world's
+    `render_fps`), every frame overlaid (`agents.overlay`, headed by `label`, default the brain's name). With
+    `progress`, a progress bar (on a terminal) and, after a short warm-up, the time the rest will take."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / f"episode-{i:03d}.mp4" for i in range(episodes)]
+    with contextlib.ExitStack() as stack:
+        def videos(world_fps: int) -> list:
+            return [stack.enter_context(imageio.get_writer(path, fps=fps or world_fps, codec="libx264",
+                                                           macro_block_size=BLOCK)).append_data for path in paths]
+
+        recording = _record(run, episodes, max_steps, seed, frame_every, size, shadows, videos, label, progress)
+    for episode, path in zip(recording.episodes, paths):
+        episode.video = path
+    return recording
+
+
+def side_by_side(left: str | Path, right: str | Path, path: str | Path, fps: int) -> int:
+    """Writes the frames of two videos side by side into `path`, frame for frame (the shorter one's last frame,
+    with its cause of death, held to the end); returns the frames written."""
+    written, last = 0, [None, None]
+    with imageio.get_writer(path, fps=fps, codec="libx264", macro_block_size=BLOCK) as video:
+        for pair in itertools.zip_longest(iio.imiter(left), iio.imiter(right)):
+            last = [frame if frame is not None else held for frame, held in zip(pair, last)]
+            if last[0].shape[0] != last[1].shape[0]:
+                raise ValueError(f"{left} and {right} have frames of different heights: {last[0].shape}, {last[1].shape}")
+            video.append_data(np.concatenate(last, axis=1))
+            written += 1
+    return written
+
+
+def clip(run: Run, steps: int, *, seed: int = 0, frame_every: int = 2, size: int = 160) -> tuple[np.ndarray, Recording]:
+    """A short fresh life of a copy of agent 0, at most `steps` steps: its overlaid frames [T, H, W, 3] in memory
+    (every `frame_every`-th step and the last) and its recording (for `episode_figure`)."""
+    frames = []
+    recording = _record(run, 1, steps, seed, frame_every, size, False, lambda fps: [frames.append], None, False)
+    return np.stack(frames), recording
+
+
+def _record(run: Run, episodes: int, max_steps: int | None, seed: int, frame_every: int, size: int, shadows: bool,
+            sinks, label: str | None, progress: bool) -> Recording:
+    """`live_episodes` with `sinks(fps)` giving one frame sink per episode."""
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
     limit = max_steps if max_steps is not None else run.envs.envs[0].spec.max_episode_steps
     if limit is None or limit < 1:
         raise ValueError(f"max_steps must be >= 1 (the world {run.world} has no time limit of its own), got {limit}")
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-
-    def rendering_world():
-        return EpisodeRecorder(make_env(run.world, render_mode="rgb_array", max_episode_steps=limit), frame_every)
-
-    envs = gym.vector.SyncVectorEnv([rendering_world], autoreset_mode=gym.vector.AutoresetMode.NEXT_STEP)
+    worlds = gym.vector.SyncVectorEnv(
+        [lambda: EpisodeRecorder(rendering_world(run, limit, size, shadows), frame_every)] * episodes,
+        autoreset_mode=gym.vector.AutoresetMode.NEXT_STEP,
+    )
     try:
-        first = jax.tree.map(lambda leaf: leaf[:1], run.population.states)
-        agent = Run(run.config, run.world, run.seed, Population(run.population.agent, first), envs, run.key,
-                    Record(steps=run.record.steps))  # the selection cadence goes on from the run's step count
-        recorder = envs.envs[0]
-        fps = fps or recorder.metadata["render_fps"]
-        lived = [_live_episode(agent, recorder, seed + i, folder / f"episode-{i:03d}.mp4", fps, limit)
-                 for i in range(episodes)]
+        copies = jax.tree.map(lambda leaf: jnp.repeat(leaf[:1], episodes, axis=0), run.population.states)
+        agent = Run(run.config, run.world, run.seed, Population(run.population.agent, copies), worlds, run.key,
+                    Record(steps=run.record.steps), body=run.body, settings=run.settings)  # selection goes on from the run's step count
+        recorders = worlds.envs
+        physiology = recorders[0].get_wrapper_attr("physiology")
+        channel_names = run.population.agent.motor.names
+        for recorder in recorders:
+            recorder.arm()
+        agent.begin_lives(seed)  # world i reset with seed + i
+        lived = [recorder.episode for recorder in recorders]
+        overlay = Overlay(physiology, channel_names, recorders[0].scenes[0].shape,
+                          label=run.config.describe() if label is None else label)
+        _live(agent, recorders, sinks(recorders[0].metadata["render_fps"]), overlay, limit, progress)
     finally:
-        envs.close()
-    return Recording(lived, recorder.env, recorder.get_wrapper_attr("physiology"), run.population.agent.motor.names,
-                     run.config.describe())
+        worlds.close()
+    for episode in lived:
+        if not episode.ended or len(episode.agent_infos) != len(episode.observations):
+            raise RuntimeError(f"episode seeded {episode.seed} did not end within {limit} steps: "
+                               "the time limit is not in force")
+    return Recording(lived, recorders[0].env, physiology, channel_names, run.config.describe())
 
 
-def _live_episode(agent: Run, recorder: EpisodeRecorder, seed: int, path: Path, fps: int, limit: int) -> Episode:
-    with imageio.get_writer(path, fps=fps, codec="libx264", macro_block_size=16) as video:
-        recorder.on_frame = video.append_data
-        agent.begin_lives(seed)
-        episode = recorder.episode
+def _live(agent: Run, recorders: list[EpisodeRecorder], sinks: list, overlay: Overlay, limit: int,
+          progress: bool) -> None:
+    """Lives every recorder's episode to its end, plus the agent's step on its terminal observation (the env
+    autoresets meanwhile, unrecorded); each waiting scene is overlaid with what the agent computed on its
+    observation and given to its episode's sink."""
+    episodes = [recorder.episode for recorder in recorders]
+    bar = tqdm(total=limit + 1, desc=f"recording {len(episodes)} x {agent.world}", unit="step", mininterval=1,
+               disable=None if progress else True)
+    clock = {}
 
-        def on_step(t, info, record, obs):
-            episode.agent_infos.append({k: v[0] for k, v in info.items() if k not in AGENT_INFO_LEFT_OUT})
+    def on_step(t, info, record, obs):
+        for i, (episode, recorder) in enumerate(zip(episodes, recorders)):
+            if len(episode.agent_infos) == len(episode.observations):
+                continue  # this life is recorded to its end; its world has moved on
+            index = len(episode.agent_infos)
+            mine = {k: v[i] for k, v in info.items() if k not in AGENT_INFO_LEFT_OUT}
+            episode.agent_infos.append(mine)
+            if index in recorder.scenes:
+                ending = episode.cause if episode.ended and index == len(episode) else ""
+                reading = Reading(index, np.asarray(episode.env_infos[index]["internal_state"]), int(mine["channel"]),
+                                  float(mine["free_energy"]), float(mine["familiarity"]), ending)
+                sinks[i](overlay.draw(recorder.scenes.pop(index), reading))
+                episode.frames += 1
+        bar.update(1)
+        if progress and t in (WARMUP // 5, WARMUP):  # from the fifth of the warm-up on: the step is compiled
+            clock[t] = time.perf_counter()
+            if t == WARMUP:
+                seconds = (clock[WARMUP] - clock[WARMUP // 5]) / (WARMUP - WARMUP // 5) * (limit - WARMUP)
+                tqdm.write(f"recording {len(episodes)} episode(s) of up to {limit:,} steps side by side: "
+                           f"about {seconds:.0f}s more at most (sooner where lives end sooner)")
 
-        # One step past the end: the agent's step on its terminal observation (the env autoresets meanwhile).
-        agent.live(limit + 1, on_step=on_step, until=lambda record: len(episode.agent_infos) > len(episode))
-    if not episode.ended or len(episode.agent_infos) != len(episode.observations):
-        raise RuntimeError(f"episode seeded {seed} did not end within {limit} steps: the time limit is not in force")
-    episode.video = path
-    return episode
+    def recorded(record) -> bool:
+        return all(len(e.agent_infos) == len(e.observations) and e.ended for e in episodes)
+
+    with bar:
+        agent.live(limit + 1, on_step=on_step, until=recorded)
 
 
 def to_minari(recording: Recording, dataset_id: str) -> minari.MinariDataset:
@@ -228,6 +334,11 @@ def to_minari(recording: Recording, dataset_id: str) -> minari.MinariDataset:
 
 
 def plot_episode(episode: Episode, physiology: Physiology, channel_names, path: str | Path, title: str = "") -> None:
+    """Writes `episode_figure` to `path`."""
+    episode_figure(episode, physiology, channel_names, title).savefig(path, dpi=100)
+
+
+def episode_figure(episode: Episode, physiology: Physiology, channel_names, title: str = "") -> Figure:
     """Internal variables against their set-points and viable ranges, then free energy, familiarity and the
     selected channel, over the episode's steps."""
     infos = episode.infos()
@@ -251,4 +362,4 @@ def plot_episode(episode: Episode, physiology: Physiology, channel_names, path: 
     axes[-1].set_xlabel("step")
     axes[0].set_title(title or f"{len(episode)} steps, ended by {episode.cause}", fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    return fig

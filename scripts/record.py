@@ -1,13 +1,19 @@
-"""Record a trained agent: an MP4 per episode, a Minari dataset and plots, written into its run folder.
+"""Record a trained agent: an overlaid MP4 per episode, a Minari dataset and plots, written into its run folder.
 
-    python scripts/record.py --checkpoint runs/<name>/checkpoint.ckpt --episodes 3
-    python scripts/record.py --checkpoint runs/<name>/checkpoint.ckpt --episodes 2 --max-steps 2000
+    python scripts/record.py --checkpoint runs/<name>/checkpoint.ckpt --episodes 2
+    python scripts/record.py --checkpoint runs/<name>/checkpoint.ckpt --episodes 2 --max-steps 60000
+    python scripts/record.py --checkpoint runs/<full>/checkpoint.ckpt --versus runs/<ablated>/checkpoint.ckpt
 
-The first agent of the checkpoint's population (agent 0) lives each episode as a fresh life, episode i in
-its world reset with seed `--seed + i`, rendered headless (MUJOCO_GL=egl). It keeps learning as it lives,
-as it always does; the checkpoint is only read. Writes, for the n-th recording of a run:
+Copies of the first agent of the checkpoint's population (agent 0) live the episodes side by side, each a
+fresh life, episode i in its world reset with seed `--seed + i`, rendered headless (MUJOCO_GL=egl). They
+keep learning as they live, as agents always do; the checkpoint is only read. After a short warm-up the
+script says how long the rest will take; on a terminal a progress bar shows it going. Writes, for the
+n-th recording of a run:
 
-    runs/<name>/recording-<n>/episode-<i>.mp4   a frame every --frame-every steps, at the world's render_fps
+    runs/<name>/recording-<n>/episode-<i>.mp4   a frame every --frame-every steps (and the last), at the
+                                                world's render_fps, each with the overlay of agents/overlay.py
+    runs/<name>/recording-<n>/versus-<i>.mp4    with --versus: this brain (left) and the other (right), same
+                                                seeds; the other's own videos and plots in recording-<n>/versus/
     runs/<name>/recording-<n>/episode-<i>.png   internal variables against set-points, free energy,
                                                 familiarity and the selected channel over time
     runs/<name>/minari/recording-v<n>/          the Minari dataset `recording-v<n>` (or under --dataset-root):
@@ -31,7 +37,8 @@ import numpy as np  # noqa: E402
 import tyro  # noqa: E402
 
 from agents import checkpoint  # noqa: E402
-from agents.recording import live_episodes, plot_episode, to_minari  # noqa: E402
+from agents.loop import Run  # noqa: E402
+from agents.recording import SCENE_SIZE, Recording, live_episodes, plot_episode, side_by_side, to_minari  # noqa: E402
 from suites._report import print_table  # noqa: E402
 
 
@@ -41,8 +48,9 @@ class Args:
     """the run to record: runs/<name>/checkpoint.ckpt (outputs go beside it)"""
     episodes: int = 1
     """episodes (fresh lives) to record"""
-    max_steps: int | None = None
-    """cap on each episode's steps (default: the run's time limit, 60,000 on the mortal worlds)"""
+    max_steps: int | None = 20_000
+    """cap on each episode's steps (a third of the mortal worlds' 60,000-step lives, so that the default
+    recording takes about a minute on 2 CPU cores; None: the run's time limit)"""
     seed: int = 0
     """episode i resets its world with seed + i"""
     frame_every: int = 10
@@ -50,6 +58,12 @@ class Args:
     faster than real time at the default fps"""
     fps: int | None = None
     """frames per second of the videos (default: the world's render_fps)"""
+    size: int = SCENE_SIZE
+    """side of the rendered scene in px (the overlay panel goes beside it)"""
+    shadows: bool = False
+    """render with MuJoCo's shadows, reflections and multisampling (~30x slower under software GL)"""
+    versus: str | None = None
+    """a second checkpoint of the same world: its agent 0 lives the same seeds, side by side in versus-<i>.mp4"""
     dataset_root: str | None = None
     """where the Minari dataset goes (MINARI_DATASETS_PATH); default: <run folder>/minari"""
 
@@ -60,6 +74,23 @@ def next_recording(folder: Path, dataset_root: Path) -> int:
                 if not (folder / f"recording-{n}").exists() and not (dataset_root / f"recording-v{n}").exists())
 
 
+def load(path: str) -> Run:
+    """The checkpoint's run, without its worlds (agent 0 lives in fresh rendering copies)."""
+    run = checkpoint.load(path)
+    run.envs.close()
+    if run.envs.num_envs > 1:
+        print(f"{path}: population of {run.envs.num_envs}: recording agent 0")
+    return run
+
+
+def plot(recording: Recording, world: str, folder: Path) -> None:
+    """episode-<i>.png beside each video."""
+    for i, episode in enumerate(recording.episodes):
+        plot_episode(episode, recording.physiology, recording.channel_names, folder / f"episode-{i:03d}.png",
+                     title=f"{world}, agent 0, episode {i} (seed {episode.seed}): {len(episode)} steps, "
+                           f"ended by {episode.cause}")
+
+
 def main(args: Args) -> None:
     folder = Path(args.checkpoint).parent
     dataset_root = Path(args.dataset_root) if args.dataset_root else folder / "minari"
@@ -68,19 +99,24 @@ def main(args: Args) -> None:
     out = folder / f"recording-{n}"
 
     start = time.perf_counter()
-    run = checkpoint.load(args.checkpoint)
-    run.envs.close()  # its worlds are not needed: agent 0 lives in fresh rendering copies
-    if run.envs.num_envs > 1:
-        print(f"population of {run.envs.num_envs}: recording agent 0")
+    run = load(args.checkpoint)
+    other = load(args.versus) if args.versus else None
+    if other is not None and other.world != run.world:
+        raise SystemExit(f"error: --versus {args.versus} lives in {other.world}, {args.checkpoint} in {run.world}")
     loaded = time.perf_counter()
-    recording = live_episodes(run, args.episodes, out, max_steps=args.max_steps, seed=args.seed,
-                              frame_every=args.frame_every, fps=args.fps)
+    settings = dict(max_steps=args.max_steps, seed=args.seed, frame_every=args.frame_every, fps=args.fps,
+                    size=args.size, shadows=args.shadows, progress=True)
+    recording = live_episodes(run, args.episodes, out, label=f"A {run.config.describe()}" if other else None,
+                              **settings)
+    plot(recording, run.world, out)
+    if other is not None:
+        theirs = live_episodes(other, args.episodes, out / "versus", label=f"B {other.config.describe()}", **settings)
+        plot(theirs, other.world, out / "versus")
+        fps = args.fps or recording.env.metadata["render_fps"]
+        for i, (ours, their) in enumerate(zip(recording.episodes, theirs.episodes)):
+            side_by_side(ours.video, their.video, out / f"versus-{i:03d}.mp4", fps)
     lived = time.perf_counter()
     dataset = to_minari(recording, f"recording-v{n}")
-    for i, episode in enumerate(recording.episodes):
-        plot_episode(episode, recording.physiology, recording.channel_names, out / f"episode-{i:03d}.png",
-                     title=f"{run.world}, agent 0, episode {i} (seed {episode.seed}): {len(episode)} steps, "
-                           f"ended by {episode.cause}")
     done = time.perf_counter()
 
     print_table([dict(episode=i, seed=e.seed, steps=len(e), ended_by=e.cause, reward=float(np.sum(e.rewards)),
@@ -88,8 +124,8 @@ def main(args: Args) -> None:
                       mp4_kib=round(e.video.stat().st_size / 1024)) for i, e in enumerate(recording.episodes)],
                 title=f"{run.world}: {recording.config_name}, checkpoint at step {run.record.steps}")
     steps = sum(len(e) for e in recording.episodes)
-    print(f"\nload {loaded - start:.1f}s; live and render {steps} steps {lived - loaded:.1f}s "
-          f"({steps / (lived - loaded):.0f} steps/s); dataset and plots {done - lived:.1f}s")
+    print(f"\nload {loaded - start:.1f}s; live, render and plot {steps} steps {lived - loaded:.1f}s "
+          f"({steps / (lived - loaded):.0f} steps/s); dataset {done - lived:.1f}s")
     print(f"videos and plots in {out}/")
     print(f"Minari dataset {dataset.spec.dataset_id} ({dataset.total_episodes} episodes, {dataset.total_steps} steps) "
           f"in {dataset_root}/: MINARI_DATASETS_PATH={dataset_root} then minari.load_dataset('recording-v{n}')")
