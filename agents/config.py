@@ -2,11 +2,15 @@
 
 Each slot's variants live in one registry (`SLOTS`), which serves both the tyro command line
 (`python scripts/train.py memory:none gate:argmax`) and code (`variant("memory", "none")`). Every variant
-config knows how to `build` its module.
+config knows how to `build` its module. A module of your own joins a slot with `register` (README, "Write
+your own brain module"); `import_plugins` imports the modules that register them (`--plugin`, `plugins = [...]`).
 """
 
 import dataclasses
+import importlib
 import math
+import os
+import sys
 from typing import Annotated, Literal, Union
 
 import tyro
@@ -77,10 +81,12 @@ class SDRConfig:
     """width of the binarised latent"""
     active_bits: int = 16
     """active bits of the binarised latent (k of k-WTA)"""
+    recency: float = 0.0
+    """least step size of each cell's payload mean (0: the plain mean of all stored; see SparseyMemory)"""
 
     def build(self, in_size: int, payload_size: int, *, key):
         binariser = WinnersTakeAll(in_size, self.active_bits, self.input_bits, key=key)
-        return SparseyMemory(binariser, payload_size, self.modules, self.cells)
+        return SparseyMemory(binariser, payload_size, self.modules, self.cells, recency=self.recency)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,6 +163,8 @@ class ModelBasedConfig:
     """weight of the episodic value of a plan's first action in its salience"""
     value_weight: float = 1.0
     """weight of the value of a plan's end state (the value beyond the horizon)"""
+    novelty: Literal["familiarity", "count"] = "familiarity"
+    """novelty of a plan's end state: 1 - G (familiarity), or 1 / sqrt(1 + n), n the visits memory counts there"""
     value: Literal["memory", "critic"] = "memory"
     """the value beyond the horizon: recalled from memory (max_c Q(s_H, c)), or a PC critic's V(s_H) (TD-learned)"""
 
@@ -208,13 +216,51 @@ SLOTS = {
 }
 
 
-def variant(slot: str, name: str, **fields):
-    """The config of variant `name` of `slot`; an unknown slot or name is an error listing the valid ones."""
+def _check_slot(slot: str) -> None:
     if slot not in SLOTS:
         raise ValueError(f"unknown brain slot {slot!r}; valid slots: {', '.join(SLOTS)}")
+
+
+def variant(slot: str, name: str, **fields):
+    """The config of variant `name` of `slot`; an unknown slot or name is an error listing the valid ones."""
+    _check_slot(slot)
     if name not in SLOTS[slot]:
-        raise ValueError(f"unknown {slot} {name!r}; valid: {', '.join(SLOTS[slot])}")
+        raise ValueError(f"unknown {slot} {name!r}; valid: {', '.join(SLOTS[slot])} (a module of your own: register "
+                         "it with agents.config.register, and name the module that does with --plugin)")
     return SLOTS[slot][name](**fields)
+
+
+def register(slot: str, name: str, config_cls: type) -> None:
+    """Adds `config_cls` to `slot` as variant `name`: from then on it is swappable by name in code, on the
+    command line (`python scripts/train.py memory:NAME`) and in sweep and curriculum files.
+
+    `config_cls` is a frozen dataclass whose `build` makes the module, with the slot's signature
+    (e.g. memory: `build(in_size, payload_size, *, key)`; see the built-in configs above)."""
+    _check_slot(slot)
+    if not (dataclasses.is_dataclass(config_cls) and isinstance(config_cls, type)
+            and config_cls.__dataclass_params__.frozen and callable(getattr(config_cls, "build", None))):
+        raise TypeError(f"a {slot} variant must be a frozen dataclass with a build method, got {config_cls!r}")
+    if not name or not all(c.isalnum() or c in "-_" for c in name):
+        raise ValueError(f"a variant name may hold only letters, digits, '-' and '_', got {name!r}")
+    taken = SLOTS[slot].get(name)
+    if taken is not None and taken is not config_cls:
+        raise ValueError(f"{slot} {name!r} is taken by {taken.__module__}.{taken.__qualname__}")
+    if any(config_cls is cls for variants in SLOTS.values() for cls in variants.values()) and taken is None:
+        raise ValueError(f"{config_cls.__qualname__} is registered already, under another name")
+    SLOTS[slot][name] = config_cls
+    globals()[_UNION_NAMES[slot]] = _union(slot)  # AgentConfig's annotations name these: tyro sees the new variant
+
+
+def import_plugins(modules) -> None:
+    """Imports each named module (which `register`s its brain modules), looked up on the path and in the current
+    directory; a missing one is an error naming it."""
+    if os.getcwd() not in sys.path:
+        sys.path.append(os.getcwd())
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as error:
+            raise ValueError(f"plugin module {module!r} not found ({error}); is it on the path?") from None
 
 
 def name_of(config) -> str:
@@ -230,14 +276,19 @@ def _union(slot: str):
     return Union[tuple(Annotated[cls, tyro.conf.subcommand(name)] for name, cls in SLOTS[slot].items())]
 
 
+_UNION_NAMES = {slot: f"{slot.capitalize()}Variant" for slot in SLOTS}
+PerceptionVariant, MemoryVariant, PlannerVariant, GateVariant = (_union(slot) for slot in SLOTS)
+
+
 @dataclasses.dataclass(frozen=True)
 class AgentConfig:
     """An agent: a variant per brain slot, and the timescales and weights that tie them together."""
 
-    perception: _union("perception") = PCConfig()
-    memory: _union("memory") = SDRConfig()
-    planner: _union("planner") = ActiveInferenceConfig()
-    gate: _union("gate") = BasalGangliaConfig()
+    # by name, resolved when read (tyro, typing.get_type_hints): a `register`ed variant joins its slot's union
+    perception: "PerceptionVariant" = PCConfig()
+    memory: "MemoryVariant" = SDRConfig()
+    planner: "PlannerVariant" = ActiveInferenceConfig()
+    gate: "GateVariant" = BasalGangliaConfig()
     motor: Literal["reflexes", "raw"] = "reflexes"
     """reflexes: the brain picks a channel whose innate primitive drives the actuators; raw: its actions do"""
     homeostasis: Literal["on", "off"] = "on"

@@ -1,4 +1,5 @@
 """Checked TOML files (sweep specs, curricula): every problem is a `SpecError` that names the file and the field.
+Either kind may begin with `plugins = ["module", ...]`: modules imported first, which register brain modules.
 
     data = load_toml(path, "curriculum", parse)          # parse(table) -> the checked object
     lesson = from_table(Lesson, table, "lessons[0]")     # a dataclass from a table, field by field
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import gymnasium as gym
 
-from agents.config import SLOTS, AgentConfig, validate, variant
+from agents.config import SLOTS, AgentConfig, import_plugins, validate, variant
 
 TYPE_NAMES = {str: "a string", list: "an array", int: "an integer", float: "a number", bool: "a boolean",
               dict: "a table", tuple: "an array"}
@@ -31,9 +32,20 @@ def load_toml(path: str | Path, kind: str, parse):
     except tomllib.TOMLDecodeError as error:
         raise SpecError(f"{path}: not valid TOML: {error}") from None
     try:
+        plugins(data.pop("plugins", []))
         return parse(data)
     except SpecError as error:
         raise SpecError(f"{path}: {error}") from None
+
+
+def plugins(modules) -> None:
+    """The file's `plugins = ["module", ...]`, imported before the rest is read: they register brain modules."""
+    if not (is_a(modules, list) and all(is_a(m, str) for m in modules)):
+        raise SpecError(f"field 'plugins' must be an array of module names, got {modules!r}")
+    try:
+        import_plugins(modules)
+    except ValueError as error:
+        raise SpecError(f"field 'plugins': {error}") from None
 
 
 def from_table(cls, table, where: str = "", **parsers):

@@ -82,7 +82,8 @@ class NoMemory(AbstractMemory):
 
     def recall(self, cue):
         zeros = jnp.zeros(self.payload_size)
-        return Recollection(code=jnp.zeros(1, int), familiarity=jnp.zeros(()), payload=zeros, known=zeros)
+        return Recollection(code=jnp.zeros(1, int), familiarity=jnp.zeros(()), payload=zeros, known=zeros,
+                            count=jnp.zeros(()))
 
     def store(self, x, payload, *, key, mask=None):
         return self

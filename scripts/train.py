@@ -31,7 +31,7 @@ from tensorboardX import SummaryWriter  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from agents import checkpoint  # noqa: E402
-from agents.config import AgentConfig, ConfigError, default_config, validate  # noqa: E402
+from agents.config import AgentConfig, ConfigError, default_config, import_plugins, validate  # noqa: E402
 from agents.loop import Run  # noqa: E402
 
 
@@ -54,6 +54,9 @@ class Args:
     """continue the run saved in this checkpoint (its world and brain; a brain named here must match it)"""
     runs: str = "runs"
     """folder that holds the run folders"""
+    plugin: tyro.conf.UseAppendAction[tuple[str, ...]] = ()
+    """a module to import first, which registers brain modules of your own (repeat for more; README, "Write your
+    own brain module")"""
     agent: Annotated[AgentConfig, tyro.conf.arg(name="")] = AgentConfig()
     """the brain: one variant per slot (see `perception:`, `memory:`, `planner:`, `gate:` subcommands); by default
     the world's own default brain (agents.config.default_config)"""
@@ -99,6 +102,16 @@ def flags_given(argv: list[str]) -> dict:
     return {k: v for k, v in vars(parser.parse_known_args(argv)[0]).items() if v is not None}
 
 
+def import_plugins_given(argv: list[str]) -> None:
+    """Imports the `--plugin` modules before the rest is read: the variants they register become subcommands."""
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    parser.add_argument("--plugin", action="append", default=[])
+    try:
+        import_plugins(parser.parse_known_args(argv)[0].plugin)
+    except ValueError as error:
+        usage_error(str(error))
+
+
 def usage_error(message: str) -> NoReturn:
     """Ends the script as argparse does on a usage error: `error: message` on stderr, exit status 2."""
     print(f"error: {message}", file=sys.stderr)
@@ -123,6 +136,7 @@ def check(args: Args, given: dict) -> None:
 
 
 if __name__ == "__main__":
+    import_plugins_given(sys.argv[1:])
     given = flags_given(sys.argv[1:])
     world = given.get("world", Args.world)
     default = Args(world=world, agent=default_config(world))
