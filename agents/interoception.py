@@ -12,7 +12,7 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int
 
-from homeostasis import Physiology
+from homeostasis import Physiology, drive
 
 
 class Interoception(eqx.Module):
@@ -33,7 +33,8 @@ class Interoception(eqx.Module):
         return (h - self.set_point) / self.scale
 
     def drive(self, h: Float[Array, " variables"]) -> Float[Array, ""]:
-        return jnp.sum(jnp.abs(self.deviation(h)) ** self.n) ** (1 / self.m)
+        """D(h), the homeostatic drive (`homeostasis.drive`), over the last axis of `h`."""
+        return drive(h, self.set_point, self.scale, self.n, self.m)
 
     def level(self, h: Float[Array, " variables"]) -> Int[Array, " variables"]:
         u = jnp.clip(self.deviation(h), -1.0, 1.0)

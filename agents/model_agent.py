@@ -157,7 +157,7 @@ class ModelAgent(eqx.Module):
         epistemic value: reward - drive_weight D(internal variables of s_next) - death_cost death."""
         cfg = self.config.planner
         deviation = s_next[..., self.latent_size:] * self.interoception.scale
-        drive = jnp.vectorize(self.interoception.drive, signature="(n)->()")(self.interoception.set_point + deviation)
+        drive = self.interoception.drive(self.interoception.set_point + deviation)
         drive_weight = cfg.drive_weight if self.config.homeostasis == "on" else 0.0
         return reward - drive_weight * drive - cfg.death_cost * death
 
