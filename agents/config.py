@@ -81,12 +81,10 @@ class SDRConfig:
     """width of the binarised latent"""
     active_bits: int = 16
     """active bits of the binarised latent (k of k-WTA)"""
-    recency: float = 0.0
-    """least step size of each cell's payload mean (0: the plain mean of all stored; see SparseyMemory)"""
 
     def build(self, in_size: int, payload_size: int, *, key):
         binariser = WinnersTakeAll(in_size, self.active_bits, self.input_bits, key=key)
-        return SparseyMemory(binariser, payload_size, self.modules, self.cells, recency=self.recency)
+        return SparseyMemory(binariser, payload_size, self.modules, self.cells)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -163,8 +161,6 @@ class ModelBasedConfig:
     """weight of the episodic value of a plan's first action in its salience"""
     value_weight: float = 1.0
     """weight of the value of a plan's end state (the value beyond the horizon)"""
-    novelty: Literal["familiarity", "count"] = "familiarity"
-    """novelty of a plan's end state: 1 - G (familiarity), or 1 / sqrt(1 + n), n the visits memory counts there"""
     value: Literal["memory", "critic"] = "memory"
     """the value beyond the horizon: recalled from memory (max_c Q(s_H, c)), or a PC critic's V(s_H) (TD-learned)"""
 

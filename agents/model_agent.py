@@ -90,7 +90,6 @@ class Percept(NamedTuple):
 
 class Recall(NamedTuple):
     familiarity: Float[Array, ""]
-    count: Float[Array, ""]  # visits of the recalled place (see `Recollection.count`)
     values: Float[Array, " channels"]  # Q(s, c): the mean episodic value of each channel taken from here
     value: Float[Array, ""]  # max over the channels memory knows of (0 when it knows none)
     replay: Transition  # one remembered transition per channel (leading axis: channels)
@@ -150,7 +149,7 @@ class ModelAgent(eqx.Module):
         values, known, replay = self._unpack(recollection.payload, recollection.known)
         has = known > 0
         value = jnp.where(has.any(), jnp.max(jnp.where(has, values, -jnp.inf)), 0.0)
-        return Recall(recollection.familiarity, recollection.count, jnp.where(has, values, value), value, replay, known)
+        return Recall(recollection.familiarity, jnp.where(has, values, value), value, replay, known)
 
     def step_utility(self, s_next, reward, death):
         """What a step that led to `s_next` with `reward` and `death` (probability or 0/1) is worth, before
@@ -174,8 +173,7 @@ class ModelAgent(eqx.Module):
         recall = self.recall(brain.memory, s)
         cfg = self.config.planner
         value = recall.value if brain.critic is None else brain.critic.value(s)
-        novelty = 1.0 - recall.familiarity if cfg.novelty == "familiarity" else jax.lax.rsqrt(1.0 + recall.count)
-        return cfg.value_weight * value + cfg.novelty_weight * novelty
+        return cfg.value_weight * value + cfg.novelty_weight * (1.0 - recall.familiarity)
 
     def learn_critic(self, brain: ModelBrain, batch: Transition, weights) -> PCCritic | None:
         """The critic's local PC step on the TD targets of `batch` (none without a critic)."""

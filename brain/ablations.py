@@ -82,8 +82,7 @@ class NoMemory(AbstractMemory):
 
     def recall(self, cue):
         zeros = jnp.zeros(self.payload_size)
-        return Recollection(code=jnp.zeros(1, int), familiarity=jnp.zeros(()), payload=zeros, known=zeros,
-                            count=jnp.zeros(()))
+        return Recollection(code=jnp.zeros(1, int), familiarity=jnp.zeros(()), payload=zeros, known=zeros)
 
     def store(self, x, payload, *, key, mask=None):
         return self

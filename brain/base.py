@@ -56,7 +56,6 @@ class Recollection(NamedTuple):
     familiarity: Float[Array, ""]  # G in [0, 1]: 1 for a stored input, low for a novel one
     payload: Float[Array, " payload"]  # what was bound to the best-matching episode (per entry: its mean)
     known: Float[Array, " payload"]  # per entry, how much of the recalled code holds data in it (0: nothing)
-    count: Float[Array, ""]  # how many stores the recalled code's cells took part in (mean over cells): a visit count
 
 
 class AbstractMemory(eqx.Module):

@@ -23,9 +23,9 @@ recall from 40%-corrupted cues falls to 0.13). A stored input still gets V = 1 i
 A novel input (G low, eta ~ 1) gets a near-uniformly random, fresh code; a familiar one (eta large) gets
 its best-matching cells, so similar inputs share cells. Storing sets the weights from the active input bits
 to the winners (a cell whose bundle is more than `freeze_at` full is frozen) and adds the payload to each
-winner's running payload means, counting per payload entry: a store may bind only some entries (`mask`, e.g.
+winner's running payload sums, counting per payload entry: a store may bind only some entries (`mask`, e.g.
 the value of the one action taken), so a recalled entry is the mean of what was stored in it, not weighted by
-how often it was stored (with `recency` > 0, a mean weighted towards the latest stores). The recalled payload is, per entry, the mean over the code's cells that hold data in
+how often it was stored. The recalled payload is, per entry, the mean over the code's cells that hold data in
 it of each cell's mean (`known`: the fraction of the code's cells that do). Horizontal weights (optional,
 `sequences`) store the hetero-association code(t) -> code(t+1). Every array has a fixed size, so store and
 recall cost the same however many episodes are stored.
@@ -98,9 +98,8 @@ class SparseyMemory(AbstractMemory):
     binariser: AbstractBinariser
     weights: UInt32[Array, "in_bits cell_words"]
     fill: Int[Array, "Q K"]
-    stores: Int[Array, "Q K"]
     sequence_weights: UInt32[Array, "cells_or_0 cell_words"]
-    payload_mean: Float[Array, "Q K payload"]
+    payload_sum: Float[Array, "Q K payload"]
     payload_count: Int[Array, "Q K payload"]
     in_size: int = eqx.field(static=True)
     payload_size: int = eqx.field(static=True)
@@ -114,7 +113,6 @@ class SparseyMemory(AbstractMemory):
     mu_min: float = eqx.field(static=True)
     freeze_at: float = eqx.field(static=True)
     sequences: bool = eqx.field(static=True)
-    recency: float = eqx.field(static=True)
 
     def __init__(
         self,
@@ -131,7 +129,6 @@ class SparseyMemory(AbstractMemory):
         mu_min: float = 1.0,
         freeze_at: float = 1.0,
         sequences: bool = True,
-        recency: float = 0.0,
     ):
         """An empty memory. `omega = (empty, full)`: the sigmoid's midpoint as saturation goes 0 -> 1.
 
@@ -139,9 +136,6 @@ class SparseyMemory(AbstractMemory):
         `psi` is steeper than the 4 of SCIENCE.md's example: with 4, cells that merely match at chance
         still get most of eta, so even a repeated input keeps only ~3 of 12 cells of its code.
         `sequences` keeps the horizontal weights of `associate`/`predict` ((QK)^2 bits; off for large memories).
-        `recency` is the least step size of each cell's payload mean, m <- m + max(1/n, recency) (x - m): 0 keeps
-        the plain mean of all n payloads stored; r > 0 weighs roughly the last 1/r most (for payloads that
-        change over time, such as bootstrapped values).
         """
         if payload_size < 1:
             raise ValueError(f"payload_size must be >= 1, got {payload_size}")
@@ -153,16 +147,13 @@ class SparseyMemory(AbstractMemory):
             raise ValueError(f"need gamma > 0, chi >= 0, psi > 0, mu_min > 0, got {gamma}, {chi}, {psi}, {mu_min}")
         if not 0 < freeze_at <= 1:
             raise ValueError(f"freeze_at must be in (0, 1], got {freeze_at}")
-        if not 0 <= recency <= 1:
-            raise ValueError(f"recency must be in [0, 1], got {recency}")
         cells = num_modules * cells_per_module
         cell_words = -(-cells // WORD_BITS)
         self.binariser = binariser
         self.weights = jnp.zeros((binariser.out_size, cell_words), jnp.uint32)
         self.fill = jnp.zeros((num_modules, cells_per_module), jnp.int32)
-        self.stores = jnp.zeros((num_modules, cells_per_module), jnp.int32)
         self.sequence_weights = jnp.zeros((cells if sequences else 0, cell_words), jnp.uint32)
-        self.payload_mean = jnp.zeros((num_modules, cells_per_module, payload_size), jnp.float32)
+        self.payload_sum = jnp.zeros((num_modules, cells_per_module, payload_size), jnp.float32)
         self.payload_count = jnp.zeros((num_modules, cells_per_module, payload_size), jnp.int32)
         self.in_size = binariser.in_size
         self.payload_size = payload_size
@@ -176,7 +167,6 @@ class SparseyMemory(AbstractMemory):
         self.mu_min = mu_min
         self.freeze_at = freeze_at
         self.sequences = sequences
-        self.recency = recency
 
     @property
     def num_cells(self) -> int:
@@ -241,19 +231,14 @@ class SparseyMemory(AbstractMemory):
         was_set = (rows[:, cells // WORD_BITS] >> (cells % WORD_BITS).astype(jnp.uint32)) & 1  # (active, Q)
         newly_set = ((active < self.binariser.out_size)[:, None] & (was_set == 0)).sum(0) * learning
         learned = rows | self._cells(jnp.where(learning, cells, self.num_cells))
-        bound = mask > 0
-        count = self.payload_count[modules, code] + bound
-        mean = self.payload_mean[modules, code]
-        rate = jnp.where(bound, jnp.maximum(1.0 / jnp.maximum(count, 1), self.recency), 0.0)
         return eqx.tree_at(
-            lambda m: (m.weights, m.fill, m.stores, m.payload_mean, m.payload_count),
+            lambda m: (m.weights, m.fill, m.payload_sum, m.payload_count),
             self,
             (
                 self.weights.at[active].set(learned, mode="drop"),
                 self.fill.at[modules, code].add(newly_set.astype(jnp.int32)),
-                self.stores.at[modules, code].add(1),
-                self.payload_mean.at[modules, code].set(mean + rate * (jnp.where(bound, payload, mean) - mean)),
-                self.payload_count.at[modules, code].set(count.astype(jnp.int32)),
+                self.payload_sum.at[modules, code].add(jnp.asarray(payload * mask, jnp.float32)),
+                self.payload_count.at[modules, code].add((mask > 0).astype(jnp.int32)),
             ),
         )
 
@@ -269,19 +254,16 @@ class SparseyMemory(AbstractMemory):
         """Best-matching code (argmax V in each CM), its familiarity G and the payload bound to it."""
         match, familiarity = self.match(cue)
         code = match.argmax(-1)
-        return Recollection(code, familiarity, *self.payload_of(code), self.count_of(code))
+        return Recollection(code, familiarity, *self.payload_of(code))
 
     def payload_of(self, code: Int[Array, " Q"]) -> tuple[Float[Array, " payload"], Float[Array, " payload"]]:
         """Per payload entry, the mean over the code's cells holding data in it of each cell's mean (0 where none
         does), and the fraction of the code's cells that hold data in it."""
         modules = jnp.arange(self.num_modules)
-        bound = (self.payload_count[modules, code] > 0).astype(jnp.float32)
-        cell_means = self.payload_mean[modules, code]
+        count = self.payload_count[modules, code]
+        cell_means = self.payload_sum[modules, code] / jnp.maximum(count, 1)
+        bound = (count > 0).astype(jnp.float32)
         return (bound * cell_means).sum(0) / jnp.maximum(bound.sum(0), 1.0), bound.mean(0)
-
-    def count_of(self, code: Int[Array, " Q"]) -> Float[Array, ""]:
-        """How many stores the code's cells took part in, averaged over its cells."""
-        return self.stores[jnp.arange(self.num_modules), code].mean()
 
     def associate(self, code: Int[Array, " Q"], next_code: Int[Array, " Q"]) -> "SparseyMemory":
         """Hetero-association code(t) -> code(t+1): horizontal weights from `code`'s cells to `next_code`'s -> 1."""
@@ -303,7 +285,7 @@ class SparseyMemory(AbstractMemory):
         pointing = count_set_rows(self.sequence_weights[self._cell_index(code)], self.num_cells)
         match = pointing.reshape(self.fill.shape) / self.num_modules
         next_code = match.argmax(-1)
-        return Recollection(next_code, match.max(-1).mean(), *self.payload_of(next_code), self.count_of(next_code))
+        return Recollection(next_code, match.max(-1).mean(), *self.payload_of(next_code))
 
     def store_many(
         self, xs: Float[Array, "N in_size"], payloads: Float[Array, "N payload"], *, key: PRNGKeyArray

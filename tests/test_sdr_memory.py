@@ -75,21 +75,6 @@ def test_episodic_value_of_a_channel_is_its_mean_outcome_not_weighted_by_how_oft
     np.testing.assert_allclose(recollection.known, [1.0, 1.0, 0.0])
 
 
-@pytest.mark.parametrize("recency", [0.0, 0.25])
-def test_recency_weighs_the_latest_payloads_and_zero_keeps_the_plain_mean(recency):
-    x = random_inputs(np.random.default_rng(3), 1)[0]
-    outcomes = [0.0] * 12 + [1.0] * 4  # a value that changed: 12 old outcomes, then 4 new ones
-    memory = empty_memory(recency=recency)
-    code, _ = memory.encode(x, key=jax.random.key(0))
-    write = eqx.filter_jit(lambda m, payload: m.write(x, code, payload))  # the same cells each time
-    for outcome in outcomes:
-        memory = write(memory, jnp.full(PAYLOAD, outcome))
-    expected = np.mean(outcomes) if recency == 0 else 1.0 - (1.0 - recency) ** 4  # m <- m + r (x - m) from 0
-    np.testing.assert_allclose(memory.recall(x).payload, expected, rtol=1e-5)
-    with pytest.raises(ValueError, match="recency must be in"):
-        empty_memory(recency=1.5)
-
-
 def test_one_presentation_is_recalled_exactly_with_its_payload():
     x = random_inputs(np.random.default_rng(1), 1)[0]
     payload = jnp.array([1.0, -2.0, 0.5])
