@@ -1,7 +1,8 @@
 """Curricula, the mortal computer's way: one agent lives through a sequence of lessons in one continuous life.
 
     curriculum = load_curriculum("scripts/curricula/forager.toml")
-    report = teach(curriculum, AgentConfig(perception=PCConfig(contexts=3)))
+    report = teach(curriculum, AgentConfig(perception=PCConfig(contexts=3)), save_to="runs/x/checkpoint.ckpt")
+    report = teach(curriculum, config, save_to="runs/x/checkpoint.ckpt", resume="runs/x/checkpoint.ckpt")  # after a crash
 
 A curriculum file (TOML):
 
@@ -33,10 +34,15 @@ survival / horizon over the agents still alive in the curriculum. The lesson is 
 scores at least `survival`; the next lesson begins then, or when the budget runs out (not mastered). Deaths while
 learning are recorded (agent, lesson, step, cause); in strict mortal mode a death ends that agent's life for good.
 At the end every lesson is tested again, announced as before: its retention is that score over its mastery score.
+
+Checkpoints (`agents.checkpoint`, with the curriculum, the lesson and the reports so far) are saved at each
+lesson's start, every `checkpoint_every` of its steps and after the last lesson; a run resumed from one reports
+exactly what it would have reported had it never stopped (living in pieces is living in one).
 """
 
 import contextlib
 import dataclasses
+import json
 import re
 import time
 from pathlib import Path
@@ -44,7 +50,9 @@ from typing import Literal
 
 import jax.numpy as jnp
 import numpy as np
+from tqdm import tqdm
 
+from agents import checkpoint
 from agents.config import AgentConfig, PCConfig
 from agents.loop import Record, Run, make_vector_env
 from agents.spec import SpecError, from_table, is_a, load_toml, world_id
@@ -164,33 +172,55 @@ class LessonReport:
         return self.steps_to_mastery is not None
 
 
-def teach(curriculum: Curriculum, config: AgentConfig, *, log=print) -> list[LessonReport]:
-    """Teaches `curriculum` to newborn agents with brain `config`; returns one report per lesson."""
-    body, n = curriculum.body_world, curriculum.population
-    first = curriculum.lessons[0]
-    run = Run.start(config, first.world, n, curriculum.seed, body=body, **first.settings)
-    _check_contexts(run, len(curriculum.lessons))
+def teach(curriculum: Curriculum, config: AgentConfig, *, log=print, save_to: str | Path | None = None,
+          checkpoint_every: int = 10_000, resume: str | Path | None = None) -> list[LessonReport]:
+    """Teaches `curriculum` to newborn agents with brain `config`; returns one report per lesson.
+
+    With `save_to` (a checkpoint path), the run is saved at each lesson's start, every `checkpoint_every` of its
+    steps, and after the last lesson; `resume` goes on from such a checkpoint of the same curriculum and brain,
+    and ends as if it had never stopped.
+    """
+    if checkpoint_every < 1:
+        raise ValueError(f"checkpoint_every must be >= 1 step, got {checkpoint_every}")
+    body, n, lessons = curriculum.body_world, curriculum.population, curriculum.lessons
+    if resume is None:
+        run = Run.start(config, lessons[0].world, n, curriculum.seed, body=body, **lessons[0].settings)
+        first, reports, alive = 0, [], np.ones(n, bool)  # alive: in the curriculum (strict mortal mode takes the dead out)
+    else:
+        run, first, reports, alive = _resumed(resume, curriculum, config)
+    _check_contexts(run, len(lessons))
     teacher = Teacher(run.population.agent.motor.names, run.envs.envs[0].get_wrapper_attr("physiology"))
-    alive = np.ones(n, bool)  # in the curriculum (strict mortal mode takes the dead out)
-    reports = []
-    for index, lesson in enumerate(curriculum.lessons):
-        report = LessonReport(lesson.name, lesson.world)
-        reports.append(report)
-        if index > 0:
-            run.envs.close()
-            run.envs = make_vector_env(lesson.world, n, curriculum.seed + index * n, body=body, **lesson.settings)
-            run.world = lesson.world
-        run.begin_lives(curriculum.seed + index * n, context=index)
-        start, lesson_start = time.perf_counter(), run.record.steps
+    bar = tqdm(total=sum(lesson.steps for lesson in lessons), initial=sum(r.steps for r in reports), unit="step",
+               desc=f"curriculum {curriculum.name}", disable=None, mininterval=2)
+
+    def save(at_lesson: int) -> None:
+        if save_to is not None:
+            checkpoint.save(run, save_to, extra={"curriculum": dataclasses.asdict(curriculum), "lesson": at_lesson,
+                                                 "reports": [dataclasses.asdict(r) for r in reports], "alive": alive})
+
+    for index in range(first, len(lessons)):
+        lesson = lessons[index]
+        if index == len(reports):  # the lesson begins (else it was begun before the checkpoint resumed from)
+            reports.append(LessonReport(lesson.name, lesson.world))
+            if index > 0:
+                run.envs.close()
+                run.envs = make_vector_env(lesson.world, n, curriculum.seed + index * n, body=body, **lesson.settings)
+                run.world, run.settings = lesson.world, dict(lesson.settings)
+            run.begin_lives(curriculum.seed + index * n, context=index)
+        report = reports[index]
+        start, lesson_start = time.perf_counter(), run.record.steps - report.steps
         with _test_worlds(lesson, n, body) as worlds:
             while report.steps < lesson.steps and alive.any():
+                if report.steps % checkpoint_every == 0:
+                    save(index)
                 showing = lesson.feedback == "demonstration" and report.steps < lesson.demonstration_steps
                 until_check = lesson.mastery.check_every - report.steps % lesson.mastery.check_every
-                chunk = min(until_check, lesson.steps - report.steps)
+                chunk = min(until_check, lesson.steps - report.steps, checkpoint_every - report.steps % checkpoint_every)
                 if showing:
                     chunk = min(chunk, lesson.demonstration_steps - report.steps)
                 lives_before = len(run.record.lives)
                 run.live(chunk, teacher=teacher if showing else None)
+                bar.update(chunk)
                 _record_deaths(run.record.lives[lives_before:], report, lesson_start, alive, curriculum.mortal)
                 report.steps += chunk
                 if not alive.any():
@@ -209,13 +239,30 @@ def teach(curriculum: Curriculum, config: AgentConfig, *, log=print) -> list[Les
         if not alive.any():
             log(f"every agent died in lesson {lesson.name!r}: the curriculum ends there")
             break
-    for index, (lesson, report) in enumerate(zip(curriculum.lessons, reports) if alive.any() else ()):  # retention
+    bar.close()
+    save(len(lessons))
+    for index, (lesson, report) in enumerate(zip(lessons, reports) if alive.any() else ()):  # retention
         with _test_worlds(lesson, n, body) as worlds:
             report.final_score = _score(exam(run, worlds, index, TEST_SEED + 999_000 + index * n), lesson, alive)
         report.retention = report.final_score / report.mastery_score if report.mastery_score > 0 else None
         log(f"[{lesson.name}] at the end: score {report.final_score:.3f}, retention {report.retention}")
     run.envs.close()
     return reports
+
+
+def _resumed(path: str | Path, curriculum: Curriculum, config: AgentConfig):
+    """The run, the lesson it is in, the reports so far and who is alive, from a checkpoint `teach` saved."""
+    run, extra = checkpoint.load_with_extra(path, expect=config)
+    if not extra or "curriculum" not in extra:
+        run.envs.close()
+        raise checkpoint.CheckpointError(f"checkpoint {path} was not saved by a curriculum")
+    ours, theirs = json.loads(json.dumps(dataclasses.asdict(curriculum))), json.loads(json.dumps(extra["curriculum"]))
+    if ours != theirs:
+        run.envs.close()
+        raise checkpoint.CheckpointError(f"checkpoint {path} was made by another curriculum (fields: "
+                                         f"{[k for k in ours if ours[k] != theirs.get(k)]})")
+    reports = [LessonReport(**{**r, "tests": [tuple(test) for test in r["tests"]]}) for r in extra["reports"]]
+    return run, int(extra["lesson"]), reports, np.array(extra["alive"], bool)
 
 
 def exam(run: Run, worlds, context: int, seed: int) -> list[dict]:

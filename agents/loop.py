@@ -54,13 +54,16 @@ def build_population(
 ) -> tuple[Agent, AgentState]:
     """One agent definition and `num_envs` newborn brains, each from its own key.
 
-    With `shapes_only`, the brains are `jax.ShapeDtypeStruct`s (a template to load a checkpoint into, in no time).
+    With `shapes_only`, the brains are `jax.ShapeDtypeStruct`s (a template to load a checkpoint into), from the first
+    newborn's shapes: tracing the build (`eval_shape`) would trip the plasticity gate's checks of concrete values.
     """
     single = worlds.envs[0]
     keys = jax.random.split(jax.random.key(seed), worlds.num_envs)
-    agent, _ = build_agent(config, single, key=keys[0])
-    newborn = jax.vmap(lambda k: build_agent(config, single, key=k)[1])
-    return agent, (eqx.filter_eval_shape(newborn, keys) if shapes_only else newborn(keys))
+    agent, first = build_agent(config, single, key=keys[0])
+    if shapes_only:
+        return agent, jax.tree.map(
+            lambda leaf: jax.ShapeDtypeStruct((worlds.num_envs, *jnp.shape(leaf)), jnp.result_type(leaf)), first)
+    return agent, jax.vmap(lambda k: build_agent(config, single, key=k)[1])(keys)
 
 
 class Population:

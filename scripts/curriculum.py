@@ -3,9 +3,11 @@
     python scripts/curriculum.py scripts/curricula/forager.toml            # the default agent, gated per lesson
     python scripts/curriculum.py scripts/curricula/forager.toml --no-gate  # one set of units for every lesson
     python scripts/curriculum.py scripts/curricula/forager.toml memory:none --population 1 --mortal
+    python scripts/curriculum.py scripts/curricula/forager.toml --resume runs/curriculum__forager__<time>/checkpoint.ckpt
 
 Prints a table (per lesson: steps to mastery, deaths, the score at the end and the retention) and writes
-runs/curriculum__<name>__<time>/report.json.
+runs/curriculum__<name>__<time>/report.json, and checkpoint.ckpt as it goes (at each lesson's start, every
+--checkpoint-every steps and after the last lesson; resume with the same curriculum, flags and brain).
 """
 
 import dataclasses
@@ -20,7 +22,7 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 
 import tyro  # noqa: E402
 
-from agents.checkpoint import config_to_dict  # noqa: E402
+from agents.checkpoint import CheckpointError, config_to_dict  # noqa: E402
 from agents.config import AgentConfig  # noqa: E402
 from agents.curriculum import load_curriculum, rows, summary, teach, with_contexts  # noqa: E402
 from agents.spec import SpecError  # noqa: E402
@@ -41,6 +43,10 @@ class Args:
     """give the pc perception's plasticity gate one context per lesson (--no-gate: all units shared)"""
     runs: str = "runs"
     """folder that holds the run folders"""
+    checkpoint_every: int = 10_000
+    """lesson steps between checkpoints (checkpoint.ckpt in the run folder; the last 3 are kept)"""
+    resume: Path | None = None
+    """go on from this checkpoint of the same curriculum (its run folder gets the report)"""
     agent: Annotated[AgentConfig, tyro.conf.arg(name="")] = AgentConfig()
     """the brain: one variant per slot (see `perception:`, `memory:`, `planner:`, `gate:` subcommands)"""
 
@@ -54,10 +60,19 @@ if __name__ == "__main__":
     overrides = {k: getattr(args, k) for k in ("population", "seed") if getattr(args, k) is not None}
     curriculum = dataclasses.replace(curriculum, mortal=curriculum.mortal or args.mortal, **overrides)
     config = with_contexts(args.agent, len(curriculum.lessons)) if args.gate else args.agent
-    folder = Path(args.runs) / f"curriculum__{curriculum.name}__{time.strftime('%Y%m%d-%H%M%S')}"
-    folder.mkdir(parents=True, exist_ok=True)
+    if args.checkpoint_every < 1:
+        sys.exit(f"error: --checkpoint-every must be >= 1, got {args.checkpoint_every}")
+    if args.resume is not None:
+        folder = args.resume.parent
+    else:
+        folder = Path(args.runs) / f"curriculum__{curriculum.name}__{time.strftime('%Y%m%d-%H%M%S')}"
+        folder.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    reports = teach(curriculum, config)
+    try:
+        reports = teach(curriculum, config, save_to=folder / "checkpoint.ckpt", checkpoint_every=args.checkpoint_every,
+                        resume=args.resume)
+    except CheckpointError as error:
+        sys.exit(f"error: {error}")
     print_table(rows(reports), f"curriculum {curriculum.name}: {curriculum.population} agent(s), "
                                f"{config.describe()} ({time.perf_counter() - start:.0f} s)")
     for report in reports:

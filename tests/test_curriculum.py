@@ -12,6 +12,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import envs
+from agents import checkpoint, loop
 from agents.agent import build_agent
 from agents.config import AgentConfig, PCConfig, SDRConfig
 from agents.curriculum import Teacher, exam, load_curriculum, parse_curriculum, summary, teach
@@ -120,10 +121,26 @@ def test_a_context_beyond_the_gate_is_an_error():
 
 
 # -- teaching --------------------------------------------------------------------------------------
-def test_one_agent_lives_through_every_lesson_and_is_tested_on_each(tmp_path):
-    curriculum = load_curriculum(curriculum_file(tmp_path))
-    lines = []
-    reports = teach(curriculum, SMALL, log=lines.append)
+@pytest.fixture(scope="module")
+def taught(tmp_path_factory):
+    """TINY taught once, without checkpoints: the curriculum, its reports, its log, and the population as it entered
+    each lesson and each test (context, states)."""
+    curriculum = load_curriculum(curriculum_file(tmp_path_factory.mktemp("tiny")))
+    lines, entered = [], []
+    original = Run.begin_lives
+
+    def spy(run, seed, context=None):
+        original(run, seed, context)
+        entered.append((context, jax.device_get(run.population.states)))
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Run, "begin_lives", spy)
+        reports = teach(curriculum, SMALL, log=lines.append)
+    return curriculum, reports, lines, entered
+
+
+def test_one_agent_lives_through_every_lesson_and_is_tested_on_each(taught):
+    _, reports, lines, _ = taught
     assert [r.name for r in reports] == ["food", "heat"]
     food, heat = reports
     assert food.tests and food.tests[0][0] == 30 and 0 <= food.tests[0][1] <= 1
@@ -139,20 +156,8 @@ def test_one_agent_lives_through_every_lesson_and_is_tested_on_each(tmp_path):
     assert any("at the end" in line for line in lines)
 
 
-def test_the_agent_is_never_reinitialised_and_each_lesson_gets_its_own_context(tmp_path):
-    curriculum = load_curriculum(curriculum_file(tmp_path))
-    entered = []
-    original = Run.begin_lives
-
-    def spy(run, seed, context=None):  # the population as it enters each lesson (and each test)
-        original(run, seed, context)
-        entered.append((context, jax.device_get(run.population.states)))
-
-    Run.begin_lives = spy
-    try:
-        teach(curriculum, SMALL, log=lambda line: None)
-    finally:
-        Run.begin_lives = original
+def test_the_agent_is_never_reinitialised_and_each_lesson_gets_its_own_context(taught):
+    entered = taught[3]
     heat_start = next(states for context, states in entered if context == 1)  # the second lesson's start
     assert int(heat_start.steps.min()) >= 30, "the second lesson begins with the brain the first one left"
     perception = heat_start.brain.perception
@@ -173,6 +178,28 @@ def test_entering_a_lesson_regrows_the_least_used_situation_at_its_first_percept
     np.testing.assert_allclose(situations.prototypes[1], situations.whiten(percept.latent), rtol=1e-6)
     np.testing.assert_array_equal(np.asarray(situations.prototypes)[[0, 2, 3]], np.asarray(state.brain.situations.prototypes)[[0, 2, 3]])
     assert int(perception.context) == 1
+
+
+def test_a_curriculum_killed_mid_lesson_resumes_to_the_report_it_would_have_made(taught, tmp_path, monkeypatch):
+    curriculum, reports, _, _ = taught
+    saved, checked = tmp_path / "checkpoint.ckpt", loop.check_finite
+
+    def killed_at_step_25(obs, step):  # in lesson "food", before its first test (at step 30)
+        if step == 25:
+            raise KeyboardInterrupt
+        checked(obs, step)
+
+    monkeypatch.setattr(loop, "check_finite", killed_at_step_25)
+    with pytest.raises(KeyboardInterrupt):
+        teach(curriculum, SMALL, log=lambda line: None, save_to=saved, checkpoint_every=20)
+    monkeypatch.setattr(loop, "check_finite", checked)
+    header = checkpoint.read_header(saved)
+    assert (header["steps"], header["world"]) == (20, "mortal/FoodOnly-v0"), "the checkpoint before the kill"
+    resumed = teach(curriculum, SMALL, log=lambda line: None, save_to=saved, checkpoint_every=20, resume=saved)
+    assert [dataclasses.asdict(r) for r in resumed] == [dataclasses.asdict(r) for r in reports]
+    assert checkpoint.read_header(saved)["steps"] == sum(r.steps for r in reports), "saved after the last lesson"
+    with pytest.raises(checkpoint.CheckpointError, match=r"another curriculum \(fields: \['seed'\]\)"):
+        teach(dataclasses.replace(curriculum, seed=4), SMALL, resume=saved)
 
 
 def test_a_test_leaves_the_learner_exactly_as_it_was():
@@ -228,11 +255,11 @@ def test_in_strict_mortal_mode_a_death_ends_the_life_and_the_report_says_where(t
 
 
 def test_lives_spanning_several_calls_are_measured_whole():
-    run = Run.start(SMALL, "mortal/FoodOnly-v0", 1, 0, max_episode_steps=25)
+    run = Run.start(SMALL, "mortal/FoodOnly-v0", 2, 0, body=BODY, max_episode_steps=25)  # compiled as the others
     run.live(10)
     run.live(10)
     run.live(10)
-    assert [life["survival_steps"] for life in run.record.lives] == [25]
+    assert [life["survival_steps"] for life in run.record.lives] == [25, 25]
 
 
 # -- the curriculum file ---------------------------------------------------------------------------
