@@ -66,16 +66,19 @@ def glyphs() -> tuple[np.ndarray, int]:
 
 def draw_text(image: np.ndarray, text: str, x: int, y: int, colour) -> None:
     """Writes `text` into `image` (in place) with its cell's top-left corner at (x, y), clipped at the edge."""
+    coverage = _strip(text)[..., None]
+    region = image[y:y + LINE, x:x + coverage.shape[1]]
+    coverage = coverage[: region.shape[0], : region.shape[1]]
+    region[:] = (region * (1 - coverage) + np.asarray(colour, np.float32) * coverage).astype(np.uint8)
+
+
+@functools.lru_cache(maxsize=1024)
+def _strip(text: str) -> np.ndarray:
+    """The glyphs of `text` side by side, [LINE, len * width] (unprintable characters as "?")."""
     atlas, width = glyphs()
     codes = np.frombuffer(text.encode("ascii", "replace"), np.uint8).astype(int) - 32
     codes = np.where((codes >= 0) & (codes < len(atlas)), codes, ord("?") - 32)
-    fits = max(0, min(len(codes), (image.shape[1] - x) // width))
-    if fits == 0:
-        return
-    coverage = np.concatenate(atlas[codes[:fits]], axis=1)[..., None]  # [LINE, fits * width, 1]
-    region = image[y:y + LINE, x:x + fits * width]
-    coverage = coverage[: region.shape[0]]
-    region[:] = (region * (1 - coverage) + np.asarray(colour, np.float32) * coverage).astype(np.uint8)
+    return np.concatenate(atlas[codes], axis=1) if len(codes) else np.zeros((LINE, 0), np.float32)
 
 
 class Overlay:
@@ -126,6 +129,7 @@ class Overlay:
             frame[top - 2:top + BAR + 2, tick:tick + 1] = SET_POINT
         top = self._familiarity_top() + LINE
         frame[top:top + BAR, x0:x1] = TRACK
+        draw_text(frame, self.label, self.scene_width + MARGIN, 2, DIM)
         return frame
 
     def draw(self, scene: np.ndarray, reading: Reading) -> np.ndarray:
@@ -134,7 +138,6 @@ class Overlay:
         frame[: scene.shape[0], : scene.shape[1]] = scene
         x0, x1 = self.track
         left = self.scene_width + MARGIN
-        draw_text(frame, self.label, left, 2, DIM)
         draw_text(frame, f"step {reading.step:,}", left, LINE + 2, TEXT)
         for i, (name, value) in enumerate(zip(self.names, reading.internal)):
             top = self._variable_top(i)

@@ -4,7 +4,8 @@
     dataset = to_minari(recording, "recording-v0")                   # under $MINARI_DATASETS_PATH
     plot_episode(recording.episodes[0], recording.physiology, recording.channel_names, folder / "episode-000.png")
     side_by_side(left_mp4, right_mp4, folder / "versus-000.mp4", fps=20)   # two brains' videos in one
-    frames, recording = clip(run, 200)                               # a short life in memory (TensorBoard)
+    frames, recording = Clips(run)(seed=0)                           # a short life in memory (TensorBoard)
+    add_clip(writer, "agent/clip", frames, step, fps=20)             # as tensorboardX's add_video, without moviepy
 
 Copies of the first member of the run's population live the episodes side by side, each a fresh life
 (`Run.begin_lives`) in its own copy of the world made for rendering (`rendering_world`), through the loop it
@@ -46,6 +47,8 @@ import minari
 import numpy as np
 from matplotlib.figure import Figure
 from minari.data_collector import EpisodeBuffer
+from tensorboardX import SummaryWriter
+from tensorboardX.proto.summary_pb2 import Summary
 from tqdm import tqdm
 
 from agents.loop import Population, Record, Run, make_env
@@ -166,6 +169,17 @@ class Recording:
     physiology: Physiology
     channel_names: tuple[str, ...]
     config_name: str
+    seconds: float = 0.0  # spent living and rendering from the fifth of the warm-up on (the step compiled)
+    steps_timed: int = 0  # env steps recorded in those seconds, over every episode
+    frames_timed: int = 0  # frames written in those seconds
+
+    @property
+    def steps_per_s(self) -> float:
+        return self.steps_timed / self.seconds
+
+    @property
+    def frames_per_s(self) -> float:
+        return self.frames_timed / self.seconds
 
 
 def rendering_world(run: Run, limit: int, size: int = SCENE_SIZE, shadows: bool = False) -> gym.Env:
@@ -232,17 +246,42 @@ def side_by_side(left: str | Path, right: str | Path, path: str | Path, fps: int
     return written
 
 
-def clip(run: Run, steps: int, *, seed: int = 0, frame_every: int = 2, size: int = 160) -> tuple[np.ndarray, Recording]:
-    """A short fresh life of a copy of agent 0, at most `steps` steps: its overlaid frames [T, H, W, 3] in memory
-    (every `frame_every`-th step and the last) and its recording (for `episode_figure`)."""
-    frames = []
-    recording = _record(run, 1, steps, seed, frame_every, size, False, lambda fps: [frames.append], None, False)
-    return np.stack(frames), recording
+class Clips:
+    """Short clips of agent 0 of a run as it trains (for TensorBoard): fresh lives of at most `steps` steps
+    lived by a copy of its current brain, overlaid frames every `frame_every` steps and the last, in memory.
+    The copy is one `Population`, refreshed from the run before each clip, so only the first clip compiles."""
+
+    def __init__(self, run: Run, steps: int = 200, frame_every: int = 2, size: int = 160):
+        if steps < 1:
+            raise ValueError(f"a clip needs at least one step, got {steps}")
+        self.run, self.steps, self.frame_every, self.size = run, steps, frame_every, size
+        self.population = Population(run.population.agent, _copies(run, 1))
+
+    def __call__(self, seed: int) -> tuple[np.ndarray, Recording]:
+        """The frames [T, H, W, 3] and the recording of one clip, its world reset with `seed`."""
+        frames = []
+        recording = _record(self.run, 1, self.steps, seed, self.frame_every, self.size, False,
+                            lambda fps: [frames.append], None, False, population=self.population)
+        return np.stack(frames), recording
+
+
+def add_clip(writer: SummaryWriter, tag: str, frames: np.ndarray, step: int, fps: int) -> None:
+    """`frames` [T, H, W, 3] (uint8) as an animated GIF among TensorBoard's images: the record tensorboardX's
+    `add_video` writes, encoded by imageio here (`add_video` needs moviepy, which Mortal does not depend on)."""
+    gif = iio.imwrite("<bytes>", frames, extension=".gif", duration=1000 / fps, loop=0)
+    image = Summary.Image(height=frames.shape[1], width=frames.shape[2], colorspace=3, encoded_image_string=gif)
+    writer._get_file_writer().add_summary(Summary(value=[Summary.Value(tag=tag, image=image)]), step)
+
+
+def _copies(run: Run, n: int):
+    """`n` copies of the brain state of agent 0 of `run`."""
+    return jax.tree.map(lambda leaf: jnp.repeat(leaf[:1], n, axis=0), run.population.states)
 
 
 def _record(run: Run, episodes: int, max_steps: int | None, seed: int, frame_every: int, size: int, shadows: bool,
-            sinks, label: str | None, progress: bool) -> Recording:
-    """`live_episodes` with `sinks(fps)` giving one frame sink per episode."""
+            sinks, label: str | None, progress: bool, population: Population | None = None) -> Recording:
+    """`live_episodes` with `sinks(fps)` giving one frame sink per episode; `population` (of `episodes` members),
+    if given, is the compiled copy to reuse, its brains replaced by copies of agent 0."""
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
     limit = max_steps if max_steps is not None else run.envs.envs[0].spec.max_episode_steps
@@ -253,8 +292,11 @@ def _record(run: Run, episodes: int, max_steps: int | None, seed: int, frame_eve
         autoreset_mode=gym.vector.AutoresetMode.NEXT_STEP,
     )
     try:
-        copies = jax.tree.map(lambda leaf: jnp.repeat(leaf[:1], episodes, axis=0), run.population.states)
-        agent = Run(run.config, run.world, run.seed, Population(run.population.agent, copies), worlds, run.key,
+        if population is None:
+            population = Population(run.population.agent, _copies(run, episodes))
+        else:
+            population.leaves = [jnp.array(leaf, copy=True) for leaf in jax.tree.leaves(_copies(run, episodes))]
+        agent = Run(run.config, run.world, run.seed, population, worlds, run.key,
                     Record(steps=run.record.steps), body=run.body, settings=run.settings)  # selection goes on from the run's step count
         recorders = worlds.envs
         physiology = recorders[0].get_wrapper_attr("physiology")
@@ -265,21 +307,22 @@ def _record(run: Run, episodes: int, max_steps: int | None, seed: int, frame_eve
         lived = [recorder.episode for recorder in recorders]
         overlay = Overlay(physiology, channel_names, recorders[0].scenes[0].shape,
                           label=run.config.describe() if label is None else label)
-        _live(agent, recorders, sinks(recorders[0].metadata["render_fps"]), overlay, limit, progress)
+        timing = _live(agent, recorders, sinks(recorders[0].metadata["render_fps"]), overlay, limit, progress)
     finally:
         worlds.close()
     for episode in lived:
         if not episode.ended or len(episode.agent_infos) != len(episode.observations):
             raise RuntimeError(f"episode seeded {episode.seed} did not end within {limit} steps: "
                                "the time limit is not in force")
-    return Recording(lived, recorders[0].env, physiology, channel_names, run.config.describe())
+    return Recording(lived, recorders[0].env, physiology, channel_names, run.config.describe(), *timing)
 
 
 def _live(agent: Run, recorders: list[EpisodeRecorder], sinks: list, overlay: Overlay, limit: int,
-          progress: bool) -> None:
+          progress: bool) -> tuple[float, int, int]:
     """Lives every recorder's episode to its end, plus the agent's step on its terminal observation (the env
     autoresets meanwhile, unrecorded); each waiting scene is overlaid with what the agent computed on its
-    observation and given to its episode's sink."""
+    observation and given to its episode's sink. Returns the seconds, env steps and frames from the fifth of
+    the warm-up on (from the first step, in a recording that ends sooner)."""
     episodes = [recorder.episode for recorder in recorders]
     bar = tqdm(total=limit + 1, desc=f"recording {len(episodes)} x {agent.world}", unit="step", mininterval=1,
                disable=None if progress else True)
@@ -299,18 +342,22 @@ def _live(agent: Run, recorders: list[EpisodeRecorder], sinks: list, overlay: Ov
                 sinks[i](overlay.draw(recorder.scenes.pop(index), reading))
                 episode.frames += 1
         bar.update(1)
-        if progress and t in (WARMUP // 5, WARMUP):  # from the fifth of the warm-up on: the step is compiled
-            clock[t] = time.perf_counter()
-            if t == WARMUP:
-                seconds = (clock[WARMUP] - clock[WARMUP // 5]) / (WARMUP - WARMUP // 5) * (limit - WARMUP)
-                tqdm.write(f"recording {len(episodes)} episode(s) of up to {limit:,} steps side by side: "
-                           f"about {seconds:.0f}s more at most (sooner where lives end sooner)")
+        if t in (0, WARMUP // 5):  # by the fifth of the warm-up the step is compiled: time from there
+            clock.update(start=time.perf_counter(), steps=sum(map(len, episodes)), frames=frames())
+        if progress and t == WARMUP:
+            seconds = (time.perf_counter() - clock["start"]) / (WARMUP - WARMUP // 5) * (limit - WARMUP)
+            tqdm.write(f"recording {len(episodes)} episode(s) of up to {limit:,} steps side by side: "
+                       f"about {seconds:.0f}s more at most (sooner where lives end sooner)")
+
+    def frames() -> int:
+        return sum(e.frames for e in episodes)
 
     def recorded(record) -> bool:
         return all(len(e.agent_infos) == len(e.observations) and e.ended for e in episodes)
 
     with bar:
         agent.live(limit + 1, on_step=on_step, until=recorded)
+    return time.perf_counter() - clock["start"], sum(map(len, episodes)) - clock["steps"], frames() - clock["frames"]
 
 
 def to_minari(recording: Recording, dataset_id: str) -> minari.MinariDataset:

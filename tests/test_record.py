@@ -1,7 +1,9 @@
-"""scripts/record.py and agents.recording: videos that decode, a Minari dataset that replays, plots."""
+"""scripts/record.py and agents.recording: videos that decode and show the brain, side-by-side videos, a Minari
+dataset that replays, plots, TensorBoard clips."""
 
 import os
 import runpy
+import struct
 import sys
 from pathlib import Path
 
@@ -12,11 +14,15 @@ import minari
 import numpy as np
 import pytest
 
+from tensorboardX import SummaryWriter
+from tensorboardX.proto.event_pb2 import Event
+
 from agents import checkpoint
-from agents.config import AgentConfig, ArgmaxConfig, IdentityConfig, NoMemoryConfig
+from agents.config import AgentConfig, ArgmaxConfig, IdentityConfig, NoMemoryConfig, RandomPlannerConfig
 from agents.loop import Run, make_env
 from agents.motor import primitives_for
-from agents.recording import live_episodes, to_minari
+from agents.overlay import LINE, Overlay
+from agents.recording import SCENE_SIZE, Clips, add_clip, episode_figure, live_episodes, side_by_side, to_minari
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = AgentConfig(perception=IdentityConfig(), memory=NoMemoryConfig(), gate=ArgmaxConfig(), plan_every=5,
@@ -128,3 +134,99 @@ def test_deaths_end_episodes_and_are_recorded(tmp_path, monkeypatch):
         live_episodes(run, 0, tmp_path)
     with pytest.raises(ValueError, match="frame_every must be >= 1"):
         live_episodes(run, 1, tmp_path, frame_every=0)
+
+
+def bar_end(frame: np.ndarray, overlay: Overlay, i: int) -> float:
+    """The column where internal variable i's bar ends, away from its set-point, measured on a decoded frame
+    (the bar is bright on a dark track: its luma survives compression); the set-point column if no bar."""
+    luma = frame[overlay.bar_row(i)].astype(float) @ (0.299, 0.587, 0.114)
+    x0, x1 = overlay.track
+    columns = np.flatnonzero(luma[x0:x1] > 140) + x0
+    set_point = overlay.x_of(i, overlay.set_point[i])
+    if len(columns) == 0:
+        return set_point
+    return columns.min() if abs(columns.min() - set_point) > abs(columns.max() + 1 - set_point) else columns.max() + 1
+
+
+def red_banner(frame: np.ndarray, overlay: Overlay) -> bool:
+    """Whether the scene's bottom rows hold the red strip that names a cause of death."""
+    strip = frame[-LINE - 4:-LINE - 2, : overlay.scene_width].astype(int)
+    return bool(np.mean((strip[..., 0] > 150) & (strip[..., 1] < 110) & (strip[..., 2] < 110)) > 0.8)
+
+
+def test_overlay_bars_follow_the_internal_variables_on_decoded_frames(tmp_path, capsys):
+    run = Run.start(CONFIG, STARVING, population=1, seed=2)
+    recording = live_episodes(run, 1, tmp_path, seed=7, frame_every=3, progress=True)
+    assert capsys.readouterr() == ("", ""), "the progress bar printed while stdout is not a terminal"
+    episode = recording.episodes[0]
+    frames = iio.imread(episode.video)
+    observed = [*range(0, len(episode) + 1, 3), *([len(episode)] if len(episode) % 3 else [])]
+    assert len(frames) == len(observed) == episode.frames
+    overlay = Overlay(recording.physiology, recording.channel_names, (SCENE_SIZE, SCENE_SIZE, 3))
+    assert frames.shape[1:] == overlay.shape
+    internal = np.stack([episode.env_infos[t]["internal_state"] for t in observed])
+    assert np.ptp(internal, axis=0).min() > 0.5, "the variables hardly moved: the test would prove little"
+    for frame, values in zip(frames, internal):
+        for i, value in enumerate(values):
+            assert bar_end(frame, overlay, i) == pytest.approx(overlay.x_of(i, value), abs=2.0), (i, value)
+    assert [red_banner(frame, overlay) for frame in frames] == [False] * (len(frames) - 1) + [True], \
+        "the cause of death belongs on the last frame only"
+
+
+def test_side_by_side_video_holds_both_brains_frames(tmp_path):
+    other = AgentConfig(perception=IdentityConfig(), memory=NoMemoryConfig(), gate=ArgmaxConfig(),
+                        planner=RandomPlannerConfig(), plan_every=1, levels=5, situations=4)
+    recordings = [live_episodes(Run.start(config, STARVING, population=1, seed=3), 1, tmp_path / name, seed=11,
+                                frame_every=2, label=name)
+                  for name, config in (("A", CONFIG), ("B", other))]
+    ours, theirs = (r.episodes[0] for r in recordings)
+    assert not np.array_equal(np.stack(ours.actions[:5]), np.stack(theirs.actions[:5])), "the brains acted alike"
+    written = side_by_side(ours.video, theirs.video, tmp_path / "versus.mp4", fps=20)
+    versus, left, right = (iio.imread(path) for path in (tmp_path / "versus.mp4", ours.video, theirs.video))
+    assert written == len(versus) == max(len(left), len(right))
+    width = left.shape[2]
+    assert versus.shape[2] == 2 * width
+
+    def held(own):  # the shorter life's last frame stays on to the end
+        return np.concatenate([own, np.repeat(own[-1:], len(versus) - len(own), axis=0)]).astype(int)
+
+    left, right = held(left), held(right)
+    differ = np.abs(left - right).max(axis=-1) > 60  # where the two brains' own videos differ clearly
+    assert differ.sum() > 100, "the two brains' videos are alike: the test would prove little"
+    for half, own in ((versus[..., :width, :], left), (versus[..., width:, :], right)):
+        assert np.abs(half.astype(int) - own).mean() < 3, "a half is not that brain's video"
+        assert np.abs(half.astype(int) - own)[differ].mean() < 15, "a half shows the other brain where they differ"
+
+
+def read_events(path: Path):
+    """Every summary value in a TensorBoard event file (TFRecord framing: length, crc, event, crc)."""
+    data, offset, values = path.read_bytes(), 0, []
+    while offset < len(data):
+        (length,) = struct.unpack("<Q", data[offset:offset + 8])
+        event = Event.FromString(data[offset + 12:offset + 12 + length])
+        values += [(event.step, value) for value in event.summary.value]
+        offset += 12 + length + 4
+    return values
+
+
+def test_tensorboard_events_hold_the_clip_and_the_figure(trained, tmp_path):
+    run = checkpoint.load(trained)
+    clips = Clips(run, steps=12, frame_every=3, size=64)
+    frames, recording = clips(seed=0)
+    again, _ = clips(seed=1)  # the same compiled copy, refreshed
+    assert frames.shape[0] == 12 // 3 + 1 == len(again) and frames.dtype == np.uint8
+    writer = SummaryWriter(str(tmp_path))
+    add_clip(writer, "agent/clip", frames, step=500, fps=20)
+    episode = recording.episodes[0]
+    writer.add_figure("agent/internal_state", episode_figure(episode, recording.physiology, recording.channel_names),
+                      500)
+    writer.close()
+    (events,) = tmp_path.glob("events.out.tfevents.*")
+    values = {value.tag: (step, value) for step, value in read_events(events)}
+    assert {"agent/clip", "agent/internal_state"} <= set(values)
+    step, clip = values["agent/clip"]
+    assert step == 500 and clip.image.encoded_image_string[:6] == b"GIF89a"
+    gif = iio.imread(clip.image.encoded_image_string, extension=".gif", index=None)
+    assert len(gif) == len(frames) and gif.shape[1:3] == frames.shape[1:3]
+    figure = iio.imread(values["agent/internal_state"][1].image.encoded_image_string, extension=".png")
+    assert figure.ndim == 3 and figure.shape[0] > 300
