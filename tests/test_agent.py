@@ -65,10 +65,18 @@ def test_same_seed_same_training_curve_and_different_seed_differs():
     ids=["identity-none-random-argmax", "projection-sdr-aif-softmax-off-cartpole", "pc-sdr-aif-bg-thermal"],
 )
 def test_every_module_swap_lives_end_to_end(config, world):
-    run, curve = lived(config, world, steps=150)
-    assert np.all(np.isfinite(curve))
-    ticks = 150 // config.plan_every
-    assert len(np.unique(curve[:, 1])) >= 1 and run.record.steps == 150 and ticks > 0
+    run, trace = Run.start(config, world, population=2, seed=0), []
+    run.live(150, on_step=lambda t, info, record, obs: trace.append(info))
+    drive, channel, tick = (np.stack([info[name] for info in trace]) for name in ("drive", "channel", "tick"))
+    assert np.all(np.isfinite(drive)) and np.all(np.isfinite(np.stack([info["free_energy"] for info in trace])))
+    assert channel.shape == (150, 2) and np.all((channel >= 0) & (channel < run.population.agent.num_channels))
+    held = ~tick[1:]  # between planning ticks the channel is held
+    np.testing.assert_array_equal(channel[1:][held], channel[:-1][held])
+    windows = np.lib.stride_tricks.sliding_window_view(tick, config.plan_every, axis=0)
+    assert tick[0].all() and windows.any(axis=-1).all(), "a life ticks at least every plan_every steps"
+    if not run.record.lives:  # one life each: ticks exactly every plan_every steps
+        np.testing.assert_array_equal(tick, np.repeat((np.arange(150) % config.plan_every == 0)[:, None], 2, axis=1))
+    assert run.record.steps == 150 and np.all(np.asarray(run.population.states.steps) == 150)
     if world == "CartPole-v1":
         assert run.record.lives, "a CartPole life should end within 150 steps of an untrained agent"
 
