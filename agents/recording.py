@@ -37,16 +37,15 @@ import itertools
 import time
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import gymnasium as gym
 import imageio
 import imageio.v3 as iio
 import jax
 import jax.numpy as jnp
-import minari
 import numpy as np
 from matplotlib.figure import Figure
-from minari.data_collector import EpisodeBuffer
 from tensorboardX import SummaryWriter
 from tensorboardX.proto.summary_pb2 import Summary
 from tqdm import tqdm
@@ -54,6 +53,10 @@ from tqdm import tqdm
 from agents.loop import Population, Record, Run, make_env
 from agents.overlay import BLOCK, Overlay, Reading
 from homeostasis import Physiology
+
+if TYPE_CHECKING:  # the `record` extra's; imported where used, so that training needs it not (clips do not)
+    import minari
+    from minari.data_collector import EpisodeBuffer
 
 ENV_INFO = ("internal_state", "drive", "cause_of_death")  # every mortal world's info (DESIGN.md, Worlds)
 AGENT_INFO_LEFT_OUT = ("drive", "diverged")  # the env's drive is the same quantity; `live` raises on divergence
@@ -96,7 +99,9 @@ class Episode:
         agent = {name: [info[name] for info in self.agent_infos] for name in self.agent_infos[0]}
         return {name: v if name == "cause_of_death" else np.stack(v) for name, v in {**env, **agent}.items()}
 
-    def buffer(self, episode_id: int) -> EpisodeBuffer:
+    def buffer(self, episode_id: int) -> "EpisodeBuffer":
+        from minari.data_collector import EpisodeBuffer
+
         observations = {name: np.stack([o[name] for o in self.observations]) for name in self.observations[0]}
         return EpisodeBuffer(
             id=episode_id,
@@ -264,6 +269,16 @@ class Clips:
                             lambda fps: [frames.append], None, False, population=self.population)
         return np.stack(frames), recording
 
+    def log(self, writer: SummaryWriter, step: int) -> None:
+        """A clip (its world seeded `step`) and its internal-state figure (`episode_figure`) into TensorBoard at
+        `step`, tagged `agent/clip` and `agent/internal_state`."""
+        frames, recording = self(seed=step)
+        add_clip(writer, "agent/clip", frames, step, fps=recording.env.metadata["render_fps"])
+        episode = recording.episodes[0]
+        writer.add_figure("agent/internal_state", episode_figure(
+            episode, recording.physiology, recording.channel_names,
+            title=f"agent 0 at step {step:,}: a fresh life of {len(episode)} steps, ended by {episode.cause}"), step)
+
 
 def add_clip(writer: SummaryWriter, tag: str, frames: np.ndarray, step: int, fps: int) -> None:
     """`frames` [T, H, W, 3] (uint8) as an animated GIF among TensorBoard's images: the record tensorboardX's
@@ -360,8 +375,10 @@ def _live(agent: Run, recorders: list[EpisodeRecorder], sinks: list, overlay: Ov
     return time.perf_counter() - clock["start"], sum(map(len, episodes)) - clock["steps"], frames() - clock["frames"]
 
 
-def to_minari(recording: Recording, dataset_id: str) -> minari.MinariDataset:
+def to_minari(recording: Recording, dataset_id: str) -> "minari.MinariDataset":
     """Writes the recording as the Minari dataset `dataset_id` under $MINARI_DATASETS_PATH."""
+    import minari
+
     buffers = [episode.buffer(i) for i, episode in enumerate(recording.episodes)]
     with warnings.catch_warnings():  # Minari nags about every optional metadata field left unset
         warnings.filterwarnings("ignore", message=r"`\w+` is set to None", category=UserWarning)

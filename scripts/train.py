@@ -33,6 +33,7 @@ from tqdm import tqdm  # noqa: E402
 from agents import checkpoint  # noqa: E402
 from agents.config import AgentConfig, ConfigError, default_config, import_plugins, validate  # noqa: E402
 from agents.loop import Run  # noqa: E402
+from agents.recording import Clips  # noqa: E402
 
 
 @dataclasses.dataclass
@@ -50,6 +51,10 @@ class Args:
     the internal-state trace are flushed with each, so a crash loses at most this many steps"""
     log_every: int = 500
     """env steps between TensorBoard scalars"""
+    clip_every: int | None = None
+    """env steps between TensorBoard clips: a copy of agent 0 lives a fresh life of up to 200 steps, logged as an
+    overlaid animated GIF (images, `agent/clip`) with its internal-state figure (`agent/internal_state`); off by
+    default (a clip costs a few seconds, the first one more: it compiles the copy's step)"""
     resume: str | None = None
     """continue the run saved in this checkpoint (its world and brain; a brain named here must match it)"""
     runs: str = "runs"
@@ -120,8 +125,8 @@ def usage_error(message: str) -> NoReturn:
 
 def check(args: Args, given: dict) -> None:
     """A usage error for a bad count or interval, a bad brain, or a flag that conflicts with the resumed checkpoint."""
-    for name in ("steps", "population", "checkpoint_every", "log_every"):
-        if getattr(args, name) < 1:
+    for name in ("steps", "population", "checkpoint_every", "log_every", "clip_every"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
             usage_error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     if args.seed < 0:
         usage_error(f"--seed must be >= 0, got {args.seed}")
@@ -161,6 +166,7 @@ if __name__ == "__main__":
                         "agent": checkpoint.config_to_dict(args.agent)}, indent=2)
         )
     writer = SummaryWriter(str(folder))
+    clips = Clips(run) if args.clip_every else None
     physiology = run.envs.envs[0].get_wrapper_attr("physiology")
     channels = run.population.agent.motor.names
     trace, lives_logged = [], len(run.record.lives)
@@ -192,6 +198,8 @@ if __name__ == "__main__":
                 writer.add_scalar(f"brain/channel/{name}", share, step)
             sums.update(drive=0.0, free_energy=0.0, familiarity=0.0, n=0)
             counts[:] = 0
+        if clips is not None and step % args.clip_every == 0:
+            clips.log(writer, step)
         progress.update(1)
 
     start, end, every = time.perf_counter(), run.record.steps + args.steps, args.checkpoint_every

@@ -22,7 +22,7 @@ from agents.config import AgentConfig, ArgmaxConfig, IdentityConfig, NoMemoryCon
 from agents.loop import Run, make_env
 from agents.motor import primitives_for
 from agents.overlay import LINE, Overlay
-from agents.recording import SCENE_SIZE, Clips, add_clip, episode_figure, live_episodes, side_by_side, to_minari
+from agents.recording import SCENE_SIZE, Clips, live_episodes, side_by_side, to_minari
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = AgentConfig(perception=IdentityConfig(), memory=NoMemoryConfig(), gate=ArgmaxConfig(), plan_every=5,
@@ -212,14 +212,11 @@ def read_events(path: Path):
 def test_tensorboard_events_hold_the_clip_and_the_figure(trained, tmp_path):
     run = checkpoint.load(trained)
     clips = Clips(run, steps=12, frame_every=3, size=64)
-    frames, recording = clips(seed=0)
+    frames, _ = clips(seed=0)
     again, _ = clips(seed=1)  # the same compiled copy, refreshed
     assert frames.shape[0] == 12 // 3 + 1 == len(again) and frames.dtype == np.uint8
     writer = SummaryWriter(str(tmp_path))
-    add_clip(writer, "agent/clip", frames, step=500, fps=20)
-    episode = recording.episodes[0]
-    writer.add_figure("agent/internal_state", episode_figure(episode, recording.physiology, recording.channel_names),
-                      500)
+    clips.log(writer, step=500)  # what train.py --clip-every logs
     writer.close()
     (events,) = tmp_path.glob("events.out.tfevents.*")
     values = {value.tag: (step, value) for step, value in read_events(events)}
