@@ -8,11 +8,13 @@ installed), and the agent on CartPole-v1 through `envs.Homeostatic`.
 """
 
 import concurrent.futures
+import contextlib
 import multiprocessing
 import time
 
 import jax
 import numpy as np
+from tqdm import tqdm
 
 from agents.config import (
     ActiveInferenceConfig,
@@ -44,7 +46,8 @@ def lifelong(config: AgentConfig, world: str, steps: int, population: int, episo
     """Trains for `steps` total env steps, then evaluates `episodes` lives (population = episodes)."""
     run = Run.start(config, world, population, seed, max_episode_steps=max_episode_steps)
     start = time.perf_counter()
-    run.live(steps // population, on_step=_progress(steps // population, start))
+    with _progress(steps // population, f"{config.describe()} x{population}") as on_step:
+        run.live(steps // population, on_step=on_step)
     lives = run.evaluation_lives(seed + 10_000)
     return summarise(lives[:episodes], max_episode_steps), time.perf_counter() - start
 
@@ -140,16 +143,16 @@ def bench(repeats: int = 200, seed: int = 0) -> dict:
     return figures
 
 
-def _progress(total: int, start: float):
-    """An `on_step` that prints progress ten times over `total` steps."""
+@contextlib.contextmanager
+def _progress(total: int, desc: str):
+    """An `on_step` that moves a progress bar over `total` steps, with the deaths so far (silent off a terminal)."""
+    with tqdm(total=total, desc=desc, unit="step", mininterval=2, disable=None) as bar:
+        def on_step(t, info, record, obs):
+            bar.update(1)
+            if t % 1000 == 0:
+                bar.set_postfix(deaths=sum(not life["truncated"] for life in record.lives), refresh=False)
 
-    def on_step(t, info, record, obs):
-        if (t + 1) % max(total // 10, 1) == 0:
-            deaths = sum(not life["truncated"] for life in record.lives)
-            print(f"  {t + 1}/{total} steps per agent, {time.perf_counter() - start:.0f}s, deaths so far {deaths}",
-                  flush=True)
-
-    return on_step
+        yield on_step
 
 
 def _per_second(call, repeats: int) -> float:

@@ -2,6 +2,7 @@
 
 import gymnasium as gym
 import numpy as np
+from tqdm import tqdm
 
 import envs
 from suites._report import print_table
@@ -26,7 +27,8 @@ def evaluate(seeds: int = 10, max_steps: int = envs.MAX_EPISODE_STEPS) -> dict:
     """Random actions on every mortal world, `seeds` lives each of at most `max_steps` steps."""
     figures, rows = {}, []
     for world in envs.WORLDS:
-        lives = np.array([random_life(world, seed, max_steps) for seed in range(seeds)])
+        lives = np.array([random_life(world, seed, max_steps)
+                          for seed in tqdm(range(seeds), desc=world, unit="life", leave=False, disable=None)])
         survival, drive = lives.mean(axis=0)
         figures[world] = {"survival_steps_mean": float(survival), "drive_mean": float(drive)}
         rows.append(dict(world=world, seeds=seeds, survival_steps_mean=survival,

@@ -21,6 +21,7 @@ import time
 import jax
 import numpy as np
 from scipy import stats
+from tqdm import tqdm
 
 from agents.config import default_config
 from agents.loop import Run, frozen_returns, make_vector_env, observation
@@ -39,13 +40,13 @@ def mortal(task: str, seeds: int, budget: int, eval_every: int, eval_episodes: i
     """The default brain on `task`: its test curve per seed and its final test returns."""
     run = Run.start(default_config(task), task, population=seeds, seed=0)
     curve, start = [], time.perf_counter()
-    for step in range(eval_every, budget + 1, eval_every):
+    for step in tqdm(range(eval_every, budget + 1, eval_every), desc=f"mortal {task}", unit="test", disable=None):
         run.live(eval_every)
         episodes = final_episodes if step == budget else eval_episodes
         returns = frozen_returns(run.population, task, episodes, test_seed)
         curve.append((step, returns.mean(1).tolist()))
-        print(f"  mortal {task}: {step:,} steps, test return per seed {np.round(returns.mean(1), 1).tolist()} "
-              f"({time.perf_counter() - start:.0f}s)", flush=True)
+        tqdm.write(f"  mortal {task}: {step:,} steps, test return per seed {np.round(returns.mean(1), 1).tolist()} "
+                   f"({time.perf_counter() - start:.0f}s)")
     if budget % eval_every:
         run.live(budget % eval_every)
         returns = frozen_returns(run.population, task, final_episodes, test_seed)
