@@ -1,0 +1,235 @@
+"""The worlds that call for one brain module each (issue 13): Seasons (the gate: regimes that switch unannounced
+and return) and Oasis (memory: resources at far places that deplete and regrow, place sensed by landmarks).
+Gymnasium's checks, determinism, headless rendering, checkpoint state, reflexes, and that each demand is real."""
+
+import json
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import envs  # noqa: F401  (registers the worlds)
+from agents import checkpoint
+from agents.motor import primitives_for
+from envs.oasis import OasisEnv
+from envs.seasons import SeasonsEnv
+from envs.state import env_state, restore_env
+
+SHORT = {"mortal/Seasons-v0": dict(season_length=40),  # seasons that change within a short test
+         "mortal/Oasis-v0": dict(regrow_steps=60)}
+FAST = dict(decay=0.001, item_amount=0.2, regrow_steps=300)  # Oasis lives of ~1,000 steps, oases that sustain
+
+
+# -- Gymnasium's checks, rendering, determinism, checkpoints ----------------------------------------
+@pytest.mark.parametrize("world_id", SHORT)
+def test_check_env_passes_and_renders_headless(world_id):
+    env = gym.make(world_id, render_mode="rgb_array", width=96, height=96, **SHORT[world_id])
+    check_env(env.unwrapped, skip_render_check=True)
+    obs, info = env.reset(seed=0)
+    assert set(obs) == {"extero", "intero"} and {"internal_state", "drive", "cause_of_death"} <= set(info)
+    frame = env.render()
+    assert frame.shape == (96, 96, 3) and frame.dtype == np.uint8 and frame.std() > 10
+    env.close()
+
+
+def live(world_id: str, seed: int, steps: int, **kwargs) -> tuple[np.ndarray, gym.Env, list[dict]]:
+    """A life under the scripted oasis memory (it eats, so items deplete), its trace of observations, rewards and
+    infos; the world left open at its last step."""
+    env = gym.make(world_id, **SHORT[world_id], **kwargs)
+    obs, info = env.reset(seed=seed)
+    controller, trace, infos = Remembering(env.unwrapped), [], [info]
+    for _ in range(steps):
+        obs, reward, terminated, truncated, info = env.step(controller(obs))
+        trace.append(np.concatenate([obs["extero"], obs["intero"], [reward], info["events"]]))
+        infos.append(info)
+        if terminated or truncated:
+            break
+    return np.array(trace), env, infos
+
+
+@pytest.mark.parametrize("world_id", SHORT)
+def test_same_seed_same_life_different_seed_differs(world_id):
+    first, env, infos = live(world_id, seed=4, steps=300)
+    assert len(first) == 300 and sum(info["events"].sum() for info in infos) > 0  # it ate on the way
+    np.testing.assert_array_equal(first, live(world_id, seed=4, steps=300)[0])
+    assert not np.array_equal(first, live(world_id, seed=5, steps=300)[0])
+
+
+@pytest.mark.parametrize("world_id", SHORT)
+def test_a_world_saved_as_plain_values_lives_on_in_a_fresh_copy_as_the_original(world_id):
+    _, env, _ = live(world_id, seed=2, steps=150)  # past a change of season; oases being eaten
+    world = env.unwrapped
+    if isinstance(world, OasisEnv):
+        assert (world.regrow_at > world.clock).any()  # saved with items missing
+    arrays = {}
+    saved = checkpoint._decode(json.loads(json.dumps(checkpoint._encode(env_state(env), arrays))), arrays)
+    fresh = gym.make(world_id, **SHORT[world_id])
+    fresh.reset(seed=99)
+    restore_env(fresh, saved)
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        action = rng.uniform(-1, 1, 2).astype(np.float32)
+        (obs, reward, *ends, info), again = env.step(action), fresh.step(action)
+        for part in obs:
+            np.testing.assert_array_equal(obs[part], again[0][part])
+        assert (reward, *ends, info.get("season")) == (again[1], *again[2:4], again[4].get("season"))
+
+
+# -- Seasons: the regimes switch and return, and what an item nourishes changes with them --------------
+def test_the_seasons_follow_the_schedule_and_return():
+    env = gym.make("mortal/Seasons-v0", season_length=40, schedule=(0, 1))
+    _, info = env.reset(seed=0)
+    assert info["season"] == 0  # the season of the first step
+    seasons = [env.step(np.zeros(2, np.float32))[4]["season"] for _ in range(200)]  # of the step just lived
+    assert seasons == [0] * 40 + [1] * 40 + [0] * 40 + [1] * 40 + [0] * 40
+    assert gym.make("mortal/Seasons-v0").unwrapped.season_length == 5000  # the documented default
+
+
+def test_what_an_item_nourishes_changes_with_the_season():
+    env = gym.make("mortal/Seasons-v0", season_length=3).unwrapped
+    env.reset(seed=0, options={"internal_state": [0.0, 0.0]})
+    food = int(np.flatnonzero(env.item_kind == 0)[0])
+    gains = []
+    for _ in range(6):  # seasons 0, 0, 0, 1, 1, 1: a food item under the robot at every step
+        before = env.internal_state.copy()
+        env.item_xy[food] = env.data.qpos[:2]
+        _, _, _, _, info = env.step(np.zeros(2, np.float32))
+        gains.append(np.round(info["internal_state"] - before + env.physiology.decay, 9).tolist())
+    assert gains == [[0.1, 0.0]] * 3 + [[0.0, 0.1]] * 3  # food items feed food, then water
+    assert "season" not in env.observation_space.spaces and env.observation_space["extero"].shape == (43,)
+
+
+@pytest.mark.parametrize("bad, message", [(dict(season_length=0), "season_length"),
+                                          (dict(schedule=(0, 2)), "outside 0..1"),
+                                          (dict(schedule=(1, 1)), "two different regimes")])
+def test_bad_seasons_get_named_errors(bad, message):
+    with pytest.raises(ValueError, match=message):
+        SeasonsEnv(**bad)
+
+
+# -- Oasis: far places, depletion and regrowth, landmarks, and memory that pays -----------------------
+def test_oases_lie_beyond_sensing_of_each_other_and_the_posts_are_seen_from_everywhere():
+    env = OasisEnv()
+    centres = np.array([(x, y) for x, y, _ in env.oases])
+    oasis_of = np.argmin(np.linalg.norm(env.homes[:, None] - centres[None], axis=2), axis=1)
+    apart = np.linalg.norm(env.homes[:, None] - env.homes[None], axis=2)[oasis_of[:, None] != oasis_of[None]]
+    assert apart.min() > 2 * env.sensing_range  # nothing of one oasis is sensed from another, or between them
+    env.reset(seed=0)
+    for corner in ((-7.7, -7.7), (7.7, 7.7), (0.0, 0.0)):
+        env.data.qpos[:2] = corner
+        posts = env._get_obs()["extero"][env.sensor_slices()["yellow post"].start:].reshape(4, -1)
+        assert (posts.max(axis=1) > 0).all()
+    env.close()
+
+
+def test_an_eaten_item_is_gone_for_the_regrowth_time_then_back_at_its_place():
+    env = gym.make("mortal/Oasis-v0", regrow_steps=5).unwrapped
+    env.reset(seed=0, options={"internal_state": [-0.5, -0.5]})
+    home = env.homes[0].copy()
+    env.data.qpos[:2] = home  # on the first food item
+    _, _, _, _, info = env.step(np.zeros(2, np.float32))
+    assert info["events"].tolist() == [1.0, 0.0]
+    env.data.qpos[:3] = [*(home + [1.0, 0.0]), 0.0]  # 1 m east of its place, facing east: it lies in bin 10
+    food, seen, shown = env.sensor_slices()["food"], [], []
+    for _ in range(6):
+        obs, _, _, _, info = env.step(np.zeros(2, np.float32))
+        seen.append(round(float(obs["extero"][food][10]), 3))
+        shown.append(env.data.mocap_pos[0, 2] > 0)
+        assert info["events"].sum() == 0 and (obs["extero"][food][[9, 11]] > 0).all()  # the oasis's other two
+    assert seen == [0.0] * 4 + [round(1 - 1 / env.sensing_range, 3)] * 2 and shown == [False] * 4 + [True] * 2
+    np.testing.assert_array_equal(env.item_xy[0], home)
+
+
+def test_approaching_a_post_leads_to_its_oasis():
+    env = gym.make("mortal/Oasis-v0")
+    reflexes = primitives_for(env)
+    assert reflexes.names[:6] == ("approach food", "approach water", *(f"approach {c} post" for c in
+                                                                      ("yellow", "magenta", "cyan", "white")))
+    env.reset(seed=1, options={"internal_state": [-0.5, -0.5]})
+    env.unwrapped.data.qpos[:3] = [-2.0, 7.0, -np.pi / 2]  # near the north-west (water) oasis, facing south
+    obs, eaten = env.unwrapped._get_obs(), np.zeros(2)
+    for channel, steps in (("approach yellow post", 350), ("approach food", 100)):
+        for _ in range(steps):
+            command = reflexes.command(reflexes.names.index(channel), obs["extero"].astype(np.float64))
+            obs, _, _, _, info = env.step(command.astype(np.float32))
+            eaten += info["events"]
+    assert eaten[0] >= 1 and eaten[1] == 0  # the yellow post's corner sees the north-east oasis, which holds food
+    env.close()
+
+
+class Remembering:
+    """A scripted body that knows where the oases are: goes for one resource until sated (above 0.1), approaches
+    it when sensed, else steers (by its true pose) to the nearest oasis of that kind it has not found empty within
+    the regrowth time."""
+
+    def __init__(self, world: OasisEnv | SeasonsEnv):
+        self.world, self.reflexes, self.slices = world, primitives_for(world), world.sensor_slices()
+        self.need, self.empty_until = 0, np.zeros(len(getattr(world, "oases", ())))
+
+    def __call__(self, obs) -> np.ndarray:
+        if obs["intero"][self.need] > 0.1:
+            self.need = int(np.argmin(obs["intero"]))
+        if obs["extero"][self.slices[self.world.resources[self.need]]].max() > 0 or not len(self.empty_until):
+            return self.reflexes.command(self.need, obs["extero"].astype(np.float64)).astype(np.float32)
+        return self._to_oasis().astype(np.float32)
+
+    def _to_oasis(self) -> np.ndarray:
+        world, xy = self.world, self.world.data.qpos[:2]
+        places = [i for i, (*_, kind) in enumerate(world.oases) if kind == world.resources[self.need]]
+        distance = {i: np.hypot(*(np.array(world.oases[i][:2]) - xy)) for i in places}
+        for i in places:
+            if distance[i] < world.sensing_range - 0.6:  # close enough to see its items, and none there
+                self.empty_until[i] = world.clock + world.regrow_steps
+        goal = min(places, key=lambda i: (self.empty_until[i] > world.clock, distance[i]))
+        x, y, yaw = world.data.qpos[:3]
+        error = (np.arctan2(world.oases[goal][1] - y, world.oases[goal][0] - x) - yaw + np.pi) % (2 * np.pi) - np.pi
+        forward, turn = np.clip(np.cos(error), 0, 1), np.clip(2 * error / np.pi, -1, 1)
+        return np.array([forward - turn, forward + turn])
+
+
+class Searching:
+    """A body that only reacts to what it senses, with Remembering's needs: approaches the resource when sensed,
+    else explores straight ahead and, stopped by a wall, turns on the spot for a random while."""
+
+    def __init__(self, world: OasisEnv, seed: int):
+        self.world, self.reflexes, self.slices = world, primitives_for(world), world.sensor_slices()
+        self.rng, self.need, self.turning, self.straight = np.random.default_rng(seed), 0, 0, 0
+
+    def __call__(self, obs) -> np.ndarray:
+        if obs["intero"][self.need] > 0.1:
+            self.need = int(np.argmin(obs["intero"]))
+        channel = self.need
+        if obs["extero"][self.slices[self.world.resources[self.need]]].max() == 0:
+            self.straight = 0 if self.turning else self.straight + 1
+            if self.straight > 20 and obs["extero"][self.slices["velocity"]][0] < 0.3:
+                self.turning = int(self.rng.integers(10, 40))
+            channel = self.reflexes.names.index("turn" if self.turning else "explore")
+            self.turning = max(self.turning - 1, 0)
+        return self.reflexes.command(channel, obs["extero"].astype(np.float64)).astype(np.float32)
+
+
+def lifetime(controller, env: gym.Env, seed: int, cap: int) -> int:
+    obs, _ = env.reset(seed=seed)
+    for step in range(1, cap + 1):
+        obs, _, terminated, _, _ = env.step(controller(obs))
+        if terminated:
+            break
+    return step
+
+
+def test_a_body_that_remembers_the_oases_outlives_one_that_searches_afresh():
+    env = gym.make("mortal/Oasis-v0", **FAST)
+    remembering = np.array([lifetime(Remembering(env.unwrapped), env, seed, cap=1300) for seed in range(3)])
+    searching = np.array([lifetime(Searching(env.unwrapped, seed), env, seed, cap=1300) for seed in range(3)])
+    env.close()
+    assert (remembering >= searching).all() and (remembering - searching).mean() > 150, (remembering, searching)
+
+
+@pytest.mark.parametrize("bad, message", [(dict(items=(3, 3)), "drop the items keyword"),
+                                          (dict(oases=((5.0, 5.0, "food"),)), r"no oasis of \['water'\]"),
+                                          (dict(oases=((5.0, 5.0, "food"), (0.0, 0.0, "salt"))), "salt"),
+                                          (dict(oases=((9.0, 0.0, "food"), (0.0, 0.0, "water"))), "beyond the arena")])
+def test_bad_oases_get_named_errors(bad, message):
+    with pytest.raises(ValueError, match=message):
+        OasisEnv(**bad)
