@@ -7,7 +7,8 @@ release when.
 
 Reflexes of the mortal worlds (`ForagerReflexes`), for a differential-drive body:
 - `approach <kind>`: turn towards the angular bin where the nearest item of that kind is sensed and drive
-  forward in proportion to how well aligned it is (cos of the bearing); with nothing sensed, go straight;
+  forward in proportion to how well aligned it is (cos of the bearing); with nothing sensed, go straight
+  (kinds: the resources, ThermalForager's shade, Oasis's landmark posts);
 - `explore`: drive straight ahead at full speed;
 - `turn`: spin on the spot counter-clockwise at half speed;
 - `rest`: stop (no motor effort, so no motor heat);
@@ -91,6 +92,7 @@ def primitives_for(env: gym.Env):
     """The motor primitives of `env`: reflexes on a mortal world (or on the body `envs.Embodied` lends it),
     discretised actions elsewhere."""
     from envs.forager import ForagerEnv
+    from envs.oasis import OasisEnv
     from envs.thermal import ThermalForagerEnv
 
     try:
@@ -99,7 +101,8 @@ def primitives_for(env: gym.Env):
         world = env.unwrapped
     if isinstance(world, ForagerEnv):
         sensors = world.sensor_slices()
-        targets = [*world.resources, *(("shade",) if isinstance(world, ThermalForagerEnv) else ())]
+        targets = [*world.resources, *(("shade",) if isinstance(world, ThermalForagerEnv) else ()),
+                   *(world.landmarks if isinstance(world, OasisEnv) else ())]
         offsets = tuple(sensors[target].start for target in targets)
         return ForagerReflexes(tuple(targets), offsets, world.num_bins, isinstance(world, ThermalForagerEnv))
     space = env.action_space

@@ -5,6 +5,8 @@
 | mortal/Forager-v0          | rolling robot; food and water (Yoshida et al.'s two-resource world)   |
 | mortal/ThermalForager-v0   | + body temperature: sun, shade, motor heat, evaporative cooling       |
 | mortal/FoodOnly-v0         | lesson world: one resource, small arena, items near                   |
+| mortal/Seasons-v0          | Forager whose items swap what they nourish every 5,000 steps, unseen  |
+| mortal/Oasis-v0            | four far-apart oases that deplete and regrow; landmark posts for place |
 
 `envs.wrappers.Homeostatic` makes any other Gymnasium task mortal; `envs.wrappers.Embodied` lets one body
 visit several of these worlds (the lessons of a curriculum).
@@ -15,7 +17,7 @@ import gymnasium as gym
 from envs.wrappers import Embodied, Homeostatic
 
 MAX_EPISODE_STEPS = 60_000
-WORLDS = ("mortal/Forager-v0", "mortal/ThermalForager-v0", "mortal/FoodOnly-v0")
+WORLDS = ("mortal/Forager-v0", "mortal/ThermalForager-v0", "mortal/FoodOnly-v0", "mortal/Seasons-v0", "mortal/Oasis-v0")
 
 gym.register("mortal/Forager-v0", entry_point="envs.forager:ForagerEnv", max_episode_steps=MAX_EPISODE_STEPS)
 gym.register(
@@ -27,5 +29,7 @@ gym.register(
     max_episode_steps=MAX_EPISODE_STEPS,
     kwargs=dict(resources=("food",), items=(6,), arena_half_width=1.5),
 )
+gym.register("mortal/Seasons-v0", entry_point="envs.seasons:SeasonsEnv", max_episode_steps=MAX_EPISODE_STEPS)
+gym.register("mortal/Oasis-v0", entry_point="envs.oasis:OasisEnv", max_episode_steps=MAX_EPISODE_STEPS)
 
 __all__ = ["MAX_EPISODE_STEPS", "WORLDS", "Embodied", "Homeostatic"]

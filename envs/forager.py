@@ -160,8 +160,8 @@ class ForagerEnv(MujocoEnv):
         qpos[:2] = self._free_point(avoid=np.empty((0, 2)), clearance=0.0)
         qpos[2] = self.np_random.uniform(-np.pi, np.pi)
         self.set_state(qpos, np.zeros_like(self.init_qvel))
-        for i in range(len(self.item_kind)):
-            self._respawn(i)
+        self._place_items()
+        mujoco.mj_forward(self.model, self.data)  # the items' bodies where they now are, for a frame at reset
         set_point, scale = np.asarray(self.physiology.set_point), np.asarray(self.physiology.scale)
         spread = self.initial_spread * scale
         self.internal_state = set_point + self.np_random.uniform(-spread, spread)
@@ -215,11 +215,20 @@ class ForagerEnv(MujocoEnv):
         """Eats every item the robot touches (respawning it elsewhere); returns the count per resource."""
         xy = self.data.qpos[:2]
         touching = np.flatnonzero(
-            np.sum((self.item_xy - xy) ** 2, axis=1) < (ROBOT_RADIUS + ITEM_RADIUS) ** 2
+            (np.sum((self.item_xy - xy) ** 2, axis=1) < (ROBOT_RADIUS + ITEM_RADIUS) ** 2) & self._present()
         )
         for i in touching:
             self._respawn(i)
         return np.bincount(self.item_kind[touching], minlength=len(self.resources)).astype(float)
+
+    def _place_items(self) -> None:
+        """Where the items start, at reset: each at a free point (a world with fixed resource places overrides it)."""
+        for i in range(len(self.item_kind)):
+            self._respawn(i)
+
+    def _present(self) -> np.ndarray:
+        """Which items are in the arena now, to be sensed and eaten: all here (a world whose items deplete hides some)."""
+        return np.ones(len(self.item_kind), bool)
 
     def _respawn(self, i: int) -> None:
         self.item_xy[i] = self._free_point(avoid=self.data.qpos[None, :2], clearance=1.0)
@@ -233,13 +242,14 @@ class ForagerEnv(MujocoEnv):
             if np.all(np.sum((avoid - point) ** 2, axis=1) >= clearance**2):
                 return point
 
-    def _bins(self, points: np.ndarray, kinds: np.ndarray, num_kinds: int) -> np.ndarray:
-        """Egocentric proximity bins, `num_bins` per kind: max of 1 - d / sensing_range per angular bin."""
+    def _bins(self, points: np.ndarray, kinds: np.ndarray, num_kinds: int, reach: float | None = None) -> np.ndarray:
+        """Egocentric proximity bins, `num_bins` per kind: max of 1 - d / reach per angular bin (reach defaults to
+        the sensing range; a landmark seen from afar has its own)."""
         x, y, yaw = self.data.qpos[:3]
         dx, dy = points[:, 0] - x, points[:, 1] - y
         bearing = np.arctan2(dy, dx) - yaw
         index = ((bearing * (1 / (2 * np.pi)) + 0.5 / self.num_bins) % 1.0 * self.num_bins).astype(int)
-        proximity = np.clip(1.0 - np.sqrt(dx * dx + dy * dy) / self.sensing_range, 0.0, 1.0)
+        proximity = np.clip(1.0 - np.sqrt(dx * dx + dy * dy) / (reach or self.sensing_range), 0.0, 1.0)
         bins = np.zeros(num_kinds * self.num_bins)
         np.maximum.at(bins, kinds * self.num_bins + index, proximity)
         return bins
@@ -251,7 +261,8 @@ class ForagerEnv(MujocoEnv):
         return np.clip([c * vx + s * vy, -s * vx + c * vy, yaw_rate], -MAX_SPEED, MAX_SPEED)
 
     def _extero(self) -> np.ndarray:
-        items = self._bins(self.item_xy, self.item_kind, len(self.resources))
+        present = self._present()
+        items = self._bins(self.item_xy[present], self.item_kind[present], len(self.resources))
         return np.concatenate([items, self._body_velocity()])
 
     def _get_obs(self):
