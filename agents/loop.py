@@ -175,6 +175,22 @@ def check_finite(obs: Observation, step: int) -> None:
             raise ValueError(f"non-finite {source} given to agent {i} at step {step}: {values[i]}")
 
 
+def checked_cue(cue, members: int, channels: int, step: int) -> np.ndarray:
+    """A teacher's demonstration as int32, one entry per member: a channel in [0, channels), or -1 for none.
+    Anything else (a wrong shape, a fraction, a channel out of range) is a ValueError naming it and the step."""
+    values = np.asarray(cue)
+    if values.shape != (members,):
+        raise ValueError(f"the teacher gave cues of shape {values.shape} at step {step}, need one per member ({members},)")
+    if not np.all(np.isfinite(values.astype(np.float64))) or not np.all(values == np.round(values)):
+        raise ValueError(f"the teacher's cues at step {step} must be whole channel numbers, got {values}")
+    bad = (values < -1) | (values >= channels)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ValueError(f"the teacher cued channel {values[i]} for agent {i} at step {step}; "
+                         f"valid: 0..{channels - 1}, or -1 for none")
+    return values.astype(np.int32)
+
+
 def live(
     population: Population,
     worlds: gym.vector.VectorEnv,
@@ -209,7 +225,7 @@ def live(
     select_every = population.agent.config.select_every
     for t in range(steps):
         if teacher is not None:
-            current = current._replace(cue=np.asarray(teacher(current), np.int32))
+            current = current._replace(cue=checked_cue(teacher(current), n, population.agent.num_channels, record.steps))
         check_finite(current, record.steps)
         key, actions, info = population.step(current, key, learn)
         if np.any(info["diverged"]):

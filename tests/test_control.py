@@ -13,7 +13,7 @@ import pytest
 import envs
 from agents.config import (AgentConfig, ArgmaxConfig, IdentityConfig, ModelBasedConfig, NoMemoryConfig,
                            RandomPlannerConfig, SDRConfig, default_config)
-from agents.loop import EVALUATION_CAP, Run, check_finite, frozen_returns
+from agents.loop import EVALUATION_CAP, Run, check_finite, checked_cue, frozen_returns
 from brain.critic import PCCritic
 from brain.sampling_planner import SamplingPlanner
 from brain.world_model import PCWorldModel, Transition
@@ -210,6 +210,19 @@ def test_nan_observations_and_actions_are_clear_errors():
     bad = run.current._replace(extero=np.full_like(run.current.extero, np.nan))
     with pytest.raises(Exception, match="non-finite observation"):
         run.population.step(bad, jax.random.key(0))
+
+
+@pytest.mark.parametrize("cue, message", [
+    ([0, 5], "the teacher cued channel 5 for agent 1 at step 7; valid: 0..4, or -1 for none"),
+    ([-2, 0], "the teacher cued channel -2 for agent 0 at step 7"),
+    ([0.5, 1], "must be whole channel numbers"),
+    ([np.nan, 1], "must be whole channel numbers"),
+    ([1], r"the teacher gave cues of shape \(1,\) at step 7, need one per member \(2,\)"),
+])
+def test_a_demonstration_out_of_range_is_a_clear_error(cue, message):
+    with pytest.raises(ValueError, match=message):
+        checked_cue(cue, members=2, channels=5, step=7)
+    np.testing.assert_array_equal(checked_cue([-1, 4.0], members=2, channels=5, step=7), [-1, 4])
 
 
 class NaNReward(gym.Wrapper):
