@@ -96,18 +96,18 @@ def test_each_context_learns_with_its_own_units_and_leaves_the_others_unchanged(
     own = [np.asarray(o) for o in entered.gate.owner]
     assert [int((o == 1).sum()) for o in own] == [2, 4, 0], "context 1 recruits its quota in latent and hidden layers"
     assert [int((o == 0).sum()) for o in own] == [2, 4, 0], "context 0 keeps the units it was born with"
-    again = entered.enter(state, x, 1)
+    again = jax.jit(PCPerception.enter)(entered, state, x, 1)  # jitted: eager ops would each compile
     assert all(np.array_equal(a, b) for a, b in zip(again.gate.owner, entered.gate.owner)), "re-entering recruits nothing"
-    state, percept = entered.perceive(entered.init_state(), x, key=jax.random.key(2))
+    state, percept = eqx.filter_jit(PCPerception.perceive)(entered, entered.init_state(), x, key=jax.random.key(2))
     assert np.all(np.asarray(percept.latent)[own[0] != 1] == 0), "only the current context's latents are active"
-    learnt = entered.learn(state, x)
+    learnt = eqx.filter_jit(PCPerception.learn)(entered, state, x)
     other = own[1] != 1
     assert not np.allclose(learnt.stack.weights[0], entered.stack.weights[0])
     np.testing.assert_array_equal(learnt.stack.weights[0][other][:, own[0] != 1],
                                   entered.stack.weights[0][other][:, own[0] != 1])
     np.testing.assert_array_equal(learnt.stack.weights[1][:, own[1] == 0], entered.stack.weights[1][:, own[1] == 0])
     # under vmap (a population), entering a known context must not trip the out-of-units check
-    full = jax.vmap(lambda p: p.enter(state, x, 2).enter(state, x, 0))(
+    full = jax.jit(jax.vmap(lambda p: p.enter(state, x, 2).enter(state, x, 0)))(
         jax.tree.map(lambda leaf: jnp.stack([leaf, leaf]), entered))
     assert np.all(np.asarray(full.context) == 0)
 
@@ -202,9 +202,10 @@ def test_a_curriculum_killed_mid_lesson_resumes_to_the_report_it_would_have_made
         teach(dataclasses.replace(curriculum, seed=4), SMALL, resume=saved)
 
 
-def test_a_test_leaves_the_learner_exactly_as_it_was():
-    run = Run.start(SMALL, "mortal/FoodOnly-v0", 2, 0, body=BODY)
-    run.live(20)
+def test_a_test_leaves_the_learner_exactly_as_it_was_and_its_lives_go_on_whole():
+    run = Run.start(SMALL, "mortal/FoodOnly-v0", 2, 0, body=BODY, max_episode_steps=25)
+    run.live(10)
+    run.live(10)
     before = jax.device_get(run.population.states)
     current, record = run.current, run.record
     worlds = make_vector_env("mortal/FoodOnly-v0", 2, 5, body=BODY, max_episode_steps=15)
@@ -213,6 +214,8 @@ def test_a_test_leaves_the_learner_exactly_as_it_was():
     after = jax.device_get(run.population.states)
     assert all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(before), jax.tree.leaves(after)))
     assert run.current is current and run.record is record
+    run.live(10)
+    assert [life["survival_steps"] for life in run.record.lives] == [25, 25], "lives over several calls are whole"
 
 
 def test_a_demonstration_is_followed_at_every_planning_tick():
@@ -252,14 +255,6 @@ def test_in_strict_mortal_mode_a_death_ends_the_life_and_the_report_says_where(t
     for death in food.deaths:
         assert death["cause"] == "food below viable range" and 0 < death["step"] <= 30
     assert len(reports) == 1 and any("every agent died" in line for line in lines)
-
-
-def test_lives_spanning_several_calls_are_measured_whole():
-    run = Run.start(SMALL, "mortal/FoodOnly-v0", 2, 0, body=BODY, max_episode_steps=25)  # compiled as the others
-    run.live(10)
-    run.live(10)
-    run.live(10)
-    assert [life["survival_steps"] for life in run.record.lives] == [25, 25]
 
 
 # -- the curriculum file ---------------------------------------------------------------------------
