@@ -25,6 +25,7 @@ released channel holds the TRN inhibition of its rivals; a rival takes over only
 incumbent, i.e. once the rival is clearly more salient. Near-equal saliences therefore do not chatter.
 """
 
+import numbers
 from typing import NamedTuple
 
 import equinox as eqx
@@ -70,78 +71,41 @@ class BasalGanglia(AbstractGate):
     """
 
     num_channels: int = eqx.field(static=True)
-    salience_scale: float = eqx.field(static=True)
-    floor: float = eqx.field(static=True)
-    num_steps: int = eqx.field(static=True)
-    dt: float = eqx.field(static=True)
-    tau_ampa: float = eqx.field(static=True)
-    tau_gaba: float = eqx.field(static=True)
-    tau_thalamus: float = eqx.field(static=True)
-    gpi_weight: float = eqx.field(static=True)
-    trn_weight: float = eqx.field(static=True)
-    release_threshold: float = eqx.field(static=True)
-    tie_noise: float = eqx.field(static=True)
+    """competing action channels (>= 2)"""
+    salience_scale: float = eqx.field(static=True, default=0.25, kw_only=True)
+    """the salience difference mapped onto one unit of the circuit's input"""
+    floor: float = eqx.field(static=True, default=0.0, kw_only=True)
+    """the salience the best channel must reach to be placed at the top of the working range"""
+    num_steps: int = eqx.field(static=True, default=32, kw_only=True)
+    """settling steps per `select`, each `dt` seconds"""
+    dt: float = eqx.field(static=True, default=0.002, kw_only=True)
+    tau_ampa: float = eqx.field(static=True, default=0.002, kw_only=True)
+    """synaptic time constants in seconds: AMPA, GABA, thalamus"""
+    tau_gaba: float = eqx.field(static=True, default=0.008, kw_only=True)
+    tau_thalamus: float = eqx.field(static=True, default=0.005, kw_only=True)
+    gpi_weight: float = eqx.field(static=True, default=3.0, kw_only=True)
+    """strength of the GPi's inhibition of the thalamus (Nengo's output weight, 3)"""
+    trn_weight: float = eqx.field(static=True, default=2.0, kw_only=True)
+    """strength of the reticular inhibition between thalamic channels (> 1 for a winner)"""
+    release_threshold: float = eqx.field(static=True, default=0.5, kw_only=True)
+    """thalamic activity above which the winning channel counts as selected"""
+    tie_noise: float = eqx.field(static=True, default=1e-3, kw_only=True)
+    """amplitude of the input jitter that breaks exact ties (in circuit units)"""
 
-    def __init__(
-        self,
-        num_channels: int,
-        *,
-        salience_scale: float = 0.25,
-        floor: float = 0.0,
-        num_steps: int = 32,
-        dt: float = 0.002,
-        tau_ampa: float = 0.002,
-        tau_gaba: float = 0.008,
-        tau_thalamus: float = 0.005,
-        gpi_weight: float = 3.0,
-        trn_weight: float = 2.0,
-        release_threshold: float = 0.5,
-        tie_noise: float = 1e-3,
-    ):
-        """**Arguments:**
-
-        - `num_channels`: number of competing action channels (>= 2).
-        - `salience_scale`: the salience difference mapped onto one unit of the circuit's input.
-        - `floor`: the salience the best channel must reach to be placed at the top of the working range.
-        - `num_steps`, `dt`: settling steps per `select` and their length in seconds.
-        - `tau_ampa`, `tau_gaba`, `tau_thalamus`: synaptic time constants in seconds.
-        - `gpi_weight`: strength of the GPi's inhibition of the thalamus (Nengo's output weight, 3).
-        - `trn_weight`: strength of the reticular inhibition between thalamic channels (> 1 for a winner).
-        - `release_threshold`: thalamic activity above which the winning channel counts as selected.
-        - `tie_noise`: amplitude of the input jitter that breaks exact ties (in circuit units).
-        """
-        if int(num_channels) != num_channels or num_channels < 2:
-            raise ValueError(f"num_channels must be an integer >= 2, got {num_channels!r}")
-        for name, value in [
-            ("salience_scale", salience_scale),
-            ("dt", dt),
-            ("tau_ampa", tau_ampa),
-            ("tau_gaba", tau_gaba),
-            ("tau_thalamus", tau_thalamus),
-            ("gpi_weight", gpi_weight),
-        ]:
-            if not value > 0:
-                raise ValueError(f"{name} must be > 0, got {value!r}")
-        if int(num_steps) != num_steps or num_steps < 1:
-            raise ValueError(f"num_steps must be an integer >= 1, got {num_steps!r}")
-        if not trn_weight > 1:
-            raise ValueError(f"trn_weight must be > 1 for one channel to win, got {trn_weight!r}")
-        if not 0 < release_threshold < 1:
-            raise ValueError(f"release_threshold must lie in (0, 1), got {release_threshold!r}")
-        if not tie_noise >= 0:
-            raise ValueError(f"tie_noise must be >= 0, got {tie_noise!r}")
-        self.num_channels = int(num_channels)
-        self.salience_scale = float(salience_scale)
-        self.floor = float(floor)
-        self.num_steps = int(num_steps)
-        self.dt = float(dt)
-        self.tau_ampa = float(tau_ampa)
-        self.tau_gaba = float(tau_gaba)
-        self.tau_thalamus = float(tau_thalamus)
-        self.gpi_weight = float(gpi_weight)
-        self.trn_weight = float(trn_weight)
-        self.release_threshold = float(release_threshold)
-        self.tie_noise = float(tie_noise)
+    def __check_init__(self):
+        if not isinstance(self.num_channels, numbers.Integral) or self.num_channels < 2:
+            raise ValueError(f"num_channels must be an integer >= 2, got {self.num_channels!r}")
+        for name in ("salience_scale", "dt", "tau_ampa", "tau_gaba", "tau_thalamus", "gpi_weight"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
+        if not isinstance(self.num_steps, numbers.Integral) or self.num_steps < 1:
+            raise ValueError(f"num_steps must be an integer >= 1, got {self.num_steps!r}")
+        if not self.trn_weight > 1:
+            raise ValueError(f"trn_weight must be > 1 for one channel to win, got {self.trn_weight!r}")
+        if not 0 < self.release_threshold < 1:
+            raise ValueError(f"release_threshold must lie in (0, 1), got {self.release_threshold!r}")
+        if not self.tie_noise >= 0:
+            raise ValueError(f"tie_noise must be >= 0, got {self.tie_noise!r}")
 
     def init_state(self) -> CircuitState:
         """The circuit at rest: every population silent."""
