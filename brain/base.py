@@ -12,6 +12,9 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
+__all__ = ["AbstractGate", "AbstractMemory", "AbstractPerception", "AbstractPlanner", "Percept", "Plan", "Recollection",
+           "Selection", "finite_salience"]
+
 
 class Percept(NamedTuple):
     """What perception hands on: latent beliefs and how well they explain the input."""
