@@ -6,7 +6,7 @@
 | mortal/ThermalForager-v0   | + body temperature: sun, shade, motor heat, evaporative cooling       |
 | mortal/FoodOnly-v0         | lesson world: one resource, small arena, items near                   |
 | mortal/Seasons-v0          | Forager whose items swap what they nourish every 5,000 steps, unseen  |
-| mortal/Oasis-v0            | four far-apart oases that deplete and regrow; landmark posts for place |
+| mortal/Oasis-v0            | four far oases that deplete and regrow; landmark posts give place     |
 
 `envs.wrappers.Homeostatic` makes any other Gymnasium task mortal; `envs.wrappers.Embodied` lets one body
 visit several of these worlds (the lessons of a curriculum).

@@ -1,16 +1,17 @@
 """mortal/Oasis-v0: resources at a few fixed places, far apart, that deplete and regrow: a world for memory.
 
-A large arena (half-width 8 m) with four oases on the diagonals, 5 m out from the centre: food at the
-north-east and south-west, water at the north-west and south-east (`oases`, a keyword). Each holds
-`items_per_oasis` items on a ring of radius 0.4 m; an item eaten is gone (not sensed, not eaten, hidden
-under the floor) for `regrow_steps` steps, then it grows back at the same place. Oases lie 10 m apart,
-beyond the 3 m item sensing range of each other, and nothing is sensed between them: a body that
-remembers where each resource is, and when it emptied an oasis, should outlive one that searches afresh.
+A large arena (half-width 8 m) with four oases near the corners, at (+-5.5, +-5.5): food at the north-east
+and south-west, water at the north-west and south-east (`oases`, a keyword). Each holds `items_per_oasis`
+items on a ring of radius 0.4 m; an item eaten is gone (not sensed, not eaten, hidden under the floor) for
+`regrow_steps` steps, then it grows back at the same place. Oases lie 11 m apart, beyond the 3 m item sensing
+range of each other, and nothing is sensed between them. The nutrients decay twice as fast as the Forager's
+(0.0003 a step), so wandering costs: a body that remembers where each resource is, and when it emptied an
+oasis, should outlive one that searches afresh.
 
 Place is sensed through four tall posts outside the arena's corners (yellow north-east, magenta north-west,
 cyan south-west, white south-east), each its own `num_bins` egocentric proximity bins like the items', seen
-from anywhere in the arena (proximity `1 - d / reach` with reach the posts' diagonal): never coordinates.
-Each oasis lies on the line from the centre to a post, so approaching a post leads to an oasis.
+from anywhere in the arena (proximity `1 - d / reach`, reach the posts' diagonal): never coordinates. From
+the corner a post stands at, its oasis is in sensing range, so approaching a post leads to an oasis.
 
 Extero: the Forager's (items, velocity), then one segment per post. Everything else is the Forager's; the
 robot starts at a uniform point and heading, so a seed fixes everything.
@@ -36,7 +37,8 @@ class OasisEnv(ForagerEnv):
         self,
         oases: tuple[tuple[float, float, str], ...] = OASES,
         items_per_oasis: int = 3,
-        regrow_steps: int = 3000,
+        regrow_steps: int = 1000,
+        decay: float = 0.0003,
         arena_half_width: float = 8.0,
         sensing_range: float = 3.0,
         **forager_kwargs,
@@ -61,7 +63,7 @@ class OasisEnv(ForagerEnv):
         self.reach = float(np.hypot(*(2 * self.post_xy[0])))
         self.homes = self._homes(resources)
         items = tuple(kinds.count(r) * self.items_per_oasis for r in resources)
-        super().__init__(resources=resources, items=items, arena_half_width=arena_half_width,
+        super().__init__(resources=resources, items=items, decay=decay, arena_half_width=arena_half_width,
                          sensing_range=sensing_range, **forager_kwargs)
         self.clock = 0  # steps since reset
         self.regrow_at = np.zeros(len(self.item_kind), np.int64)  # an item is present once the clock reaches it

@@ -158,24 +158,40 @@ def test_approaching_a_post_leads_to_its_oasis():
     env.close()
 
 
-class Remembering:
-    """A scripted body that knows where the oases are: goes for one resource until sated (above 0.1), approaches
-    it when sensed, else steers (by its true pose) to the nearest oasis of that kind it has not found empty within
-    the regrowth time."""
+class Needs:
+    """What a scripted body goes for: one resource until sated (above 0.1), unless the other falls 0.3 lower."""
 
     def __init__(self, world: OasisEnv | SeasonsEnv):
-        self.world, self.reflexes, self.slices = world, primitives_for(world), world.sensor_slices()
-        self.need, self.empty_until = 0, np.zeros(len(getattr(world, "oases", ())))
+        self.world, self.reflexes, self.slices, self.need = world, primitives_for(world), world.sensor_slices(), 0
 
     def __call__(self, obs) -> np.ndarray:
-        if obs["intero"][self.need] > 0.1:
-            self.need = int(np.argmin(obs["intero"]))
-        if obs["extero"][self.slices[self.world.resources[self.need]]].max() > 0 or not len(self.empty_until):
-            return self.reflexes.command(self.need, obs["extero"].astype(np.float64)).astype(np.float32)
-        return self._to_oasis().astype(np.float32)
+        intero = obs["intero"]
+        if intero[self.need] > 0.1 or intero.min() < intero[self.need] - 0.3:
+            self.need = int(np.argmin(intero))
+        if obs["extero"][self.slices[self.world.resources[self.need]]].max() > 0:
+            return self._command(self.need, obs)
+        return self._unseen(obs).astype(np.float32)
 
-    def _to_oasis(self) -> np.ndarray:
+    def _command(self, channel: int, obs) -> np.ndarray:
+        return self.reflexes.command(channel, obs["extero"].astype(np.float64)).astype(np.float32)
+
+    def _unseen(self, obs) -> np.ndarray:
+        """The command while the resource needed is not sensed."""
+        return self._command(self.reflexes.names.index("explore"), obs)
+
+
+class Remembering(Needs):
+    """Knows where the oases are: with the resource needed unseen, steers (by its true pose) to the nearest oasis
+    of that kind it has not found empty within the regrowth time."""
+
+    def __init__(self, world: OasisEnv | SeasonsEnv):
+        super().__init__(world)
+        self.empty_until = np.zeros(len(getattr(world, "oases", ())))
+
+    def _unseen(self, obs) -> np.ndarray:
         world, xy = self.world, self.world.data.qpos[:2]
+        if not isinstance(world, OasisEnv):
+            return super()._unseen(obs)
         places = [i for i, (*_, kind) in enumerate(world.oases) if kind == world.resources[self.need]]
         distance = {i: np.hypot(*(np.array(world.oases[i][:2]) - xy)) for i in places}
         for i in places:
@@ -188,25 +204,21 @@ class Remembering:
         return np.array([forward - turn, forward + turn])
 
 
-class Searching:
-    """A body that only reacts to what it senses, with Remembering's needs: approaches the resource when sensed,
-    else explores straight ahead and, stopped by a wall, turns on the spot for a random while."""
+class Searching(Needs):
+    """Only reacts to what it senses: with the resource needed unseen, explores straight ahead and, stopped by a
+    wall, turns on the spot for a random while."""
 
     def __init__(self, world: OasisEnv, seed: int):
-        self.world, self.reflexes, self.slices = world, primitives_for(world), world.sensor_slices()
-        self.rng, self.need, self.turning, self.straight = np.random.default_rng(seed), 0, 0, 0
+        super().__init__(world)
+        self.rng, self.turning, self.straight = np.random.default_rng(seed), 0, 0
 
-    def __call__(self, obs) -> np.ndarray:
-        if obs["intero"][self.need] > 0.1:
-            self.need = int(np.argmin(obs["intero"]))
-        channel = self.need
-        if obs["extero"][self.slices[self.world.resources[self.need]]].max() == 0:
-            self.straight = 0 if self.turning else self.straight + 1
-            if self.straight > 20 and obs["extero"][self.slices["velocity"]][0] < 0.3:
-                self.turning = int(self.rng.integers(10, 40))
-            channel = self.reflexes.names.index("turn" if self.turning else "explore")
-            self.turning = max(self.turning - 1, 0)
-        return self.reflexes.command(channel, obs["extero"].astype(np.float64)).astype(np.float32)
+    def _unseen(self, obs) -> np.ndarray:
+        self.straight = 0 if self.turning else self.straight + 1
+        if self.straight > 20 and obs["extero"][self.slices["velocity"]][0] < 0.3:  # stopped by a wall
+            self.turning = int(self.rng.integers(10, 40))
+        channel = self.reflexes.names.index("turn" if self.turning else "explore")
+        self.turning = max(self.turning - 1, 0)
+        return self._command(channel, obs)
 
 
 def lifetime(controller, env: gym.Env, seed: int, cap: int) -> int:
