@@ -33,10 +33,10 @@ def test_check_env_passes_and_renders_headless(world_id):
     env.close()
 
 
-def live(world_id: str, seed: int, steps: int, **kwargs) -> tuple[np.ndarray, gym.Env, list[dict]]:
-    """A life under the scripted oasis memory (it eats, so items deplete), its trace of observations, rewards and
-    infos; the world left open at its last step."""
-    env = gym.make(world_id, **SHORT[world_id], **kwargs)
+def live(world_id: str, seed: int, steps: int) -> tuple[np.ndarray, gym.Env, list[dict]]:
+    """A short life under a scripted body that eats (`Remembering`, below: oases deplete, seasons feed it), its
+    trace of observations, rewards and events, its infos, and the world left at its last step."""
+    env = gym.make(world_id, **SHORT[world_id])
     obs, info = env.reset(seed=seed)
     controller, trace, infos = Remembering(env.unwrapped), [], [info]
     for _ in range(steps):
