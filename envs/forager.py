@@ -227,7 +227,7 @@ class ForagerEnv(MujocoEnv):
             self._respawn(i)
 
     def _present(self) -> np.ndarray:
-        """Which items are in the arena now, to be sensed and eaten: all here (a world whose items deplete hides some)."""
+        """Which items are in the arena, to be sensed and eaten: all here (a world whose items deplete hides some)."""
         return np.ones(len(self.item_kind), bool)
 
     def _respawn(self, i: int) -> None:

@@ -25,7 +25,7 @@ class SeasonsEnv(ForagerEnv):
         if season_length < 1:
             raise ValueError(f"season_length must be at least 1 step, got {season_length}")
         if not all(0 <= k < n for k in schedule):
-            raise ValueError(f"schedule {schedule} names regimes outside 0..{n - 1} (one per resource: {self.resources})")
+            raise ValueError(f"schedule {schedule} names regimes outside 0..{n - 1} (resources {self.resources})")
         if len(set(schedule)) < 2:
             raise ValueError(f"schedule {schedule} needs at least two different regimes for the seasons to change")
         self.season_length = int(season_length)
