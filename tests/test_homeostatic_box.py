@@ -1,7 +1,8 @@
 """envs.Homeostatic on tasks with Box actions and negative rewards (Pendulum-v1, MountainCarContinuous-v0).
 
-Energy, by the wrapper's docstring: e' = min(e - decay + reward_gain * r01, capacity), r01 = (r - r_low) / (r_high - r_low),
-with decay = capacity / 1000 and reward_gain = 2 decay by default; the reward is D(e) - D(e'), D(e) = |1 - e|^(4/3).
+Energy, by the wrapper's docstring: e' = min(e - decay + reward_gain * r01, capacity),
+r01 = (r - r_low) / (r_high - r_low), with decay = capacity / 1000 and reward_gain = 2 decay by default;
+the reward is D(e) - D(e'), D(e) = |1 - e|^(4/3).
 """
 
 import gymnasium as gym
@@ -58,7 +59,8 @@ def test_negative_rewards_feed_energy_by_their_place_in_the_reward_range():
 
 
 def test_a_body_at_capacity_lives_a_few_dozen_steps_of_the_worst_rewards():
-    env = Homeostatic(gym.make("Pendulum-v1"), reward_range=(0.0, 1.0))  # every Pendulum reward <= 0: the worst, r01 = 0
+    # every Pendulum reward is <= 0, the worst of a range (0, 1): r01 = 0
+    env = Homeostatic(gym.make("Pendulum-v1"), reward_range=(0.0, 1.0))
     env.reset(seed=0)
     for step in range(1, 61):
         _, reward, terminated, _, info = env.step(np.array([2.0], np.float32))
@@ -91,6 +93,7 @@ def test_an_untabled_task_feeds_energy_by_the_reward_range_seen_so_far():
         assert not terminated
 
 
-@pytest.mark.parametrize("task, keywords", [("Pendulum-v1", {}), ("MountainCarContinuous-v0", dict(termination="success"))])
+@pytest.mark.parametrize("task, keywords", [
+    ("Pendulum-v1", {}), ("MountainCarContinuous-v0", dict(termination="success"))])
 def test_wrapped_box_tasks_pass_check_env(task, keywords):
     check_env(Homeostatic(gym.make(task), **keywords), skip_render_check=True)

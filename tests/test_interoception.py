@@ -10,7 +10,8 @@ from homeostasis import Physiology, drive
 
 
 def body() -> Physiology:
-    """Two variables with symmetric viable ranges: a in [0, 1] around 0.5 (scale 0.5), b in [8, 12] around 10 (scale 2)."""
+    """Two variables with symmetric viable ranges: a in [0, 1] around 0.5 (scale 0.5), b in [8, 12] around 10
+    (scale 2)."""
     return Physiology(
         names=("a", "b"), event_names=(), set_point=np.array([0.5, 10.0]), low=np.array([0.0, 8.0]),
         high=np.array([1.0, 12.0]), decay=np.zeros(2), effort_gain=np.zeros(2), effects=np.zeros((0, 2)),

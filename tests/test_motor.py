@@ -36,7 +36,8 @@ def test_box_tasks_get_the_centre_and_half_range_steps_along_each_dimension():
     pendulum = primitives_for(gym.make("Pendulum-v1"))  # torque in [-2, 2]
     assert not pendulum.discrete and pendulum.names == ("centre", "+0", "-0")
     np.testing.assert_array_equal([pendulum.command(c, np.zeros(3)) for c in range(3)], [[0.0], [1.0], [-1.0]])
-    table = primitives_for(Actuated(spaces.Box(np.array([-1.0, 0.0], np.float32), np.array([1.0, 4.0], np.float32))))  # centre (0, 2)
+    low, high = np.array([-1.0, 0.0], np.float32), np.array([1.0, 4.0], np.float32)  # centre (0, 2)
+    table = primitives_for(Actuated(spaces.Box(low, high)))
     assert table.num_channels == 2 * 2 + 1 and table.names == ("centre", "+0", "-0", "+1", "-1")
     commands = np.array([table.command(c, np.zeros(3)) for c in range(5)])
     np.testing.assert_allclose(commands, [[0.0, 2.0], [0.5, 2.0], [-0.5, 2.0], [0.0, 3.0], [0.0, 1.0]])

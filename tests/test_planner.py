@@ -123,7 +123,8 @@ def test_learn_counts_this_tick_observation_in_a():
 
 @pytest.mark.parametrize("arguments, message", [
     (dict(num_states=(3, 2), preferences=[jnp.zeros(3)], num_channels=2), "1 preference vectors for 2 factors"),
-    (dict(num_states=(3,), preferences=[jnp.zeros(4)], num_channels=2), r"preferences\[0\] has shape \(4,\), expected \(3,\)"),
+    (dict(num_states=(3,), preferences=[jnp.zeros(4)], num_channels=2),
+     r"preferences\[0\] has shape \(4,\), expected \(3,\)"),
     (dict(num_states=(3,), preferences=[jnp.zeros(3)], num_channels=1), "a planner needs at least 2 channels, got 1"),
     (dict(num_states=(3,), preferences=[jnp.zeros(3)], num_channels=2, ordinal=(True, False)),
      "ordinal has 2 entries for 1 factors"),
