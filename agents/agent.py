@@ -30,7 +30,7 @@ from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 from agents.config import AgentConfig, ModelBasedConfig, validate
 from agents.interoception import Interoception
 from agents.motor import primitives_for
-from brain.base import AbstractGate, AbstractMemory, AbstractPerception, AbstractPlanner
+from brain.base import AbstractGate, AbstractMemory, AbstractPerception, AbstractPlanner, non_finite
 from brain.situations import Situations
 
 HABIT_RATE = 0.01  # habit h <- (1 - rate) h + rate onehot(channel), per tick
@@ -116,6 +116,7 @@ class Agent(eqx.Module):
             planner = brain.planner.learn(planner_state_, observation)
             episodic = jnp.tanh(OUTCOME_GAIN * recollection.payload)
             salience = plan.salience + cfg.episodic_weight * episodic + cfg.habit_weight * brain.habit
+            salience = jnp.where(jnp.isfinite(salience), salience, 0.0)  # a diverged planner or memory is reported
             gate_state, selection = brain.gate.select(state.gate, salience, key=k_gate)
             keep = (life_steps > 0) & ~selection.selected
             channel = jnp.where(keep, state.channel, jnp.maximum(selection.channel, 0))
@@ -127,13 +128,15 @@ class Agent(eqx.Module):
                 lambda b: (b.memory, b.planner, b.habit, b.situations), brain, (memory, planner, habit, situations)
             )
             chosen_efe = plan.neg_efe[channel]
-            return new_brain, planner_state_, gate_state, channel, chosen_efe, plan.state_entropy
+            planner_diverged = non_finite(plan.salience) | non_finite(planner)
+            return new_brain, planner_state_, gate_state, channel, chosen_efe, plan.state_entropy, planner_diverged
 
         def hold(_):
-            return brain, planner_state, state.gate, state.channel, jnp.zeros(()), jnp.zeros(())
+            return brain, planner_state, state.gate, state.channel, jnp.zeros(()), jnp.zeros(()), jnp.array(False)
 
         tick = (life_steps % cfg.plan_every == 0) | obs.terminated | obs.truncated | obs.success
-        brain, planner_state, gate_state, channel, chosen_efe, entropy = jax.lax.cond(tick, plan_tick, hold, None)
+        brain, planner_state, gate_state, channel, chosen_efe, entropy, planner_diverged = jax.lax.cond(
+            tick, plan_tick, hold, None)
 
         learn_now = state.steps % cfg.learn_every == 0
         perception = _where(learn_now, brain.perception.learn(perception_state, obs.extero), brain.perception)
@@ -164,7 +167,11 @@ class Agent(eqx.Module):
             "tick": tick,
             "neg_efe": chosen_efe,
             "state_entropy": entropy,
-            "diverged": ~(jnp.isfinite(percept.free_energy) & jnp.all(jnp.isfinite(percept.latent))),
+            "diverged": {
+                "perception": non_finite((percept.free_energy, percept.latent, brain.perception)),
+                "memory": non_finite(recollection.payload),
+                "planner": planner_diverged,
+            },
         }
         return new_state, action, info
 

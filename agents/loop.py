@@ -191,6 +191,38 @@ def checked_cue(cue, members: int, channels: int, step: int) -> np.ndarray:
     return values.astype(np.int32)
 
 
+DIVERGENCE = ("stop", "end-life")
+SLOT_ORDER = ("perception", "memory", "planner", "gate")  # the order modules are named in
+
+
+def divergence(flags: dict, step: int, on_divergence: str) -> dict[int, str]:
+    """The agents whose brain diverged at `step`, each with the first module that did (`flags`: module ->
+    bool per agent); with `on_divergence="stop"`, a FloatingPointError naming them instead."""
+    if on_divergence not in DIVERGENCE:
+        raise ValueError(f"on_divergence must be one of {DIVERGENCE}, got {on_divergence!r}")
+    modules = sorted(flags, key=lambda m: (SLOT_ORDER.index(m) if m in SLOT_ORDER else len(SLOT_ORDER), m))
+    diverged = {int(i): " and ".join(m for m in modules if flags[m][i])
+                for i in np.flatnonzero(np.any([flags[m] for m in modules], axis=0))}
+    if not diverged:
+        return diverged
+    named = "; ".join(f"agent {i}: the {module} diverged (non-finite values)" for i, module in diverged.items())
+    if on_divergence == "stop":
+        raise FloatingPointError(f"at step {step}, {named}")
+    warnings.warn(f"at step {step}, {named}: that life ends, and a newborn brain goes on in a fresh episode",
+                  RuntimeWarning, stacklevel=3)
+    return diverged
+
+
+def reborn(population: Population, worlds: gym.vector.VectorEnv, i: int, obs: dict, key) -> dict:
+    """Member `i` gets a newborn brain and its world a fresh episode; returns `obs` with that episode's first
+    observation in row `i`."""
+    _, newborn = build_agent(population.agent.config, worlds.envs[i], key=key)
+    population.leaves = [leaf.at[i].set(new) for leaf, new in zip(population.leaves, jax.tree.leaves(newborn))]
+    first, _ = worlds.envs[i].reset()
+    return {name: np.concatenate([values[:i], np.asarray(first[name])[None], values[i + 1:]])
+            for name, values in obs.items()}
+
+
 def live(
     population: Population,
     worlds: gym.vector.VectorEnv,
@@ -203,10 +235,14 @@ def live(
     until=None,
     learn: bool = True,
     teacher=None,
+    on_divergence: str = "stop",
 ) -> tuple[Record, Observation, jax.Array]:
     """Lives `steps` env steps in every env. `on_step(t, info, record, obs)` is called after each step;
     `until(record)` returning True stops early; with `learn=False` the brains do not change; `teacher(obs)`
-    returns the channel each member is shown (-1: none) for each observation.
+    returns the channel each member is shown (-1: none) for each observation. A brain module that diverges
+    (non-finite values; the agents report it per module in `info["diverged"]`) stops the run with a
+    FloatingPointError naming the module, the agent and the step (`on_divergence="stop"`), or ends that agent's
+    life, warns the same, and goes on with a newborn brain in a fresh episode (`"end-life"`).
 
     Returns the record, the last observation and the next key (pass all three back in to continue the same lives:
     living in several calls is then living in one).
@@ -228,8 +264,10 @@ def live(
             current = current._replace(cue=checked_cue(teacher(current), n, population.agent.num_channels, record.steps))
         check_finite(current, record.steps)
         key, actions, info = population.step(current, key, learn)
-        if np.any(info["diverged"]):
-            raise FloatingPointError(f"the brain diverged at step {record.steps} (non-finite free energy or latent)")
+        diverged = divergence(info["diverged"], record.steps, on_divergence)
+        if diverged:  # the lives that end: their actions are discarded, their worlds reset after the step
+            actions = np.array(actions)
+            actions[list(diverged)] = 0
         obs, reward, terminated, truncated, env_info = worlds.step(to_env_action(space, actions))
         alive = ~(current.terminated | current.truncated | current.success)  # else this step was a reset
         length += alive
@@ -241,6 +279,14 @@ def live(
                             float(task_sum[i]), str(env_info["cause_of_death"][i]),
                             bool(truncated[i] and not terminated[i]))
             length[i], drive_sum[i], reward_sum[i], task_sum[i] = 0, 0.0, 0.0, 0.0
+        for i, module in diverged.items():
+            if alive[i] and not (terminated[i] or truncated[i]):  # a life that did not end by itself this step
+                record.add_life(i, int(length[i]), drive_sum[i] / max(length[i], 1), float(reward_sum[i]),
+                                float(task_sum[i]), f"{module} diverged", False)
+            length[i], drive_sum[i], reward_sum[i], task_sum[i] = 0, 0.0, 0.0, 0.0
+            obs = reborn(population, worlds, i, obs, jax.random.fold_in(key, record.steps))
+            terminated[i] = truncated[i] = False
+            alive[i] = False  # the next observation begins the new life
         ended_info = {**env_info, "success": np.asarray(env_info.get("success", np.zeros(n, bool)), bool) & alive}
         current = observation(obs, reward, ended_info, terminated & alive, truncated & alive)
         record.steps += 1
@@ -303,11 +349,12 @@ class Run:
         return cls(config, world, seed, Population(agent, states), envs, jax.random.key(seed), Record(), None, body,
                    settings, max_episode_steps)
 
-    def live(self, steps: int, on_step=None, until=None, learn: bool = True, teacher=None) -> Record:
+    def live(self, steps: int, on_step=None, until=None, learn: bool = True, teacher=None,
+             on_divergence: str = "stop") -> Record:
         """Lives `steps` more env steps, continuing exactly where the last call stopped (see `live`)."""
         _, self.current, self.key = live(
             self.population, self.envs, steps, self.key, on_step=on_step, record=self.record, first_obs=self.current,
-            until=until, learn=learn, teacher=teacher,
+            until=until, learn=learn, teacher=teacher, on_divergence=on_divergence,
         )
         return self.record
 

@@ -40,7 +40,7 @@ from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 from agents.agent import _where
 from agents.interoception import Interoception
 from agents.motor import primitives_for
-from brain.base import AbstractGate, AbstractMemory, AbstractPerception
+from brain.base import AbstractGate, AbstractMemory, AbstractPerception, non_finite
 from brain.critic import PCCritic
 from brain.normaliser import RunningNormaliser
 from brain.sampling_planner import PlanState, Plans, SamplingPlanner, first_action_index
@@ -234,6 +234,7 @@ class ModelAgent(eqx.Module):
         channels = first_action_index(plans, self.planner.discrete, self.prototypes)
         episodic = recall.values[channels]
         salience = (plans.utility + self.config.planner.episodic_weight * episodic) / plans.spread
+        salience = jnp.where(jnp.isfinite(salience), salience, 0.0)  # a diverged model or memory is reported
         gate_state, selection = gate.select(gate_state, salience - salience.max(), key=key)
         chosen = jnp.maximum(selection.channel, 0)
         # the chosen plan is followed in slot 0 from now on: the circuit's activity moves with it
@@ -281,7 +282,11 @@ class ModelAgent(eqx.Module):
             "utility": plans.utility[chosen],
             "episodic_value": recall.value,
             "model_error": learnt["model_error"],
-            "diverged": ~jnp.all(jnp.isfinite(percept.state)),
+            "diverged": {
+                "perception": non_finite((percept.state, percept.free_energy, brain.perception)),
+                "memory": non_finite(recall.values),
+                "planner": non_finite((plans.utility, brain.world_model, brain.critic)),
+            },
         }
         return new_state, action, info
 
@@ -326,12 +331,12 @@ def build_model_agent(config, env: gym.Env, *, key: PRNGKeyArray) -> tuple[Model
     planner = SamplingPlanner(action_size, discrete, horizon=horizon, candidates=cfg.candidates, plans=cfg.plans,
                               discount=cfg.discount, temperature=cfg.temperature, noise=cfg.noise)
     world_model = PCWorldModel(state_size, action_size, cfg.hidden, members=cfg.members,
-                               learning_rate=cfg.learning_rate, key=k_model)
+                               learning_rate=cfg.learning_rate, raise_on_divergence=False, key=k_model)  # reported
     agent = ModelAgent(interoception, prototypes, planner, config, motor, env.action_space, perception.latent_size)
     memory = config.memory.build(state_size, prototypes.shape[0] * (1 + agent._block()), key=k_memory)
     gate = config.gate.build(cfg.plans, key=k_gate)
-    critic = (PCCritic(state_size, cfg.hidden, discount=cfg.discount, learning_rate=cfg.learning_rate, key=k_critic)
-              if cfg.value == "critic" else None)
+    critic = (PCCritic(state_size, cfg.hidden, discount=cfg.discount, learning_rate=cfg.learning_rate,
+                       raise_on_divergence=False, key=k_critic) if cfg.value == "critic" else None)
     brain = ModelBrain(RunningNormaliser.empty(extero_size), RunningNormaliser.empty(state_size), RunningNormaliser.empty(1),
                        perception, world_model, memory, gate, critic)
     empty = Transition(jnp.zeros((cfg.recent, state_size)), jnp.zeros((cfg.recent, action_size)),

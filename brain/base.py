@@ -9,11 +9,12 @@ import abc
 from typing import NamedTuple
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
 __all__ = ["AbstractGate", "AbstractMemory", "AbstractPerception", "AbstractPlanner", "Percept", "Plan", "Recollection",
-           "Selection", "finite_salience"]
+           "Selection", "finite_salience", "non_finite"]
 
 
 class Percept(NamedTuple):
@@ -102,6 +103,12 @@ class AbstractGate(eqx.Module):
         self, state, salience: Float[Array, " channels"], *, key: PRNGKeyArray
     ) -> tuple[object, Selection]:
         """Picks a channel; returns the new state and the selection."""
+
+
+def non_finite(tree) -> Bool[Array, ""]:
+    """True when any float array in `tree` (a module, a state, an output) holds a NaN or an inf: it diverged."""
+    leaves = [jnp.any(~jnp.isfinite(x)) for x in jax.tree.leaves(tree) if eqx.is_inexact_array(x)]
+    return jnp.any(jnp.stack(leaves)) if leaves else jnp.array(False)
 
 
 def finite_salience(salience: Float[Array, " channels"], gate: str) -> Float[Array, " channels"]:

@@ -114,8 +114,7 @@ class SamplingPlanner(eqx.Module):
     def plan(self, state: PlanState, start: Array, step: StepFn, terminal: TerminalFn, *, key: PRNGKeyArray):
         """Samples, scores and ranks candidates; returns the updated distribution (not yet shifted) and the plans."""
         sequences = self._sample(state.distribution, key).at[0].set(state.plan).at[1].set(self._mode(state.distribution))
-        utility = self.evaluate(sequences, start, step, terminal)
-        utility = eqx.error_if(utility, ~jnp.all(jnp.isfinite(utility)), "planning: non-finite utility of a plan")
+        utility = self.evaluate(sequences, start, step, terminal)  # non-finite if the model diverged: see the agent
         spread = jnp.maximum(utility.std(), 1e-6)
         weights = jax.nn.softmax((utility - utility.max()) / (self.temperature * spread))
         target = jnp.einsum("n,nhw->hw", weights, sequences)

@@ -16,7 +16,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Literal, NoReturn
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
@@ -59,6 +59,9 @@ class Args:
     """continue the run saved in this checkpoint (its world and brain; a brain named here must match it)"""
     runs: str = "runs"
     """folder that holds the run folders"""
+    on_divergence: Literal["stop", "end-life"] = "stop"
+    """when a brain module diverges (non-finite values): stop the run, or end that agent's life and go on with a
+    newborn brain; either way the module, the agent and the step are named"""
     plugin: tyro.conf.UseAppendAction[tuple[str, ...]] = ()
     """a module to import first, which registers brain modules of your own (repeat for more; README, "Write your
     own brain module")"""
@@ -204,7 +207,8 @@ if __name__ == "__main__":
 
     start, end, every = time.perf_counter(), run.record.steps + args.steps, args.checkpoint_every
     while run.record.steps < end:  # lived in pieces between checkpoints (the same as in one piece)
-        record = run.live(min(every - run.record.steps % every, end - run.record.steps), on_step=on_step)
+        record = run.live(min(every - run.record.steps % every, end - run.record.steps), on_step=on_step,
+                          on_divergence=args.on_divergence)
         checkpoint.save(run, folder / "checkpoint.ckpt")
         writer.flush()
         whole = append_trace(folder / "internal_state.npy", trace)  # the whole life so far, across resumed runs
