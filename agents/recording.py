@@ -33,6 +33,7 @@ that last agent step, so episodes are kept here and written with `minari.create_
 
 import contextlib
 import dataclasses
+import functools
 import itertools
 import time
 import warnings
@@ -221,20 +222,30 @@ def live_episodes(
     """Copies of agent 0 of `run` live `episodes` fresh lives side by side (one vmapped step), each in its own
     rendering copy of the world, episode i reset with seed `seed + i` and capped at `max_steps` steps (default:
     the run's time limit); writes `folder/episode-<i>.mp4` at `fps` frames/s (default: the world's
-    `render_fps`), every frame overlaid (`agents.overlay`, headed by `label`, default the brain's name). With
+    `render_fps`), every frame overlaid (`agents.overlay`, headed by `label`, default the brain's name), and its
+    last frame (with the cause of death) as `folder/episode-<i>-last-frame.png`. With
     `progress`, a progress bar (on a terminal) and, after a short warm-up, the time the rest will take."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / f"episode-{i:03d}.mp4" for i in range(episodes)]
+    last = {}
     with contextlib.ExitStack() as stack:
         def videos(world_fps: int) -> list:
-            return [stack.enter_context(imageio.get_writer(path, fps=fps or world_fps, codec="libx264",
-                                                           macro_block_size=BLOCK)).append_data for path in paths]
+            writers = [stack.enter_context(imageio.get_writer(path, fps=fps or world_fps, codec="libx264",
+                                                              macro_block_size=BLOCK)) for path in paths]
+            return [functools.partial(_write, writer, last, i) for i, writer in enumerate(writers)]
 
         recording = _record(run, episodes, max_steps, seed, frame_every, size, shadows, videos, label, progress)
-    for episode, path in zip(recording.episodes, paths):
+    for i, (episode, path) in enumerate(zip(recording.episodes, paths)):
         episode.video = path
+        iio.imwrite(path.with_name(f"{path.stem}-last-frame.png"), last[i])
     return recording
+
+
+def _write(writer, last: dict, i: int, frame: np.ndarray) -> None:
+    """Appends `frame` to video i and keeps it as that video's last frame so far."""
+    writer.append_data(frame)
+    last[i] = frame
 
 
 def side_by_side(left: str | Path, right: str | Path, path: str | Path, fps: int) -> int:

@@ -12,6 +12,7 @@ n-th recording of a run:
 
     runs/<name>/recording-<n>/episode-<i>.mp4   a frame every --frame-every steps (and the last), at the
                                                 world's render_fps, each with the overlay of agents/overlay.py
+    runs/<name>/recording-<n>/episode-<i>-last-frame.png   its last frame, with the cause of death
     runs/<name>/recording-<n>/versus-<i>.mp4    with --versus: this brain (left) and the other (right), same
                                                 seeds; the other's own videos and plots in recording-<n>/versus/
     runs/<name>/recording-<n>/episode-<i>.png   internal variables against set-points, free energy,
@@ -33,6 +34,7 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 # in a multithreaded (JAX) process, so go without it.
 os.environ.setdefault("IMAGEIO_FFMPEG_NO_PREVENT_SIGINT", "1")
 
+import jax  # noqa: E402
 import numpy as np  # noqa: E402
 import tyro  # noqa: E402
 
@@ -48,9 +50,9 @@ class Args:
     """the run to record: runs/<name>/checkpoint.ckpt (outputs go beside it)"""
     episodes: int = 1
     """episodes (fresh lives) to record"""
-    max_steps: int | None = 20_000
-    """cap on each episode's steps (a third of the mortal worlds' 60,000-step lives, so that the default
-    recording takes about a minute on 2 CPU cores; None: the run's time limit)"""
+    max_steps: int | None = 10_000
+    """cap on each episode's steps: a sixth of a 60,000-step life on the mortal worlds, so that the default
+    recording takes about a minute or two on 2 CPU cores; None: the run's time limit (whole lives)"""
     seed: int = 0
     """episode i resets its world with seed + i"""
     frame_every: int = 10
@@ -98,6 +100,9 @@ def main(args: Args) -> None:
     n = next_recording(folder, dataset_root)
     out = folder / f"recording-{n}"
 
+    if not jax.config.jax_compilation_cache_dir:  # shared with ablate.py: a second recording skips most compiling
+        jax.config.update("jax_compilation_cache_dir", "runs/.jax_cache")
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)  # the brain's many small ones too
     start = time.perf_counter()
     run = load(args.checkpoint)
     other = load(args.versus) if args.versus else None

@@ -90,6 +90,8 @@ def test_record_script_writes_playable_videos_a_dataset_that_replays_and_plots(t
         assert frames.std() > 1.0, "a blank video"
         plot = iio.imread(folder / f"episode-{i:03d}.png")
         assert plot.ndim == 3 and plot.shape[0] > 300
+        last = iio.imread(folder / f"episode-{i:03d}-last-frame.png")
+        assert last.shape == frames[-1].shape and np.abs(last.astype(int) - frames[-1]).mean() < 3, "not the last frame"
 
     assert os.environ["MINARI_DATASETS_PATH"] == str((trained.parent / "minari").resolve())
     dataset = minari.load_dataset("recording-v0")
