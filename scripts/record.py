@@ -130,7 +130,8 @@ def main(args: Args) -> None:
                 title=f"{run.world}: {recording.config_name}, checkpoint at step {run.record.steps}")
     steps = sum(len(e) for e in recording.episodes)
     print(f"\nload {loaded - start:.1f}s; live, render and plot {steps} steps {lived - loaded:.1f}s "
-          f"({steps / (lived - loaded):.0f} steps/s); dataset {done - lived:.1f}s")
+          f"({steps / (lived - loaded):.0f} steps/s; {recording.steps_per_s:.0f} steps/s and "
+          f"{recording.frames_per_s:.0f} frames/s once compiled); dataset {done - lived:.1f}s")
     print(f"videos and plots in {out}/")
     print(f"Minari dataset {dataset.spec.dataset_id} ({dataset.total_episodes} episodes, {dataset.total_steps} steps) "
           f"in {dataset_root}/: MINARI_DATASETS_PATH={dataset_root} then minari.load_dataset('recording-v{n}')")
