@@ -177,8 +177,15 @@ class Agent(eqx.Module):
 
     def select(self, state: AgentState) -> AgentState:
         """Structural selection (the slowest timescale): regrow an unused situation unit where experience is."""
-        situations = state.brain.situations.regrow(state.tick_latent)
-        return eqx.tree_at(lambda s: s.brain.situations, state, situations)
+        return eqx.tree_at(lambda s: s.brain, state, self._regrow(state.brain, state.tick_latent))
+
+    def _regrow(self, brain: Brain, latent: Float[Array, " latent"], min_wins: float = 0.01) -> Brain:
+        """The idle situation unit (if any) re-seeded at `latent`; the planner forgets what it learnt of the unit
+        it replaces (its situation factor comes after one factor per internal variable)."""
+        situation_factor = self.interoception.set_point.shape[0]
+        planner = brain.planner.forget_state(situation_factor, brain.situations.idle(min_wins))
+        situations = brain.situations.regrow(latent, min_wins)
+        return eqx.tree_at(lambda b: (b.planner, b.situations), brain, (planner, situations))
 
     def enter(self, state: AgentState, extero: Float[Array, " extero"], context: Int[Array, ""]) -> AgentState:
         """A new context (a curriculum's lesson; `extero` its first reading): perception switches to the context's
@@ -187,8 +194,8 @@ class Agent(eqx.Module):
         brain = state.brain
         perception = brain.perception.enter(state.perception, extero, context)
         _, percept = perception.perceive(perception.init_state(), extero, key=jax.random.key(0))
-        situations = brain.situations.regrow(percept.latent, min_wins=jnp.inf)
-        return eqx.tree_at(lambda s: (s.brain.perception, s.brain.situations), state, (perception, situations))
+        brain = self._regrow(eqx.tree_at(lambda b: b.perception, brain, perception), percept.latent, jnp.inf)
+        return eqx.tree_at(lambda s: s.brain, state, brain)
 
 
 def build_agent(config: AgentConfig, env: gym.Env, *, key: PRNGKeyArray) -> tuple[Agent, AgentState]:

@@ -150,3 +150,8 @@ class AbstractPlanner(eqx.Module):
     @abc.abstractmethod
     def forget_transition(self, state):
         """Starts a new life: the next observation has no predecessor."""
+
+    def forget_state(self, factor: int, index: Int[Array, ""]) -> "AbstractPlanner":
+        """State `index` of hidden-state `factor` now stands for something new (-1: none): forget what was learnt
+        of it. A planner that keeps nothing per state has nothing to forget."""
+        return self

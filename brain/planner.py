@@ -134,10 +134,11 @@ class ActiveInferencePlanner(AbstractPlanner):
 
     def learn(self, state: PlannerState, observation) -> "ActiveInferencePlanner":
         """Dirichlet updates of A (from this tick) and B (from the last transition, if there was one)."""
-        beliefs = [jnp.concatenate([p, q], axis=1) for p, q in zip(state.qs_prev, state.qs)]
+        transition = [jnp.concatenate([p, q], axis=1) for p, q in zip(state.qs_prev, state.qs)]
         actions = jnp.full((1, 1, self.model.num_factors), state.channel)  # -1 masks the B update
-        observations = [jnp.stack([o, o])[None] for o in observation]
-        model = self.model.infer_parameters(beliefs, observations, actions, lr_pA=self.lr, lr_pB=self.lr)
+        observations = [jnp.reshape(o, (1, 1)) for o in observation]  # A: this tick's observation and belief only
+        model = self.model.infer_parameters(state.qs, observations, actions, beliefs_B=transition, lr_pA=self.lr,
+                                            lr_pB=self.lr)
         valid = (state.channel >= 0).astype(jnp.float32)
         shift_counts, pB = [], list(model.pB)
         ordinal_factors = [f for f, o in enumerate(self.ordinal) if o]
@@ -151,6 +152,18 @@ class ActiveInferencePlanner(AbstractPlanner):
         B = [p / p.sum(axis=1, keepdims=True) for p in pB]
         model = eqx.tree_at(lambda m: (m.pB, m.B), model, (pB, B))
         return eqx.tree_at(lambda p: (p.model, p.shift_counts), self, (model, shift_counts))
+
+    def forget_state(self, factor: int, index) -> "ActiveInferencePlanner":
+        """State `index` of `factor` now stands for something new (a regrown situation unit): its transition
+        counts, out of it and into it, go back to the prior, and B with them. `index` -1 changes nothing."""
+        if self.ordinal[factor]:
+            raise ValueError(f"factor {factor} is ordinal: its transitions are shared by every level, not per state")
+        pB = self.model.pB[factor]  # (batch, s', s, u)
+        hit = jnp.arange(pB.shape[1]) == index
+        touched = (hit[:, None] | hit[None, :])[None, :, :, None]
+        pB = jnp.where(touched, self.transition_prior[factor][None, :, :, None], pB)
+        model = eqx.tree_at(lambda m: (m.pB[factor], m.B[factor]), self.model, (pB, pB / pB.sum(axis=1, keepdims=True)))
+        return eqx.tree_at(lambda p: p.model, self, model)
 
     def commit(self, state: PlannerState, channel) -> PlannerState:
         return eqx.tree_at(lambda s: s.channel, state, jnp.asarray(channel, state.channel.dtype))

@@ -59,10 +59,15 @@ class Situations(eqx.Module):
         return eqx.tree_at(lambda s: (s.prototypes, s.wins, s.mean, s.variance), self,
                            (prototypes, wins, mean, variance))
 
+    def idle(self, min_wins: float = 0.01) -> Int[Array, ""]:
+        """The unit `regrow` re-seeds: the least used, if its wins are under `min_wins`; -1 for none."""
+        least = jnp.argmin(self.wins)
+        return jnp.where(self.wins[least] < min_wins, least, -1)
+
     def regrow(self, latent: Float[Array, " latent"], min_wins: float = 0.01) -> "Situations":
         """Re-seeds the least used prototype at `latent` if it is under `min_wins` (structural selection)."""
-        idle = jnp.argmin(self.wins)
-        regrow = self.wins[idle] < min_wins
+        idle = self.idle(min_wins)
+        regrow = idle >= 0
         prototypes = jnp.where(regrow, self.prototypes.at[idle].set(self.whiten(latent)), self.prototypes)
         wins = jnp.where(regrow, self.wins.at[idle].set(1.0), self.wins)
         return eqx.tree_at(lambda s: (s.prototypes, s.wins), self, (prototypes, wins))

@@ -95,8 +95,8 @@ def test_jitted_step_equals_eager_step():
         with jax.disable_jit():
             slow_state, slow_action, slow_info = agent.step(slow_state, observation, step_key)
         np.testing.assert_allclose(fast_action, slow_action, rtol=1e-4, atol=1e-5)
-        for name in fast_info:
-            np.testing.assert_allclose(fast_info[name], slow_info[name], rtol=1e-3, atol=1e-4, err_msg=name)
+        for (path, fast), slow in zip(jax.tree_util.tree_leaves_with_path(fast_info), jax.tree.leaves(slow_info)):
+            np.testing.assert_allclose(fast, slow, rtol=1e-3, atol=1e-4, err_msg=jax.tree_util.keystr(path))
     for fast, slow in zip(jax.tree.leaves(fast_state), jax.tree.leaves(slow_state)):
         np.testing.assert_allclose(fast, slow, rtol=1e-3, atol=1e-4)
 

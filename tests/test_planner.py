@@ -110,9 +110,6 @@ def test_an_ordinal_factor_shares_a_learnt_shift_across_levels():
     np.testing.assert_allclose(learnt.model.B[0][0], expected / expected.sum(axis=0, keepdims=True), rtol=1e-6)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "issue 16: ActiveInferencePlanner.learn (brain/planner.py) pairs this tick's observation with the last tick's "
-    "belief too (observations = [o, o] against beliefs [qs_prev, qs]), so A learns o_t from s_(t-1)"))
 def test_learn_counts_this_tick_observation_in_a():
     planner = ActiveInferencePlanner((3,), [jnp.asarray(PREFERENCES)], 3, lr=0.5)
     seen = PlannerState(qs=one_hot_beliefs(2, 3), qs_prev=one_hot_beliefs(0, 3), channel=jnp.array(TO_GOAL))

@@ -80,9 +80,6 @@ def learnt_transition(planner, factor: int, source: int, target: int, channel: i
     return planner
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "issue 16: Agent.select (agents/agent.py) regrows a situation unit but leaves the planner's transition counts "
-    "pB of the unit it replaces"))
 def test_a_regrown_situation_starts_from_the_planner_transition_prior():
     """A regrown unit is a new situation: what the planner learnt about the unit it replaces must not carry over."""
     config = AgentConfig(perception=IdentityConfig(), memory=NoMemoryConfig(), levels=3, situations=4)
