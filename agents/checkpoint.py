@@ -196,9 +196,9 @@ def _header(f, path) -> tuple[dict, bytes]:
         header = json.loads(line)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise CheckpointError(f"checkpoint {path} is corrupted: its header is not JSON ({error})") from error
-    if not isinstance(header, dict) or header.get("format") != FORMAT:
-        raise CheckpointError(f"checkpoint {path} has format {header.get('format') if isinstance(header, dict) else '?'}"
-                              f"; this code reads format {FORMAT}")
+    made = header.get("format") if isinstance(header, dict) else None
+    if made != FORMAT:
+        raise CheckpointError(f"checkpoint {path} has format {made}; this code reads format {FORMAT}")
     return header, line
 
 
@@ -216,7 +216,8 @@ def _brains(template, arrays: dict, path) -> object:
 
 
 def _warn_versions(header: dict, path) -> None:
-    differ = {k: (v, header["libraries"].get(k)) for k, v in library_versions().items() if header["libraries"].get(k) != v}
+    then = header["libraries"]
+    differ = {k: (v, then.get(k)) for k, v in library_versions().items() if then.get(k) != v}
     if differ:
         warnings.warn(f"checkpoint {path} was made with other library versions (now, then: {differ}): a resumed run "
                       f"may not repeat the steps it would have taken", stacklevel=3)

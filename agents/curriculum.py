@@ -2,7 +2,7 @@
 
     curriculum = load_curriculum("scripts/curricula/forager.toml")
     report = teach(curriculum, AgentConfig(perception=PCConfig(contexts=3)), save_to="runs/x/checkpoint.ckpt")
-    report = teach(curriculum, config, save_to="runs/x/checkpoint.ckpt", resume="runs/x/checkpoint.ckpt")  # after a crash
+    report = teach(curriculum, config, save_to="runs/x/checkpoint.ckpt", resume="runs/x/checkpoint.ckpt")  # go on
 
 A curriculum file (TOML):
 
@@ -185,7 +185,8 @@ def teach(curriculum: Curriculum, config: AgentConfig, *, log=print, save_to: st
     body, n, lessons = curriculum.body_world, curriculum.population, curriculum.lessons
     if resume is None:
         run = Run.start(config, lessons[0].world, n, curriculum.seed, body=body, **lessons[0].settings)
-        first, reports, alive = 0, [], np.ones(n, bool)  # alive: in the curriculum (strict mortal mode takes the dead out)
+        first, reports = 0, []
+        alive = np.ones(n, bool)  # in the curriculum (strict mortal mode takes the dead out)
     else:
         run, first, reports, alive = _resumed(resume, curriculum, config)
     _check_contexts(run, len(lessons))
@@ -215,7 +216,8 @@ def teach(curriculum: Curriculum, config: AgentConfig, *, log=print, save_to: st
                     save(index)
                 showing = lesson.feedback == "demonstration" and report.steps < lesson.demonstration_steps
                 until_check = lesson.mastery.check_every - report.steps % lesson.mastery.check_every
-                chunk = min(until_check, lesson.steps - report.steps, checkpoint_every - report.steps % checkpoint_every)
+                until_save = checkpoint_every - report.steps % checkpoint_every
+                chunk = min(until_check, until_save, lesson.steps - report.steps)
                 if showing:
                     chunk = min(chunk, lesson.demonstration_steps - report.steps)
                 lives_before = len(run.record.lives)

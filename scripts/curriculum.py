@@ -3,7 +3,7 @@
     python scripts/curriculum.py scripts/curricula/forager.toml            # the default agent, gated per lesson
     python scripts/curriculum.py scripts/curricula/forager.toml --no-gate  # one set of units for every lesson
     python scripts/curriculum.py scripts/curricula/forager.toml memory:none --population 1 --mortal
-    python scripts/curriculum.py scripts/curricula/forager.toml --resume runs/curriculum__forager__<time>/checkpoint.ckpt
+    python scripts/curriculum.py scripts/curricula/forager.toml --resume runs/curriculum__forager__<t>/checkpoint.ckpt
 
 Prints a table (per lesson: steps to mastery, deaths, the score at the end and the retention) and writes
 runs/curriculum__<name>__<time>/report.json, and checkpoint.ckpt as it goes (at each lesson's start, every

@@ -80,7 +80,8 @@ def test_the_header_says_what_made_the_run(tmp_path):
                     items=(3,))
     header = checkpoint.read_header(checkpoint.save(run, tmp_path / "checkpoint.ckpt"))
     assert header["format"] == checkpoint.FORMAT
-    assert {k: header[k] for k in ("world", "body", "settings", "max_episode_steps", "population", "seed", "steps")} == {
+    made = ("world", "body", "settings", "max_episode_steps", "population", "seed", "steps")
+    assert {k: header[k] for k in made} == {
         "world": "mortal/FoodOnly-v0", "body": "mortal/ThermalForager-v0", "settings": {"items": [3]},
         "max_episode_steps": 30, "population": 2, "seed": 4, "steps": 0}
     assert set(header["libraries"]) == {"jax", "equinox", "mujoco", "gymnasium", "numpy"} and header["code"]
