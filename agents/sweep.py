@@ -49,6 +49,7 @@ from pathlib import Path
 import jax
 import numpy as np
 from scipy import stats
+from tqdm import tqdm
 
 from agents.checkpoint import config_to_dict
 from agents.config import AgentConfig
@@ -230,6 +231,7 @@ class ResultLog:
         self.trials_path = self.folder / "trials.jsonl"
         self.failures_path = self.folder / "failures.jsonl"
         self.expected, self.done = expected, 0
+        self.progress = None  # a tqdm bar over the trials to run, while a sweep runs them
 
     def finished(self) -> dict[str, dict]:
         """Rows of finished trials by trial key."""
@@ -242,13 +244,17 @@ class ResultLog:
     def add(self, row: dict) -> None:
         _append(self.trials_path, row)
         self.done += 1
-        print(f"[{self.done}/{self.expected}] {row['trial']}: survival {row['survival_steps']:.0f} steps, "
-              f"drive {row['drive']:.3g}, return {row['return']:.3g} ({row['seconds']:.0f} s)", flush=True)
+        tqdm.write(f"[{self.done}/{self.expected}] {row['trial']}: survival {row['survival_steps']:.0f} steps, "
+                   f"drive {row['drive']:.3g}, return {row['return']:.3g} ({row['seconds']:.0f} s)")
+        if self.progress is not None:
+            self.progress.update(1)
 
     def failure(self, trial: str, attempt: int, error: str, final: bool) -> None:
         _append(self.failures_path, dict(trial=trial, attempt=attempt, error=error, final=final, time=time.time()))
         then = "giving up on it" if final else "retrying"
-        print(f"trial {trial} crashed (attempt {attempt}), {then}: {error}", file=sys.stderr, flush=True)
+        tqdm.write(f"trial {trial} crashed (attempt {attempt}), {then}: {error}", file=sys.stderr)
+        if final and self.progress is not None:
+            self.progress.update(1)
 
 
 def _read(path: Path) -> list[dict]:
@@ -379,10 +385,12 @@ def run_sweep(spec: SweepSpec, folder: str | Path, executor: str = "ray", addres
           f"x {len(spec.seeds)} seeds), {len(trials) - len(todo)} already finished in {log.folder}; "
           f"each: {spec.episodes} agent(s) learn {spec.steps} steps, then one evaluation life each "
           f"(lives capped at {spec.horizon or 'the world limit'} steps)", flush=True)
-    if todo and executor == "serial":
-        run_serial(todo, log, spec.retries)
-    elif todo:
-        run_ray(todo, log, spec.retries, storage=log.folder, address=address, num_cpus=num_cpus)
+    with tqdm(total=len(todo), desc=f"sweep {spec.name}", unit="trial", disable=None) as log.progress:
+        if todo and executor == "serial":
+            run_serial(todo, log, spec.retries)
+        elif todo:
+            run_ray(todo, log, spec.retries, storage=log.folder, address=address, num_cpus=num_cpus)
+    log.progress = None
     finished = log.finished()
     summary = summarise([finished[t.key] for t in trials if t.key in finished], spec)
     names = {trial.name for trial in trials}
