@@ -98,6 +98,8 @@ class Agent(eqx.Module):
         tick_reward = jnp.where(new_life, 0.0, state.tick_reward) + obs.reward
 
         perception_state, percept = brain.perception.perceive(perception_state, obs.extero, key=k_perceive)
+        perception_diverged = non_finite((percept.free_energy, percept.latent))
+        percept = percept._replace(latent=jnp.where(jnp.isfinite(percept.latent), percept.latent, 0.0))  # reported
         recollection = brain.memory.recall(percept.latent)
         drive = self.interoception.drive(obs.intero)
         situation = jnp.where(obs.terminated, brain.situations.num_situations, brain.situations.classify(percept.latent))
@@ -128,7 +130,7 @@ class Agent(eqx.Module):
                 lambda b: (b.memory, b.planner, b.habit, b.situations), brain, (memory, planner, habit, situations)
             )
             chosen_efe = plan.neg_efe[channel]
-            planner_diverged = non_finite(plan.salience) | non_finite(planner)
+            planner_diverged = non_finite(plan.salience)
             return new_brain, planner_state_, gate_state, channel, chosen_efe, plan.state_entropy, planner_diverged
 
         def hold(_):
@@ -168,7 +170,7 @@ class Agent(eqx.Module):
             "neg_efe": chosen_efe,
             "state_entropy": entropy,
             "diverged": {
-                "perception": non_finite((percept.free_energy, percept.latent, brain.perception)),
+                "perception": perception_diverged,
                 "memory": non_finite(recollection.payload),
                 "planner": planner_diverged,
             },

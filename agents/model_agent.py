@@ -262,6 +262,8 @@ class ModelAgent(eqx.Module):
         plan_state = _where(new_life, self.planner.init_state(), state.plan)
         life_steps = jnp.where(new_life, 0, state.life_steps)
         brain, percept = self.perceive(brain, perception_state, obs, key=k_perceive)
+        perception_diverged = non_finite((percept.state, percept.free_energy))
+        percept = percept._replace(state=jnp.where(jnp.isfinite(percept.state), percept.state, 0.0))  # reported
         brain, recent, learnt = self.learn(state, life_steps, brain, percept.state, obs, key=k_learn)
         recall = self.recall(brain.memory, percept.state)
         plan_state, plans = self.plan(brain, plan_state, percept.state, key=k_plan)
@@ -283,9 +285,9 @@ class ModelAgent(eqx.Module):
             "episodic_value": recall.value,
             "model_error": learnt["model_error"],
             "diverged": {
-                "perception": non_finite((percept.state, percept.free_energy, brain.perception)),
+                "perception": perception_diverged,
                 "memory": non_finite(recall.values),
-                "planner": non_finite((plans.utility, brain.world_model, brain.critic)),
+                "planner": non_finite(plans.utility),
             },
         }
         return new_state, action, info

@@ -227,6 +227,11 @@ def test_bad_input_is_rejected_clearly(filled):
         SparseyMemory(BinaryInput(BITS), 1, sequences=False).predict(jnp.zeros(12, jnp.int32))
     with pytest.raises(ValueError, match="shape"):
         eqx.filter_jit(lambda m, c: m.recall(c))(memory, jnp.zeros(BITS - 1))  # shapes are checked under jit too
+    nan = jnp.full(BITS, jnp.nan)
+    with pytest.raises(Exception, match="the memory was cued with a non-finite input"):  # and values under jit
+        eqx.filter_jit(lambda m, c: m.recall(c))(memory, nan)
+    with pytest.raises(Exception, match="the memory was given a non-finite input to store"):
+        eqx.filter_jit(lambda m, c: m.write(c, jnp.zeros(MODULES, jnp.int32), jnp.zeros(PAYLOAD)))(memory, nan)
 
 
 @pytest.mark.parametrize(
