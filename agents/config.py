@@ -46,7 +46,7 @@ class PCConfig:
 
     def build(self, in_size: int, num_channels: int, *, key):
         return PCPerception(in_size, self.latent, self.hidden, action_size=num_channels, steps=self.steps,
-                            contexts=self.contexts, raise_on_divergence=False, key=key)  # the agent reports it
+                            contexts=self.contexts, key=key)
 
 
 @dataclasses.dataclass(frozen=True)

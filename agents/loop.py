@@ -22,6 +22,7 @@ import envs  # noqa: F401  (registers the mortal worlds)
 from agents.agent import Agent, AgentState, Observation, build_agent
 from agents.config import AgentConfig
 from agents.motor import to_env_action
+from brain.base import unchecked
 
 EVALUATION_CAP = 100_000  # steps an evaluation life may last (mortal worlds end lives at 60,000): then it is cut
 
@@ -111,7 +112,8 @@ class Population:
     def step(self, obs: Observation, key, learn: bool = True) -> tuple[jax.Array, np.ndarray, dict]:
         """One step of every member; returns the next key and the actions and info, fetched to numpy at once.
         With `learn=False` the brains act but do not change (a test)."""
-        self.leaves, key, actions, info = self._step(self.leaves, obs, key, learn)
+        with unchecked():  # the loop checks the inputs, and the agents report their modules' divergence
+            self.leaves, key, actions, info = self._step(self.leaves, obs, key, learn)
         actions, info = jax.device_get((actions, info))
         return key, actions, info
 

@@ -40,7 +40,7 @@ from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 from agents.agent import _where
 from agents.interoception import Interoception
 from agents.motor import primitives_for
-from brain.base import AbstractGate, AbstractMemory, AbstractPerception, non_finite
+from brain.base import AbstractGate, AbstractMemory, AbstractPerception, checked, non_finite
 from brain.critic import PCCritic
 from brain.normaliser import RunningNormaliser
 from brain.sampling_planner import PlanState, Plans, SamplingPlanner, first_action_index
@@ -255,7 +255,7 @@ class ModelAgent(eqx.Module):
         """One control step; see the module docstring. Pure: jit it once and vmap it over a population."""
         k_perceive, k_learn, k_plan, k_gate = jax.random.split(key, 4)
         finite = jnp.all(jnp.isfinite(obs.extero)) & jnp.all(jnp.isfinite(obs.intero)) & jnp.isfinite(obs.reward)
-        obs = eqx.error_if(obs, ~finite, "non-finite observation (extero, intero or reward) reached the agent")
+        obs = checked(obs, ~finite, "non-finite observation (extero, intero or reward) reached the agent")
         brain = state.brain
         new_life = state.done
         perception_state = _where(new_life, brain.perception.init_state(), state.perception)
@@ -333,12 +333,12 @@ def build_model_agent(config, env: gym.Env, *, key: PRNGKeyArray) -> tuple[Model
     planner = SamplingPlanner(action_size, discrete, horizon=horizon, candidates=cfg.candidates, plans=cfg.plans,
                               discount=cfg.discount, temperature=cfg.temperature, noise=cfg.noise)
     world_model = PCWorldModel(state_size, action_size, cfg.hidden, members=cfg.members,
-                               learning_rate=cfg.learning_rate, raise_on_divergence=False, key=k_model)  # reported
+                               learning_rate=cfg.learning_rate, key=k_model)
     agent = ModelAgent(interoception, prototypes, planner, config, motor, env.action_space, perception.latent_size)
     memory = config.memory.build(state_size, prototypes.shape[0] * (1 + agent._block()), key=k_memory)
     gate = config.gate.build(cfg.plans, key=k_gate)
-    critic = (PCCritic(state_size, cfg.hidden, discount=cfg.discount, learning_rate=cfg.learning_rate,
-                       raise_on_divergence=False, key=k_critic) if cfg.value == "critic" else None)
+    critic = (PCCritic(state_size, cfg.hidden, discount=cfg.discount, learning_rate=cfg.learning_rate, key=k_critic)
+              if cfg.value == "critic" else None)
     brain = ModelBrain(RunningNormaliser.empty(extero_size), RunningNormaliser.empty(state_size), RunningNormaliser.empty(1),
                        perception, world_model, memory, gate, critic)
     empty = Transition(jnp.zeros((cfg.recent, state_size)), jnp.zeros((cfg.recent, action_size)),

@@ -6,6 +6,7 @@ module is a pytree of arrays that `jax.jit` and `jax.vmap` take whole.
 """
 
 import abc
+import contextlib
 from typing import NamedTuple
 
 import equinox as eqx
@@ -14,7 +15,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
 __all__ = ["AbstractGate", "AbstractMemory", "AbstractPerception", "AbstractPlanner", "Percept", "Plan", "Recollection",
-           "Selection", "finite_salience", "non_finite"]
+           "Selection", "checked", "finite_salience", "non_finite", "unchecked"]
 
 
 class Percept(NamedTuple):
@@ -105,6 +106,27 @@ class AbstractGate(eqx.Module):
         """Picks a channel; returns the new state and the selection."""
 
 
+_CHECKING = [True]
+
+
+def checked(x, bad, message: str):
+    """`x`, raising `message` at run time where `bad` is true (`eqx.error_if`: under jit too), unless traced
+    within `unchecked()`."""
+    return eqx.error_if(x, bad, message) if _CHECKING[-1] else x
+
+
+@contextlib.contextmanager
+def unchecked():
+    """What is traced within carries no run-time checks (`checked`): for the agents' jitted step, whose inputs the
+    loop checks and whose modules' divergence the agents report (a step without host callbacks is also one
+    JAX's persistent cache can keep)."""
+    _CHECKING.append(False)
+    try:
+        yield
+    finally:
+        _CHECKING.pop()
+
+
 def non_finite(tree) -> Bool[Array, ""]:
     """True when any float array in `tree` (a module, a state, an output) holds a NaN or an inf: it diverged."""
     leaves = [jnp.any(~jnp.isfinite(x)) for x in jax.tree.leaves(tree) if eqx.is_inexact_array(x)]
@@ -113,7 +135,7 @@ def non_finite(tree) -> Bool[Array, ""]:
 
 def finite_salience(salience: Float[Array, " channels"], gate: str) -> Float[Array, " channels"]:
     """`salience` as it is; under jit too, a NaN or inf in it raises an error that names the `gate`."""
-    return eqx.error_if(salience, ~jnp.all(jnp.isfinite(salience)), f"the {gate} gate got a salience that is not finite")
+    return checked(salience, ~jnp.all(jnp.isfinite(salience)), f"the {gate} gate got a salience that is not finite")
 
 
 class Plan(NamedTuple):

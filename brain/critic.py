@@ -31,7 +31,7 @@ class PCCritic(eqx.Module):
 
     def __init__(self, state_size: int, hidden: tuple[int, ...] = (64, 64), *, discount: float = 0.99,
                  learning_rate: float = 0.02, tau: float = 0.005, inference_steps: int = 8, dt: float = 0.2,
-                 raise_on_divergence: bool = True, key: PRNGKeyArray):
+                 key: PRNGKeyArray):
         if state_size < 1:
             raise ValueError(f"state_size must be >= 1, got {state_size}")
         if not 0.0 < discount < 1.0:
@@ -39,8 +39,7 @@ class PCCritic(eqx.Module):
         if not 0.0 < tau <= 1.0:
             raise ValueError(f"tau must be in (0, 1], got {tau}")
         self.network = PCStack((state_size, *hidden, 1), activation=("identity", *("tanh",) * len(hidden)),
-                               steps=inference_steps, dt=dt, learning_rate=learning_rate,
-                               raise_on_divergence=raise_on_divergence, key=key)
+                               steps=inference_steps, dt=dt, learning_rate=learning_rate, key=key)
         self.slow = jax.tree.map(lambda x: jnp.array(x, copy=True) if eqx.is_array(x) else x, self.network)  # own buffers
         self.discount, self.tau = float(discount), float(tau)
 

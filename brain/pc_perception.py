@@ -27,7 +27,7 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
-from brain.base import AbstractPerception, Percept
+from brain.base import AbstractPerception, Percept, checked
 from brain.plasticity_gate import FREE, PlasticityGate
 from brain.predictive_coding import Context, PCStack, States
 
@@ -87,7 +87,7 @@ class PCPerception(AbstractPerception):
             return self
         self._check_observation(x)
         context = jnp.asarray(context)
-        context = eqx.error_if(context, (context < 0) | (context >= self.gate.max_contexts),
+        context = checked(context, (context < 0) | (context >= self.gate.max_contexts),
                                f"context out of range: this perception has room for {self.gate.max_contexts}")
 
         free = self.gate.masks(FREE)

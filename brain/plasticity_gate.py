@@ -27,6 +27,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float, Int
 
+from brain.base import checked
 from brain.predictive_coding import PCStack, States
 
 FREE = -1
@@ -114,7 +115,7 @@ class PlasticityGate(eqx.Module):
             if jnp.shape(response) != o.shape:
                 raise ValueError(f"responses must match the layer widths, got {jnp.shape(response)} for {o.shape}")
             free = o == FREE
-            o = eqx.error_if(o, when & (jnp.sum(free) < quota), "the plasticity gate has no free units left for a context")
+            o = checked(o, when & (jnp.sum(free) < quota), "the plasticity gate has no free units left for a context")
             winners = jax.lax.top_k(jnp.where(free, response, -jnp.inf), quota)[1]
             owner.append(jnp.where(when, o.at[winners].set(context), o))
         return eqx.tree_at(lambda g: g.owner, self, tuple(owner))
@@ -178,7 +179,7 @@ class PlasticityGate(eqx.Module):
             return current, jnp.array(False)
 
         context, opened = jax.lax.cond(spike, on_spike, steady, None)
-        context = eqx.error_if(context, context >= self.max_contexts, "the plasticity gate has no room for a context")
+        context = checked(context, context >= self.max_contexts, "the plasticity gate has no room for a context")
         # staying: the running mean of the current context follows (the first batch after opening sets it)
         old = self.baselines[current]
         mean = jnp.where(jnp.isinf(old), energy, old + self.baseline_rate * (energy - old))

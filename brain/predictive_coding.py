@@ -36,8 +36,8 @@ error are held at zero, so it neither predicts nor is predicted; learning leaves
 it (W, E, A, B), its bias, prior mean and variance bit-for-bit unchanged.
 
 Divergence: non-finite states after inference, or non-finite parameters after learning, raise an error
-(`eqx.error_if`) that says what diverged and what to lower; with `raise_on_divergence=False` they are left for
-the caller to report (the agents do, naming the module, the member and the step).
+(`brain.base.checked`: `eqx.error_if`, under jit too) that says what diverged and what to lower; the agents' step
+is traced `unchecked` and reports divergence per module instead.
 """
 
 from typing import NamedTuple
@@ -47,6 +47,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
+
+from brain.base import checked
 
 ACTIVATIONS = {
     # name: (f, f' given z and f(z))
@@ -109,7 +111,6 @@ class PCStack(eqx.Module):
     min_variance: float = eqx.field(static=True)
     action_size: int | None = eqx.field(static=True)  # None: not temporal
     unroll: int = eqx.field(static=True)
-    raise_on_divergence: bool = eqx.field(static=True)
 
     def __init__(
         self,
@@ -127,7 +128,6 @@ class PCStack(eqx.Module):
         feedback: bool = False,
         action_size: int | None = None,
         unroll: int = 1,
-        raise_on_divergence: bool = True,
         key: PRNGKeyArray,
     ):
         """`sizes`: widths from the source (layer 0) to the sink; `activation`: a name in `ACTIVATIONS`, or one
@@ -136,9 +136,7 @@ class PCStack(eqx.Module):
         `variance`: the initial variances and `precision_learning_rate` their learning rates, each one for all
         layers or one per layer (rate 0: fixed; learned variances are floored at `min_variance`);
         `feedback`: learned feedback synapses (NGC); `action_size`: a temporal stack (world model) whose source
-        prior is conditioned on the previous source state and an action of this width; `unroll`: scan unrolling;
-        `raise_on_divergence`: False leaves non-finite states and parameters for the caller to report (an agent
-        names the module, the member and the step) instead of raising.
+        prior is conditioned on the previous source state and an action of this width; `unroll`: scan unrolling.
         Weights start uniform in +-1/sqrt(fan_in) (as `eqx.nn.Linear`), A and B at zero."""
         sizes = tuple(int(n) for n in sizes)
         if len(sizes) < 2 or min(sizes) < 1:
@@ -190,7 +188,6 @@ class PCStack(eqx.Module):
         self.min_variance = float(min_variance)
         self.action_size = None if action_size is None else int(action_size)
         self.unroll = int(unroll)
-        self.raise_on_divergence = bool(raise_on_divergence)
 
     @property
     def num_layers(self) -> int:
@@ -350,10 +347,9 @@ class PCStack(eqx.Module):
         trace = jnp.append(energies, self._energy(diffs, errors)) + constant
         layer_errors = jnp.stack([jnp.mean(d * d) for d in diffs])
         finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(z)) for z in states]))
-        if self.raise_on_divergence:
-            states = eqx.error_if(
-                states, ~finite, "predictive-coding inference diverged (non-finite states): lower dt or the learning rate"
-            )
+        states = checked(
+            states, ~finite, "predictive-coding inference diverged (non-finite states): lower dt or the learning rate"
+        )
         return states, Diagnostics(trace, layer_errors)
 
     def _step_sizes(self):
@@ -434,10 +430,8 @@ class PCStack(eqx.Module):
             )
         names = list(updates)
         new = eqx.tree_at(lambda s: [getattr(s, n) for n in names], self, [updates[n] for n in names])
-        if not self.raise_on_divergence:
-            return new
         finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(updates)]))
-        return eqx.error_if(
+        return checked(
             new, ~finite, "predictive-coding learning diverged (non-finite parameters): lower the learning rate"
         )
 

@@ -20,6 +20,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray, UInt32
 
+from brain.base import checked
+
 WORD_BITS = 32
 
 
@@ -117,7 +119,7 @@ class BinaryInput(AbstractBinariser):
         x = jnp.asarray(x, jnp.float32)
         values, indices = jax.lax.top_k(x, self.max_active)
         too_many = (x > 0.5).sum() > self.max_active
-        indices = eqx.error_if(indices, too_many, f"input has more than max_active={self.max_active} active bits")
+        indices = checked(indices, too_many, f"input has more than max_active={self.max_active} active bits")
         return jnp.where(values > 0.5, indices, self.out_size)
 
     def check(self, x, name: str = "input") -> None:

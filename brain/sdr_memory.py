@@ -48,7 +48,7 @@ import numpy as np
 from jaxtyping import Array, Float, Int, PRNGKeyArray, UInt32
 from scipy.stats import binom
 
-from brain.base import AbstractMemory, Recollection
+from brain.base import AbstractMemory, Recollection, checked
 from brain.sdr_encoding import WORD_BITS, AbstractBinariser, check_vector, count_set_rows, is_traced, pack_bits
 
 
@@ -193,7 +193,7 @@ class SparseyMemory(AbstractMemory):
     def match(self, x: Float[Array, " in_size"]) -> tuple[Float[Array, "Q K"], Float[Array, ""]]:
         """Chance-corrected match `V` of every cell to `x` and the familiarity `G` (CSA steps 1-3)."""
         self.binariser.check(x)
-        x = eqx.error_if(x, ~jnp.all(jnp.isfinite(x)), "the memory was cued with a non-finite input")
+        x = checked(x, ~jnp.all(jnp.isfinite(x)), "the memory was cued with a non-finite input")
         active = self.binariser.active_indices(x)
         rows = self.weights.at[active].get(mode="fill", fill_value=0)
         reached = count_set_rows(rows, self.num_cells)
@@ -224,7 +224,7 @@ class SparseyMemory(AbstractMemory):
         check_vector(payload, self.payload_size, "payload")
         mask = jnp.ones(self.payload_size) if mask is None else jnp.asarray(mask)
         check_vector(mask, self.payload_size, "mask")
-        x = eqx.error_if(x, ~jnp.all(jnp.isfinite(x)), "the memory was given a non-finite input to store")
+        x = checked(x, ~jnp.all(jnp.isfinite(x)), "the memory was given a non-finite input to store")
         modules = jnp.arange(self.num_modules)
         learning = self.fill[modules, code] < self.freeze_at * self.binariser.out_size
         cells = self._cell_index(code)

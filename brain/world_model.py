@@ -72,7 +72,6 @@ class PCWorldModel(eqx.Module):
         inference_steps: int = 8,
         dt: float = 0.2,
         max_rarity_weight: float = 20.0,
-        raise_on_divergence: bool = True,
         key: PRNGKeyArray,
     ):
         if state_size < 1 or action_size < 1 or members < 1:
@@ -82,7 +81,7 @@ class PCWorldModel(eqx.Module):
 
         def member(k):
             return PCStack(sizes, activation=activation, steps=inference_steps, dt=dt, learning_rate=learning_rate,
-                           raise_on_divergence=raise_on_divergence, key=k)
+                           key=k)
 
         self.members = eqx.filter_vmap(member)(jax.random.split(key, members))
         self.end_rate = jnp.full(2, 1e-3)

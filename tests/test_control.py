@@ -207,9 +207,10 @@ def test_nan_observations_and_actions_are_clear_errors():
         env.step(np.array([np.nan], np.float32))
     run = Run.start(SMALL, "CartPole-v1", population=2, seed=0, max_episode_steps=60)  # compiled as above
     run.live(2)
-    bad = run.current._replace(extero=np.full_like(run.current.extero, np.nan))
-    with pytest.raises(Exception, match="non-finite observation"):
-        run.population.step(bad, jax.random.key(0))
+    run.current = run.current._replace(extero=np.full_like(run.current.extero, np.nan))
+    with pytest.raises(ValueError, match="non-finite observation given to agent 0 at step 2"):
+        run.live(1)
+
 
 
 @pytest.mark.parametrize("cue, message", [
