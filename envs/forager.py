@@ -92,6 +92,7 @@ class ForagerEnv(MujocoEnv):
             },
         )
         self.internal_state = np.zeros(size)
+        self.clock = 0  # steps since reset (what seasons and regrowth are timed by)
         self._drive = 0.0
         self.item_xy = np.zeros((len(self.item_kind), 2))
 
@@ -160,6 +161,7 @@ class ForagerEnv(MujocoEnv):
         qpos[:2] = self._free_point(avoid=np.empty((0, 2)), clearance=0.0)
         qpos[2] = self.np_random.uniform(-np.pi, np.pi)
         self.set_state(qpos, np.zeros_like(self.init_qvel))
+        self.clock = 0
         self._place_items()
         mujoco.mj_forward(self.model, self.data)  # the items' bodies where they now are, for a frame at reset
         set_point, scale = np.asarray(self.physiology.set_point), np.asarray(self.physiology.scale)
@@ -186,13 +188,15 @@ class ForagerEnv(MujocoEnv):
         cause = self.physiology.cause_of_death(h_next)
         drive = float(self.physiology.drive(h_next))
         reward, self._drive = self._drive - drive, drive  # the homeostatic reward D(h) - D(h')
-        return self._get_obs(), reward, bool(cause), False, self._get_info(cause, events)
+        result = self._get_obs(), reward, bool(cause), False, self._get_info(cause, events)
+        self.clock += 1
+        return result
 
     # -- checkpoints (see envs/state.py) -----------------------------------------------------------
     def state_dict(self) -> dict:
         """Everything a later step depends on: the MuJoCo state, the body, the items and the RNG."""
         return {"mujoco": mujoco_state(self), "rng": rng_state(self), "internal_state": self.internal_state.copy(),
-                "drive": self._drive, "item_xy": self.item_xy.copy()}
+                "drive": self._drive, "item_xy": self.item_xy.copy(), "clock": self.clock}
 
     def load_state_dict(self, state: dict) -> None:
         if np.shape(state["item_xy"]) != self.item_xy.shape:
@@ -202,6 +206,7 @@ class ForagerEnv(MujocoEnv):
         self.internal_state = np.array(state["internal_state"], np.float64)
         self._drive = float(state["drive"])
         self.item_xy = np.array(state["item_xy"], np.float64)
+        self.clock = int(state["clock"])
 
     # -- the body and its surroundings -------------------------------------------------------------
     def _events(self, eaten: np.ndarray, action: np.ndarray) -> np.ndarray:

@@ -65,7 +65,6 @@ class OasisEnv(ForagerEnv):
         items = tuple(kinds.count(r) * self.items_per_oasis for r in resources)
         super().__init__(resources=resources, items=items, decay=decay, arena_half_width=arena_half_width,
                          sensing_range=sensing_range, **forager_kwargs)
-        self.clock = 0  # steps since reset
         self.regrow_at = np.zeros(len(self.item_kind), np.int64)  # an item is present once the clock reaches it
 
     def _homes(self, resources: tuple[str, ...]) -> np.ndarray:
@@ -92,15 +91,6 @@ class OasisEnv(ForagerEnv):
             )
 
     # -- depletion and regrowth ---------------------------------------------------------------------
-    def reset_model(self):
-        self.clock = 0
-        return super().reset_model()
-
-    def step(self, action):
-        result = super().step(action)
-        self.clock += 1
-        return result
-
     def _place_items(self) -> None:
         """Every item at its place, present."""
         self.regrow_at[:] = 0
@@ -126,9 +116,8 @@ class OasisEnv(ForagerEnv):
 
     # -- checkpoints -------------------------------------------------------------------------------
     def state_dict(self) -> dict:
-        return {**super().state_dict(), "clock": self.clock, "regrow_at": self.regrow_at.copy()}
+        return {**super().state_dict(), "regrow_at": self.regrow_at.copy()}
 
     def load_state_dict(self, state: dict) -> None:
-        super().load_state_dict({k: v for k, v in state.items() if k not in ("clock", "regrow_at")})  # checks items
-        self.clock = int(state["clock"])
+        super().load_state_dict({k: v for k, v in state.items() if k != "regrow_at"})  # checks items
         self.regrow_at = np.array(state["regrow_at"], np.int64)

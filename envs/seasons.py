@@ -30,31 +30,14 @@ class SeasonsEnv(ForagerEnv):
             raise ValueError(f"schedule {schedule} needs at least two different regimes for the seasons to change")
         self.season_length = int(season_length)
         self.schedule = tuple(int(k) for k in schedule)
-        self.clock = 0  # steps since reset
 
     @property
     def season(self) -> int:
         """The regime of the step being lived: the schedule, repeated, one entry per `season_length` steps."""
         return self.schedule[self.clock // self.season_length % len(self.schedule)]
 
-    def reset_model(self):
-        self.clock = 0
-        return super().reset_model()
-
-    def step(self, action):
-        result = super().step(action)
-        self.clock += 1
-        return result
-
     def _events(self, eaten: np.ndarray, action: np.ndarray) -> np.ndarray:
         return super()._events(np.roll(eaten, self.season), action)  # kind i feeds resource (i + season) mod n
 
     def _get_info(self, cause: str, events: np.ndarray | None = None) -> dict:
         return {**super()._get_info(cause, events), "season": self.season}
-
-    def state_dict(self) -> dict:
-        return {**super().state_dict(), "clock": self.clock}
-
-    def load_state_dict(self, state: dict) -> None:
-        super().load_state_dict({k: v for k, v in state.items() if k != "clock"})
-        self.clock = int(state["clock"])
