@@ -206,7 +206,7 @@ class ForagerEnv(MujocoEnv):
         self.internal_state = np.array(state["internal_state"], np.float64)
         self._drive = float(state["drive"])
         self.item_xy = np.array(state["item_xy"], np.float64)
-        self.clock = int(state["clock"])
+        self.clock = int(state.get("clock", 0))  # none in files saved before the Forager kept it (Seasons, Oasis did)
 
     # -- the body and its surroundings -------------------------------------------------------------
     def _events(self, eaten: np.ndarray, action: np.ndarray) -> np.ndarray:

@@ -101,7 +101,10 @@ def _layer_state(env: gym.Env) -> dict:
 
 def _load_layer(env: gym.Env, state: dict) -> None:
     if hasattr(env, "load_state_dict"):
-        return env.load_state_dict(state)
+        try:
+            return env.load_state_dict(state)
+        except KeyError as missing:
+            raise StateError(f"the saved state of {type(env).__name__} has no {missing}") from None
     state = dict(state)
     if "mujoco" in state:
         set_mujoco_state(env, state.pop("mujoco"))

@@ -178,3 +178,17 @@ def test_other_library_versions_are_warned(saved, tmp_path):
     older = rewritten(saved, tmp_path, lambda h: h["libraries"].update(jax="0.0.1"))
     with pytest.warns(UserWarning, match="other library versions .*'jax'"):
         checkpoint.load(bad(tmp_path, older))
+
+
+def test_a_world_state_with_a_missing_entry_is_named_and_one_without_the_clock_still_loads():
+    worlds = make_vector_env("mortal/Forager-v0", 1, seed=0)
+    worlds.step(np.zeros((1, 2)))
+    state = vector_state(worlds)
+    forager = next(layer for layer in state["envs"][0] if layer["type"] == "ForagerEnv")
+    del forager["clock"]  # as saved before the Forager kept its step clock
+    restore_vector(worlds, state)
+    assert worlds.envs[0].unwrapped.clock == 0
+    del forager["item_xy"]
+    with pytest.raises(ValueError, match="the saved state of ForagerEnv has no 'item_xy'"):
+        restore_vector(worlds, state)
+    worlds.close()
