@@ -30,7 +30,7 @@ from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 from agents.config import AgentConfig, ModelBasedConfig, validate
 from agents.interoception import Interoception
 from agents.motor import primitives_for
-from brain.base import AbstractGate, AbstractMemory, AbstractPerception, AbstractPlanner, non_finite
+from brain.base import AbstractGate, AbstractMemory, AbstractPerception, AbstractPlanner, finite_or_zero, non_finite
 from brain.situations import Situations
 
 HABIT_RATE = 0.01  # habit h <- (1 - rate) h + rate onehot(channel), per tick
@@ -99,7 +99,7 @@ class Agent(eqx.Module):
 
         perception_state, percept = brain.perception.perceive(perception_state, obs.extero, key=k_perceive)
         perception_diverged = non_finite((percept.free_energy, percept.latent))
-        percept = percept._replace(latent=jnp.where(jnp.isfinite(percept.latent), percept.latent, 0.0))  # reported
+        percept = percept._replace(latent=finite_or_zero(percept.latent))
         recollection = brain.memory.recall(percept.latent)
         drive = self.interoception.drive(obs.intero)
         situation = jnp.where(obs.terminated, brain.situations.num_situations, brain.situations.classify(percept.latent))
@@ -118,7 +118,7 @@ class Agent(eqx.Module):
             planner = brain.planner.learn(planner_state_, observation)
             episodic = jnp.tanh(OUTCOME_GAIN * recollection.payload)
             salience = plan.salience + cfg.episodic_weight * episodic + cfg.habit_weight * brain.habit
-            salience = jnp.where(jnp.isfinite(salience), salience, 0.0)  # a diverged planner or memory is reported
+            salience = finite_or_zero(salience)  # a diverged planner or memory is reported
             gate_state, selection = brain.gate.select(state.gate, salience, key=k_gate)
             keep = (life_steps > 0) & ~selection.selected
             channel = jnp.where(keep, state.channel, jnp.maximum(selection.channel, 0))

@@ -198,8 +198,8 @@ SLOT_ORDER = ("perception", "memory", "planner", "gate")  # the order modules ar
 
 
 def divergence(flags: dict, step: int, on_divergence: str) -> dict[int, str]:
-    """The agents whose brain diverged at `step`, each with the first module that did (`flags`: module ->
-    bool per agent); with `on_divergence="stop"`, a FloatingPointError naming them instead."""
+    """The agents whose brain diverged at `step`, each with the modules that did, in slot order (`flags`: module
+    -> bool per agent); with `on_divergence="stop"`, a FloatingPointError naming them instead."""
     if on_divergence not in DIVERGENCE:
         raise ValueError(f"on_divergence must be one of {DIVERGENCE}, got {on_divergence!r}")
     modules = sorted(flags, key=lambda m: (SLOT_ORDER.index(m) if m in SLOT_ORDER else len(SLOT_ORDER), m))

@@ -40,7 +40,7 @@ from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 from agents.agent import _where
 from agents.interoception import Interoception
 from agents.motor import primitives_for
-from brain.base import AbstractGate, AbstractMemory, AbstractPerception, checked, non_finite
+from brain.base import AbstractGate, AbstractMemory, AbstractPerception, checked, finite_or_zero, non_finite
 from brain.critic import PCCritic
 from brain.normaliser import RunningNormaliser
 from brain.sampling_planner import PlanState, Plans, SamplingPlanner, first_action_index
@@ -151,14 +151,17 @@ class ModelAgent(eqx.Module):
         value = jnp.where(has.any(), jnp.max(jnp.where(has, values, -jnp.inf)), 0.0)
         return Recall(recollection.familiarity, jnp.where(has, values, value), value, replay, known)
 
+    @property
+    def drive_weight(self) -> float:
+        """The weight of the homeostatic drive in utility: the config's, or 0 with homeostasis off."""
+        return self.config.planner.drive_weight if self.config.homeostasis == "on" else 0.0
+
     def step_utility(self, s_next, reward, death):
         """What a step that led to `s_next` with `reward` and `death` (probability or 0/1) is worth, before
         epistemic value: reward - drive_weight D(internal variables of s_next) - death_cost death."""
-        cfg = self.config.planner
         deviation = s_next[..., self.latent_size:] * self.interoception.scale
         drive = self.interoception.drive(self.interoception.set_point + deviation)
-        drive_weight = cfg.drive_weight if self.config.homeostasis == "on" else 0.0
-        return reward - drive_weight * drive - cfg.death_cost * death
+        return reward - self.drive_weight * drive - self.config.planner.death_cost * death
 
     def utility(self, brain: ModelBrain, s, action):
         """One predicted step from model state `s`: (next state, u, p_continue); see the module docstring."""
@@ -214,8 +217,7 @@ class ModelAgent(eqx.Module):
         critic = self.learn_critic(brain, batch, weights)
         # the episodic value of the action just taken: its step's utility plus the discounted value of where it led
         ended = obs.terminated | obs.success
-        drive_weight = cfg.drive_weight if self.config.homeostasis == "on" else 0.0
-        u = reward - drive_weight * self.interoception.drive(obs.intero) - cfg.death_cost * obs.terminated
+        u = reward - self.drive_weight * self.interoception.drive(obs.intero) - cfg.death_cost * obs.terminated
         value = u + cfg.discount * jnp.where(ended, 0.0, self.recall(brain.memory, s).value)
         payload, mask = self._payload(state.previous_channel, value, transition)
         memory = brain.memory.store(state.previous_state, payload, key=k_store, mask=mask * valid)
@@ -234,7 +236,7 @@ class ModelAgent(eqx.Module):
         channels = first_action_index(plans, self.planner.discrete, self.prototypes)
         episodic = recall.values[channels]
         salience = (plans.utility + self.config.planner.episodic_weight * episodic) / plans.spread
-        salience = jnp.where(jnp.isfinite(salience), salience, 0.0)  # a diverged model or memory is reported
+        salience = finite_or_zero(salience)  # a diverged model or memory is reported
         gate_state, selection = gate.select(gate_state, salience - salience.max(), key=key)
         chosen = jnp.maximum(selection.channel, 0)
         # the chosen plan is followed in slot 0 from now on: the circuit's activity moves with it
@@ -263,7 +265,7 @@ class ModelAgent(eqx.Module):
         life_steps = jnp.where(new_life, 0, state.life_steps)
         brain, percept = self.perceive(brain, perception_state, obs, key=k_perceive)
         perception_diverged = non_finite((percept.state, percept.free_energy))
-        percept = percept._replace(state=jnp.where(jnp.isfinite(percept.state), percept.state, 0.0))  # reported
+        percept = percept._replace(state=finite_or_zero(percept.state))
         brain, recent, learnt = self.learn(state, life_steps, brain, percept.state, obs, key=k_learn)
         recall = self.recall(brain.memory, percept.state)
         plan_state, plans = self.plan(brain, plan_state, percept.state, key=k_plan)

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
 __all__ = ["AbstractGate", "AbstractMemory", "AbstractPerception", "AbstractPlanner", "Percept", "Plan", "Recollection",
-           "Selection", "checked", "finite_salience", "non_finite", "unchecked"]
+           "Selection", "checked", "finite_salience", "finite_or_zero", "non_finite", "unchecked"]
 
 
 class Percept(NamedTuple):
@@ -131,6 +131,11 @@ def non_finite(tree) -> Bool[Array, ""]:
     """True when any float array in `tree` (a module, a state, an output) holds a NaN or an inf: it diverged."""
     leaves = [jnp.any(~jnp.isfinite(x)) for x in jax.tree.leaves(tree) if eqx.is_inexact_array(x)]
     return jnp.any(jnp.stack(leaves)) if leaves else jnp.array(False)
+
+
+def finite_or_zero(x: Array) -> Array:
+    """`x` with its NaNs and infs set to 0: what an agent passes on from a module whose divergence it reports."""
+    return jnp.where(jnp.isfinite(x), x, 0.0)
 
 
 def finite_salience(salience: Float[Array, " channels"], gate: str) -> Float[Array, " channels"]:
