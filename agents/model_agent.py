@@ -294,6 +294,24 @@ class ModelAgent(eqx.Module):
         }
         return new_state, action, info
 
+    def expected_states(self, state: ModelAgentState) -> Float[Array, "H state"]:
+        """The model states the agent expects along the plan it follows: its last action, then the rest of the
+        chosen sequence, rolled from its last model state through the world model's mean prediction."""
+        sequence = jnp.concatenate([state.previous_action[None], state.plan.plan[:-1]])
+
+        def one(s, action):
+            s_next, _, _ = self.utility(state.brain, s, action)
+            return s_next, s_next
+
+        return jax.lax.scan(one, state.previous_state, sequence)[1]
+
+    def expected_observations(self, state: ModelAgentState) -> Float[Array, "H extero"]:
+        """What the agent expects to sense along the plan it follows: the expected latents decoded by perception
+        (`AbstractPerception.decode`) into exteroceptive readings, in the world's units."""
+        brain = state.brain
+        latents = self.expected_states(state)[:, : self.latent_size]
+        return jax.vmap(lambda z: brain.extero_statistics.denormalise(brain.perception.decode(z)))(latents)
+
     def select(self, state: ModelAgentState) -> ModelAgentState:
         """Structural selection (the slowest timescale): nothing to prune or grow in this brain yet."""
         return state

@@ -41,6 +41,9 @@ class IdentityPerception(AbstractPerception):
     def perceive(self, state, x, *, key):
         return state, Percept(latent=x, free_energy=jnp.zeros(()), layer_errors=jnp.zeros(1))
 
+    def decode(self, latent):
+        return latent
+
     def learn(self, state, x):
         return self
 

@@ -48,6 +48,11 @@ class AbstractPerception(eqx.Module):
     def advance(self, state, action: Float[Array, " action"]):
         """Records the action taken, so a world model can condition its next prediction on it."""
 
+    def decode(self, latent: Float[Array, " latent"]) -> Float[Array, " in_size"]:
+        """The observation this perception expects from `latent` (its generative model's mean), e.g. to show what
+        a planner's predicted latents would look like. A perception without a generative model cannot say."""
+        raise NotImplementedError(f"{type(self).__name__} has no generative model: it cannot decode a latent")
+
     def enter(self, state, x: Float[Array, " in_size"], context: Int[Array, ""]) -> "AbstractPerception":
         """Switches to `context` (e.g. a curriculum's lesson), `x` its first observation. A perception without a
         plasticity gate has one context for everything, so by default this changes nothing."""

@@ -38,3 +38,7 @@ class RunningNormaliser(eqx.Module):
 
     def normalise(self, x: Float[Array, " n"]) -> Float[Array, " n"]:
         return jnp.clip((x - self.mean) / self.std, -self.clip, self.clip)
+
+    def denormalise(self, z: Float[Array, " n"]) -> Float[Array, " n"]:
+        """The input `z` stands for: mean + z std (`normalise`'s inverse within the clip)."""
+        return self.mean + z * self.std

@@ -132,6 +132,10 @@ class PCPerception(AbstractPerception):
         context = Context(state.context.previous[None], state.context.action[None])
         return eqx.tree_at(lambda p: p.stack, self, self.stack.learn(states, context=context, masks=self.masks))
 
+    def decode(self, latent: Float[Array, " latent"]) -> Float[Array, " in_size"]:
+        """The observation the stack expects from top latent z_0: the top-down means mu_L of `propagate`."""
+        return self.stack.propagate(latent, self.masks)[-1]
+
     def predict(self, state: PerceptionState, action: Float[Array, " action"]) -> Float[Array, " in_size"]:
         """World model: the observation expected after taking `action` from the current latent."""
         return self.stack.predict_next(state.states[0], action, self.masks)

@@ -95,6 +95,7 @@ class ForagerEnv(MujocoEnv):
         self.clock = 0  # steps since reset (what seasons and regrowth are timed by)
         self._drive = 0.0
         self.item_xy = np.zeros((len(self.item_kind), 2))
+        self._shown_path: np.ndarray | None = None  # drawn into the next rendered frame (`show_path`)
 
     # -- construction -----------------------------------------------------------------------------
     def _make_physiology(self, item_amount, decay, effort_cost, set_point, viable_range) -> Physiology:
@@ -191,6 +192,32 @@ class ForagerEnv(MujocoEnv):
         result = self._get_obs(), reward, bool(cause), False, self._get_info(cause, events)
         self.clock += 1
         return result
+
+    # -- showing what a brain expects --------------------------------------------------------------
+    def expected_path(self, extero: np.ndarray) -> np.ndarray:
+        """The places [H + 1, 2] the body passes if it moves as the readings `extero` [H, extero] say: their
+        velocity sensor integrated from where the body is now, p' = p + R(psi) (v_forward, v_lateral) dt and
+        psi' = psi + yaw_rate dt."""
+        forward, lateral, turn = np.asarray(extero, float)[:, self.sensor_slices()["velocity"]].T
+        x, y, yaw = self.data.qpos[:3]
+        heading = yaw + np.concatenate([[0.0], np.cumsum(turn[:-1] * self.dt)])
+        c, s = np.cos(heading), np.sin(heading)
+        steps = np.stack([c * forward - s * lateral, s * forward + c * lateral], axis=1) * self.dt
+        return np.concatenate([[[x, y]], [x, y] + np.cumsum(steps, axis=0)])
+
+    def show_path(self, points: np.ndarray) -> None:
+        """Draws `points` [n, 2] as a trail of small spheres on the floor in the next rendered frame only."""
+        self._shown_path = np.asarray(points, float)
+
+    def render(self):
+        path, self._shown_path = self._shown_path, None
+        if path is not None and self.render_mode is not None:
+            viewer = self.mujoco_renderer._get_viewer(self.render_mode)  # gymnasium draws, then clears, its markers
+            for i, (x, y) in enumerate(path[1:]):
+                fade = 1.0 - 0.6 * i / max(len(path) - 2, 1)
+                viewer.add_marker(type=mujoco.mjtGeom.mjGEOM_SPHERE, pos=np.array([x, y, 0.04]),
+                                  size=np.full(3, 0.05), rgba=np.array([1.0, 0.85, 0.1, fade]))
+        return super().render()
 
     # -- checkpoints (see envs/state.py) -----------------------------------------------------------
     def state_dict(self) -> dict:

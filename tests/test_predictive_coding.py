@@ -234,3 +234,25 @@ def test_bad_inputs_get_clear_errors():
     perception = PCPerception(8, 4, key=key)
     with pytest.raises(ValueError, match="observation"):
         perception.perceive(perception.init_state(), jnp.zeros(7), key=key)
+
+
+def test_decode_shows_the_observation_a_learnt_latent_stands_for():
+    """What a planner's predicted latents are drawn as: decode(settled latent) reconstructs the observation once
+    perception has learnt the stream (far better than the stream's mean does); a newborn stack's decode does not."""
+    observations, actions = stream(jax.random.key(9), 3000)
+    newborn = PCPerception(8, 4, hidden=(16,), action_size=1, key=jax.random.key(10), steps=20, dt=0.2,
+                           learning_rate=0.05)
+    learnt, _, _ = live(newborn, observations, actions)
+    test = observations[-200:]
+
+    def decode_error(perception):
+        def one(x):
+            _, percept = perception.perceive(perception.init_state(), x, key=jax.random.key(0))
+            return jnp.mean((perception.decode(percept.latent) - x) ** 2)
+
+        return float(jnp.mean(jax.vmap(one)(test)))
+
+    baseline = float(jnp.mean((test - observations.mean(0)) ** 2))
+    assert decode_error(learnt) < 0.3 * baseline, (decode_error(learnt), baseline)
+    assert decode_error(newborn) > 0.6 * baseline, (decode_error(newborn), baseline)
+    assert newborn.decode(jnp.zeros(4)).shape == (8,)

@@ -1,7 +1,9 @@
-"""Shared output helpers for the suites: a plain-text table and a run folder for artefacts."""
+"""Shared output helpers for the suites: a plain-text table, a progress bar and a run folder for artefacts."""
 
 import time
 from pathlib import Path
+
+from tqdm import tqdm
 
 
 def print_table(rows: list[dict], title: str = "") -> None:
@@ -17,6 +19,13 @@ def print_table(rows: list[dict], title: str = "") -> None:
     print("  ".join("-" * w for w in widths))
     for r in cells:
         print("  ".join(v.ljust(w) for v, w in zip(r, widths)))
+
+
+def progress(iterable=None, *, desc: str, total: int | None = None, unit: str = "it", **settings) -> tqdm:
+    """A progress bar with an ETA over `iterable` (or `total` updates), on stderr when it is a terminal and silent
+    otherwise (CI, logs); `bar.set_postfix(...)` shows the figures that matter as they come."""
+    return tqdm(iterable, desc=desc, total=total, unit=unit, mininterval=1, dynamic_ncols=True, disable=None,
+                **settings)
 
 
 def run_folder(suite: str, root: str = "runs") -> Path:

@@ -17,6 +17,7 @@ import numpy as np
 
 from brain.sdr_encoding import BinaryInput
 from brain.sdr_memory import SparseyMemory, cells_for
+from suites._report import progress
 
 BITS, ACTIVE, MODULES, ITEMS = 8192, 32, 12, 100_000
 CELLS = cells_for(ITEMS, MODULES, BITS, ACTIVE, noise=0.2)  # the capacity rule: 1024 for these sizes
@@ -79,7 +80,7 @@ def recall_all(memory: SparseyMemory, cues):
 def store(memory: SparseyMemory, items: np.ndarray, key) -> tuple[SparseyMemory, np.ndarray, float]:
     """Stores `items` in order (CHUNK per jitted scan); returns the memory, their codes and the seconds spent."""
     codes, seconds = [], 0.0
-    for start in range(0, len(items), CHUNK):
+    for start in progress(range(0, len(items), CHUNK), desc=f"storing {len(items):,} items", unit="chunk", leave=False):
         xs = jnp.asarray(dense(items[start : start + CHUNK]))
         started = time.perf_counter()
         memory, chunk_codes = jax.block_until_ready(

@@ -2,10 +2,9 @@
 
 import gymnasium as gym
 import numpy as np
-from tqdm import tqdm
 
 import envs
-from suites._report import print_table
+from suites._report import print_table, progress
 
 
 def random_life(world: str, seed: int, max_steps: int) -> tuple[int, float]:
@@ -28,7 +27,7 @@ def evaluate(seeds: int = 10, max_steps: int = envs.MAX_EPISODE_STEPS) -> dict:
     figures, rows = {}, []
     for world in envs.WORLDS:
         lives = np.array([random_life(world, seed, max_steps)
-                          for seed in tqdm(range(seeds), desc=world, unit="life", leave=False, disable=None)])
+                          for seed in progress(range(seeds), desc=world, unit="life", leave=False)])
         survival, drive = lives.mean(axis=0)
         figures[world] = {"survival_steps_mean": float(survival), "drive_mean": float(drive)}
         rows.append(dict(world=world, seeds=seeds, survival_steps_mean=survival,

@@ -5,7 +5,7 @@ import time
 import gymnasium as gym
 
 import envs  # noqa: F401  (registers the mortal worlds)
-from suites._report import print_table
+from suites._report import print_table, progress
 
 
 def steps_per_second(world: str, steps: int) -> float:
@@ -29,7 +29,7 @@ def steps_per_second(world: str, steps: int) -> float:
 def bench(steps: int = 20_000, repeats: int = 3) -> dict:
     """Median over `repeats` of `steps` random steps, the two worlds interleaved."""
     runs = {"mortal/Forager-v0": [], "Ant-v5": []}
-    for _ in range(repeats):
+    for _ in progress(range(repeats), desc="env steps", unit="round"):
         for world in runs:
             runs[world].append(steps_per_second(world, steps))
     median = {world: sorted(r)[len(r) // 2] for world, r in runs.items()}

@@ -35,7 +35,7 @@ from sklearn.model_selection import train_test_split
 from brain.basal_ganglia import BasalGanglia, separable_saliences
 from brain.plasticity_gate import PlasticityGate
 from brain.predictive_coding import PCStack
-from suites._report import print_table
+from suites._report import print_table, progress
 
 TASKS = ((0, 1), (2, 3), (4, 5), (6, 7), (8, 9))
 IMAGE, LABELS = 64, 10
@@ -206,7 +206,8 @@ def evaluate(
     class_il = {name: np.zeros((len(TASKS), len(TASKS))) for name in learners}
     stream_x, stream_y, stream_task = [], [], []
 
-    for t, classes in enumerate(TASKS):
+    bar = progress(list(enumerate(TASKS)), desc="split digits", unit="task")
+    for t, classes in bar:
         train = np.isin(y_train, classes)
         index = _batches(int(train.sum()), steps_per_task, batch_size, rng)
         x, y = x_train[train][index], one_hot[y_train[train]][index]
@@ -227,7 +228,7 @@ def evaluate(
                 else:
                     predicted = _gated_class_il_predictions(stack, gate, x_test[test])[0]
                 class_il[name][t, s] = np.mean(np.asarray(predicted) == y_test[test])
-        print(
+        bar.write(
             f"  task {t} {classes} learnt ({time.time() - start:.0f} s): task-IL / class-IL so far: "
             + ", ".join(f"{n} {task_il[n][t, : t + 1].mean():.3f} / {class_il[n][t, : t + 1].mean():.3f}"
                         for n in learners)

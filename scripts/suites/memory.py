@@ -24,7 +24,7 @@ from brain.sdr_encoding import BinaryInput, WinnersTakeAll
 from brain.sdr_memory import SparseyMemory, exact_recall_probability
 from suites import _sdr_scale as scale
 from suites._sdr_scale import recall_all, store_all
-from suites._report import print_table, run_folder
+from suites._report import print_table, progress, run_folder
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -82,7 +82,8 @@ def capacity(rng, key, largest: int, step: int) -> tuple[list[dict], int]:
     memory, inputs = synthetic_memory(), random_inputs(rng, largest)
     codes, rows = [], []
     bits_per_item = MODULES * np.log2(CELLS)
-    for start in range(0, largest, step):
+    bar = progress(range(0, largest, step), desc="capacity", unit="chunk")
+    for start in bar:
         key, store_key = jax.random.split(key)
         chunk = jnp.asarray(inputs[start : start + step])
         memory, chunk_codes = store_all(memory, chunk, jnp.zeros((step, 1)), store_key)
@@ -97,9 +98,11 @@ def capacity(rng, key, largest: int, step: int) -> tuple[list[dict], int]:
                 saturation=float(memory.saturation()),
             )
         )
-        print(f"  capacity: {stored} stored, exact recall {recall:.3f}", flush=True)
+        bar.set_postfix(stored=stored, exact_recall=f"{recall:.3f}")
+        bar.write(f"  capacity: {stored} stored, exact recall {recall:.3f}")
         if recall < 0.5:
             break
+    bar.close()
     recalled = [r["stored"] for r in rows if r["exact_recall"] >= 0.9]
     return rows, max(recalled, default=0)
 
@@ -301,7 +304,7 @@ def bench(
         "exact_nn": lambda size: scale.exact_nearest(by_bit[size], cue_items),
     }
     times = {(size, name): [] for size in sizes for name in operations}
-    for round_ in range(rounds + 1):
+    for round_ in progress(range(rounds + 1), desc="timing store and recall", unit="round"):
         for size in rng.permutation(list(sizes)).tolist():
             for name, operation in operations.items():
                 elapsed = wall_time(lambda: operation(size))
@@ -351,7 +354,7 @@ def bench(
     print("  hnswlib: inserting (M=16, ef_construction=64) ...", flush=True)
     hnsw, build = hnswlib.Index(space="l2", dim=scale.BITS), 0.0
     hnsw.init_index(max_elements=largest, ef_construction=64, M=16, random_seed=seed)
-    for start in range(0, largest, 10_000):
+    for start in progress(range(0, largest, 10_000), desc="hnswlib inserts", unit="chunk"):
         chunk = scale.dense(items[start : min(start + 10_000, largest)])
         started = time.perf_counter()
         hnsw.add_items(chunk, np.arange(start, start + len(chunk)))

@@ -22,7 +22,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
 from brain.predictive_coding import PCStack
-from suites._report import print_table, run_folder
+from suites._report import print_table, progress, run_folder
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -130,12 +130,14 @@ def evaluate(
     for name, update in [("PC, local rules", pc_update), ("MLP, backprop (baseline)", backprop_update)]:
         stack, key = classifier(steps, dt, learning_rate, seed), jax.random.key(seed + 1)
         start = time.perf_counter()
-        for epoch in range(1, epochs + 1):
+        bar = progress(range(1, epochs + 1), desc=name, unit="epoch")
+        for epoch in bar:
             key, epoch_key = jax.random.split(key)
             stack = train_epoch(update, stack, inputs[0], targets, epoch_key, batch_size)
             if epoch % 10 == 0 or epoch == epochs:
                 train_accuracy = float(accuracy(stack, inputs[0], y_train))
-                print(f"  {name}: epoch {epoch}/{epochs}, train accuracy {train_accuracy:.4f}")
+                bar.set_postfix(train_accuracy=f"{train_accuracy:.4f}")
+                bar.write(f"  {name}: epoch {epoch}/{epochs}, train accuracy {train_accuracy:.4f}")
         rows.append(
             {
                 "model": f"{name} {'-'.join(map(str, CLASSIFIER_SIZES))}",
@@ -152,11 +154,9 @@ def evaluate(
         key=jax.random.key(seed),
     )
     key, images = jax.random.key(seed + 2), jnp.asarray(x_train)
-    for epoch in range(1, generative_epochs + 1):
+    for epoch in progress(range(1, generative_epochs + 1), desc="generative PC", unit="epoch"):
         key, epoch_key = jax.random.split(key)
         generator = train_epoch(generative_update, generator, images, images, epoch_key, batch_size)
-        if epoch % 10 == 0 or epoch == generative_epochs:
-            print(f"  generative PC: epoch {epoch}/{generative_epochs}")
     train_top, _ = top_latents_and_reconstructions(generator, jnp.asarray(x_train))
     _, reconstructions = top_latents_and_reconstructions(generator, jnp.asarray(x_test))
     mse = float(jnp.mean((reconstructions - x_test) ** 2))
@@ -234,7 +234,7 @@ def median_seconds(calls, repeats: int) -> list[float]:
     for fn, args in calls:
         jax.block_until_ready(fn(*args))
     times = [[] for _ in calls]
-    for _ in range(repeats):
+    for _ in progress(range(repeats), desc="timing", unit="round"):
         for (fn, args), record in zip(calls, times):
             start = time.perf_counter()
             jax.block_until_ready(fn(*args))

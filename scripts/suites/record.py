@@ -26,7 +26,7 @@ def bench(episodes: int = 2, steps: int = 1_000, frame_every: int = 10, seed: in
     if not jax.config.jax_compilation_cache_dir:  # each recording compiles the step for its own population
         jax.config.update("jax_compilation_cache_dir", "runs/.jax_cache")
     run = Run.start(default_config(FORAGER), FORAGER, population=1, seed=seed)
-    settings = dict(max_steps=steps, frame_every=frame_every)
+    settings = dict(max_steps=steps, frame_every=frame_every, progress=True)
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         new = [live_episodes(run, episodes, Path(folder) / "new", seed=seed, **settings)]
