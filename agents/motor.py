@@ -6,9 +6,13 @@ reflexes, not the brain, with steering towards a seen item. What the brain learn
 release when.
 
 Reflexes of the mortal worlds (`ForagerReflexes`), for a differential-drive body:
-- `approach <kind>`: turn towards the angular bin where the nearest item of that kind is sensed and drive
-  forward in proportion to how well aligned it is (cos of the bearing); with nothing sensed, go straight
-  (kinds: the resources, ThermalForager's shade, Oasis's landmark posts);
+- `approach <kind>`: turn towards the bearing where that kind is sensed and drive forward in proportion to
+  how well aligned it is (cos of the bearing); with nothing sensed, go straight (kinds: the resources,
+  ThermalForager's shade, Oasis's landmark posts). The bearing comes from the body's sense (`AngularBins`):
+  the angular bin where the nearest item of that kind is. A body that sees (VisualForager: an image, no
+  bins) has an innate orienting reflex tuned to colour instead (`ColourColumns`): the bearing of the image
+  column holding the most pixels of the kind's colour. Either way the reflex only steers; which reflex to
+  release when, and what the pixels mean otherwise, is for the brain to learn;
 - `explore`: drive straight ahead at full speed;
 - `turn`: spin on the spot counter-clockwise at half speed;
 - `rest`: stop (no motor effort, so no motor heat);
@@ -31,12 +35,56 @@ from homeostasis.drive import array_namespace
 
 
 @dataclasses.dataclass(frozen=True)
+class AngularBins:
+    """The bearing of each kind from extero's egocentric proximity bins (bin 0 ahead, counter-clockwise)."""
+
+    offsets: tuple[int, ...]  # where each kind's bins start in extero
+    num_bins: int
+
+    def bearings(self, extero):
+        """(angle [kinds] in rad, counter-clockwise from ahead, of the nearest item; seen [kinds]: any sensed)."""
+        xp = array_namespace(extero)
+        bins = xp.stack([extero[o : o + self.num_bins] for o in self.offsets])
+        bearing = 2 * math.pi * xp.arange(self.num_bins) / self.num_bins
+        bearing = xp.where(bearing > math.pi, bearing - 2 * math.pi, bearing)
+        return bearing[xp.argmax(bins, axis=1)], xp.max(bins, axis=1) > 0
+
+
+@dataclasses.dataclass(frozen=True)
+class ColourColumns:
+    """The bearing of each kind from an egocentric RGB image in extero (rows top first, pixels as r, g, b in
+    [0, 1]): an innate orienting reflex tuned to each kind's colour c. A pixel p is of that colour when
+    p . u >= 1/2, with u = (c - mean(c)) / (c . (c - mean(c))): 1 for c itself, 0 for grey of any
+    brightness (the floor, walls and shade). The kind's bearing is that of the image column holding the
+    most such pixels (the nearest or largest patch), atan(((w - 1) / 2 - column) / f) for a pinhole eye
+    of focal length f = (w / 2) / tan(field_of_view / 2) pixels."""
+
+    colours: tuple[tuple[float, float, float], ...]  # each kind's RGB
+    offset: int  # where the image starts in extero
+    image_size: int  # the image is image_size x image_size pixels
+    field_of_view: float  # horizontal, degrees
+
+    def bearings(self, extero):
+        """(angle [kinds] in rad, counter-clockwise from ahead; seen [kinds]: any pixel of the kind's colour)."""
+        xp = array_namespace(extero)
+        size = self.image_size
+        image = xp.reshape(extero[self.offset : self.offset + size * size * 3], (size, size, 3))
+        chroma = np.asarray(self.colours) - np.mean(self.colours, axis=1, keepdims=True)
+        detector = chroma / np.sum(np.asarray(self.colours) * chroma, axis=1, keepdims=True)  # [kinds, 3]
+        matches = xp.astype(image @ xp.asarray(detector.T, dtype=extero.dtype) >= 0.5, extero.dtype)
+        per_column = xp.sum(matches, axis=0)  # [columns, kinds]
+        focal = size / 2 / math.tan(math.radians(self.field_of_view) / 2)
+        bearing = np.arctan(((size - 1) / 2 - np.arange(size)) / focal)
+        angle = xp.asarray(bearing, dtype=extero.dtype)[xp.argmax(per_column, axis=0)]
+        return angle, xp.max(per_column, axis=0) > 0
+
+
+@dataclasses.dataclass(frozen=True)
 class ForagerReflexes:
     """Reflexes for `envs.forager.ForagerEnv` and its subclasses (see the module docstring)."""
 
     targets: tuple[str, ...]  # kinds the body can approach, in channel order
-    offsets: tuple[int, ...]  # where each kind's angular bins start in extero
-    num_bins: int
+    sense: AngularBins | ColourColumns  # where each target's bearing comes from
     cooling: bool  # the action has a third, cooling, entry
 
     @property
@@ -50,11 +98,7 @@ class ForagerReflexes:
     def commands(self, extero):
         """Every channel's command for this reading: [channels, action size]."""
         xp = array_namespace(extero)
-        bins = xp.stack([extero[o : o + self.num_bins] for o in self.offsets])
-        bearing = 2 * math.pi * xp.arange(self.num_bins) / self.num_bins
-        bearing = xp.where(bearing > math.pi, bearing - 2 * math.pi, bearing)
-        angle = bearing[xp.argmax(bins, axis=1)]
-        seen = xp.max(bins, axis=1) > 0
+        angle, seen = self.sense.bearings(extero)
         forward = xp.where(seen, xp.clip(xp.cos(angle), 0.0, 1.0), 1.0)
         turn = xp.where(seen, xp.clip(2 * angle / math.pi, -1.0, 1.0), 0.0)
         wheels = xp.stack([xp.clip(forward - turn, -1.0, 1.0), xp.clip(forward + turn, -1.0, 1.0)], axis=1)
@@ -94,17 +138,22 @@ def primitives_for(env: gym.Env):
     from envs.forager import ForagerEnv
     from envs.oasis import OasisEnv
     from envs.thermal import ThermalForagerEnv
+    from envs.visual import VisualForagerEnv
 
     try:
         world = env.get_wrapper_attr("body")
     except AttributeError:
         world = env.unwrapped
+    if isinstance(world, VisualForagerEnv):
+        sense = ColourColumns(world.colours, world.sensor_slices()["image"].start, world.image_size,
+                              world.field_of_view)
+        return ForagerReflexes(world.resources, sense, cooling=False)
     if isinstance(world, ForagerEnv):
         sensors = world.sensor_slices()
         targets = [*world.resources, *(("shade",) if isinstance(world, ThermalForagerEnv) else ()),
                    *(world.landmarks if isinstance(world, OasisEnv) else ())]
-        offsets = tuple(sensors[target].start for target in targets)
-        return ForagerReflexes(tuple(targets), offsets, world.num_bins, isinstance(world, ThermalForagerEnv))
+        sense = AngularBins(tuple(sensors[target].start for target in targets), world.num_bins)
+        return ForagerReflexes(tuple(targets), sense, isinstance(world, ThermalForagerEnv))
     space = env.action_space
     if isinstance(space, spaces.Discrete):
         actions = np.arange(space.start, space.start + space.n)

@@ -7,6 +7,7 @@
 | mortal/FoodOnly-v0         | lesson world: one resource, small arena, items near                   |
 | mortal/Seasons-v0          | Forager whose items swap what they nourish every 5,000 steps, unseen  |
 | mortal/Oasis-v0            | four far oases that deplete and regrow; landmark posts give place     |
+| mortal/VisualForager-v0    | Forager whose body sees: a 32x32 egocentric RGB image, no bins        |
 
 `envs.wrappers.Homeostatic` makes any other Gymnasium task mortal; `envs.wrappers.Embodied` lets one body
 visit several of these worlds (the lessons of a curriculum).
@@ -17,7 +18,8 @@ import gymnasium as gym
 from envs.wrappers import Embodied, Homeostatic
 
 MAX_EPISODE_STEPS = 60_000
-WORLDS = ("mortal/Forager-v0", "mortal/ThermalForager-v0", "mortal/FoodOnly-v0", "mortal/Seasons-v0", "mortal/Oasis-v0")
+WORLDS = ("mortal/Forager-v0", "mortal/ThermalForager-v0", "mortal/FoodOnly-v0", "mortal/Seasons-v0", "mortal/Oasis-v0",
+          "mortal/VisualForager-v0")
 
 gym.register("mortal/Forager-v0", entry_point="envs.forager:ForagerEnv", max_episode_steps=MAX_EPISODE_STEPS)
 gym.register(
@@ -31,5 +33,8 @@ gym.register(
 )
 gym.register("mortal/Seasons-v0", entry_point="envs.seasons:SeasonsEnv", max_episode_steps=MAX_EPISODE_STEPS)
 gym.register("mortal/Oasis-v0", entry_point="envs.oasis:OasisEnv", max_episode_steps=MAX_EPISODE_STEPS)
+gym.register(
+    "mortal/VisualForager-v0", entry_point="envs.visual:VisualForagerEnv", max_episode_steps=MAX_EPISODE_STEPS
+)
 
 __all__ = ["MAX_EPISODE_STEPS", "WORLDS", "Embodied", "Homeostatic"]

@@ -1,23 +1,30 @@
 """The worlds that call for one brain module each (issue 13): Seasons (the gate: regimes that switch unannounced
-and return) and Oasis (memory: resources at far places that deplete and regrow, place sensed by landmarks).
-Gymnasium's checks, determinism, headless rendering, checkpoint state, reflexes, and that each demand is real."""
+and return), Oasis (memory: resources at far places that deplete and regrow, place sensed by landmarks) and
+VisualForager (perception: the body sees pixels, not bins). Gymnasium's checks, determinism, headless
+rendering, checkpoint state, reflexes, and that each demand is real."""
 
 import json
 
 import gymnasium as gym
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
 import envs  # noqa: F401  (registers the worlds)
 from agents import checkpoint
+from agents.config import AgentConfig, PCConfig, SDRConfig
+from agents.loop import Run
 from agents.motor import primitives_for
 from envs.oasis import OasisEnv
 from envs.seasons import SeasonsEnv
+from envs.visual import EYE_POSITION, VisualForagerEnv
 from envs.state import env_state, restore_env
 
 SHORT = {"mortal/Seasons-v0": dict(season_length=40),  # seasons that change within a short test
-         "mortal/Oasis-v0": dict(regrow_steps=60)}
+         "mortal/Oasis-v0": dict(regrow_steps=60),
+         "mortal/VisualForager-v0": {}}
 FAST = dict(decay=0.001, item_amount=0.2, regrow_steps=300)  # Oasis lives of ~1,000 steps, oases that sustain
 
 
@@ -48,12 +55,19 @@ def live(world_id: str, seed: int, steps: int) -> tuple[np.ndarray, gym.Env, lis
     return np.array(trace), env, infos
 
 
+def lived(world_id: str, seed: int, steps: int) -> tuple[np.ndarray, list[dict]]:
+    """`live`'s trace and infos, the world closed (a seeing body's eye holds a GL context)."""
+    trace, env, infos = live(world_id, seed, steps)
+    env.close()
+    return trace, infos
+
+
 @pytest.mark.parametrize("world_id", SHORT)
 def test_same_seed_same_life_different_seed_differs(world_id):
-    first, env, infos = live(world_id, seed=4, steps=300)
+    first, infos = lived(world_id, seed=4, steps=300)
     assert len(first) == 300 and sum(info["events"].sum() for info in infos) > 0  # it ate on the way
-    np.testing.assert_array_equal(first, live(world_id, seed=4, steps=300)[0])
-    assert not np.array_equal(first, live(world_id, seed=5, steps=300)[0])
+    np.testing.assert_array_equal(first, lived(world_id, seed=4, steps=300)[0])
+    assert not np.array_equal(first, lived(world_id, seed=5, steps=300)[0])
 
 
 @pytest.mark.parametrize("world_id", SHORT)
@@ -74,6 +88,8 @@ def test_a_world_saved_as_plain_values_lives_on_in_a_fresh_copy_as_the_original(
         for part in obs:
             np.testing.assert_array_equal(obs[part], again[0][part])
         assert (reward, *ends, info.get("season")) == (again[1], *again[2:4], again[4].get("season"))
+    env.close()
+    fresh.close()
 
 
 # -- Seasons: the regimes switch and return, and what an item nourishes changes with them --------------
@@ -161,14 +177,15 @@ def test_approaching_a_post_leads_to_its_oasis():
 class Needs:
     """What a scripted body goes for: one resource until sated (above 0.1), unless the other falls 0.3 lower."""
 
-    def __init__(self, world: OasisEnv | SeasonsEnv):
+    def __init__(self, world: OasisEnv | SeasonsEnv | VisualForagerEnv):
         self.world, self.reflexes, self.slices, self.need = world, primitives_for(world), world.sensor_slices(), 0
 
     def __call__(self, obs) -> np.ndarray:
         intero = obs["intero"]
         if intero[self.need] > 0.1 or intero.min() < intero[self.need] - 0.3:
             self.need = int(np.argmin(intero))
-        if obs["extero"][self.slices[self.world.resources[self.need]]].max() > 0:
+        _, seen = self.reflexes.sense.bearings(obs["extero"].astype(np.float64))  # bins or pixels of the kind
+        if seen[self.need]:
             return self._command(self.need, obs)
         return self._unseen(obs).astype(np.float32)
 
@@ -245,3 +262,99 @@ def test_a_body_that_remembers_the_oases_outlives_one_that_searches_afresh():
 def test_bad_oases_get_named_errors(bad, message):
     with pytest.raises(ValueError, match=message):
         OasisEnv(**bad)
+
+
+# -- VisualForager: the body sees pixels, and innate colour reflexes steer by them ---------------------
+def staged(yaw: float) -> VisualForagerEnv:
+    """A seeing body at the arena's centre, heading `yaw`, one food item 1 m east of it; every other item in
+    the south-west corner (behind the body for |yaw| < pi / 4, out of its 90 degree view)."""
+    env = gym.make("mortal/VisualForager-v0").unwrapped
+    env.reset(seed=0)
+    env.item_xy[:] = (-2.6, -2.6)
+    env.item_xy[0] = (1.0, 0.0)
+    env.data.mocap_pos[:, :2] = env.item_xy
+    env.data.qpos[:3] = (0.0, 0.0, yaw)
+    return env
+
+
+def red_columns(image: np.ndarray) -> np.ndarray:
+    """The columns of the pixels that look like a food item (saturated red), by a rule of the test's own."""
+    r, g, b = np.moveaxis(image.astype(float), -1, 0)
+    return np.nonzero((r > 120) & (r > 2.5 * np.maximum(g, b)))[1]
+
+
+def test_the_eye_sees_what_the_body_turns_towards():
+    env = staged(yaw=np.pi / 2)  # facing north: the food lies 90 degrees to the right, out of view
+    assert env.image_size == 32 and env.observation_space["extero"].shape == (32 * 32 * 3 + 3,)
+    away = env.image()
+    assert red_columns(away).size == 0 and away.std() > 10  # floor, wall and sky, but no food
+    columns = {}
+    for yaw in (0.4, 0.0, -0.4):  # turning towards the food and past it (counter-clockwise yaw is to the left)
+        env.data.qpos[2] = yaw
+        obs = env._get_obs()
+        image = env.image()
+        np.testing.assert_array_equal(obs["extero"][: image.size], image.ravel() / np.float32(255))
+        columns[yaw] = red_columns(image)
+        assert columns[yaw].size >= 4 and not np.array_equal(image, away)
+    assert columns[0.4].mean() > 20 and abs(columns[0.0].mean() - 15.5) < 1.5 and columns[-0.4].mean() < 11
+    env.close()
+
+
+@pytest.mark.parametrize("degrees", [0.0, 25.0, -30.0])
+def test_the_colour_reflex_bears_on_the_item_it_sees_and_goes_straight_without(degrees):
+    env = staged(yaw=-np.radians(degrees))  # the food at `degrees` counter-clockwise of the heading
+    reflexes = primitives_for(env)
+    assert reflexes.names == ("approach food", "approach water", "explore", "turn", "rest")
+    extero = env._get_obs()["extero"]
+    (food, water), seen = reflexes.sense.bearings(extero.astype(np.float64))
+    assert seen.tolist() == [True, False]
+    ahead, left = np.array([np.cos(np.radians(degrees)), np.sin(np.radians(degrees))]) - EYE_POSITION[:2]
+    assert abs(np.degrees(food - np.arctan2(left, ahead))) < 3.0  # as seen from the eye; within 90 / 32 degrees
+    left, right = reflexes.command(0, extero.astype(np.float64))
+    assert np.sign(right - left) == np.sign(degrees) if degrees else abs(right - left) < 0.1  # turns towards it
+    np.testing.assert_array_equal(reflexes.command(1, extero), reflexes.command(2, extero))  # no water: straight
+    on_device = jax.jit(reflexes.commands)(jnp.asarray(extero))
+    np.testing.assert_allclose(on_device, reflexes.commands(extero), atol=1e-6)
+    env.close()
+
+
+def test_approaching_food_by_sight_reaches_food_from_more_starts_than_exploring():
+    env = gym.make("mortal/VisualForager-v0")
+    reflexes = primitives_for(env)
+
+    def foods(channel: str, seed: int, steps: int = 200) -> float:
+        obs, _ = env.reset(seed=seed)
+        eaten = 0.0
+        for _ in range(steps):
+            command = reflexes.command(reflexes.names.index(channel), obs["extero"].astype(np.float64))
+            obs, _, _, _, info = env.step(command.astype(np.float32))
+            eaten += info["events"][0]
+        return eaten
+
+    approaching = np.array([foods("approach food", seed) for seed in range(6)])
+    exploring = np.array([foods("explore", seed) for seed in range(6)])
+    env.close()
+    assert (approaching > 0).sum() >= 4 and (approaching > 0).sum() > (exploring > 0).sum(), (approaching, exploring)
+    assert approaching.sum() >= 2 * exploring.sum(), (approaching, exploring)
+
+
+@pytest.mark.parametrize("bad, message", [(dict(num_bins=8), r"drop \['num_bins'\]"),
+                                          (dict(image_size=4), "image_size"),
+                                          (dict(field_of_view=200.0), "field_of_view"),
+                                          (dict(tilt=50.0), "tilt")])
+def test_bad_eyes_get_named_errors(bad, message):
+    with pytest.raises(ValueError, match=message):
+        VisualForagerEnv(**bad)
+
+
+def test_the_default_brain_at_small_sizes_lives_on_pixels():
+    config = AgentConfig(perception=PCConfig(latent=8, hidden=(16,), steps=4),
+                         memory=SDRConfig(modules=4, cells=8, input_bits=64, active_bits=8),
+                         plan_every=5, learn_every=2, select_every=50, levels=5, situations=4)
+    run, trace = Run.start(config, "mortal/VisualForager-v0", population=1, seed=0), []
+    assert run.population.states.brain.perception.in_size == 32 * 32 * 3 + 3  # it perceives the pixels themselves
+    run.train(50, on_step=lambda t, info, record, obs: trace.append(info))
+    run.envs.close()
+    channel = np.stack([info["channel"] for info in trace])
+    assert run.record.steps == 50 and np.all((channel >= 0) & (channel < 5))
+    assert all(np.isfinite(info["free_energy"]).all() and np.isfinite(info["drive"]).all() for info in trace)
