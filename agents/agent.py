@@ -1,21 +1,32 @@
-"""The agent: brain modules composed into one pure control step.
+"""The agent: brain modules composed into one pure control step, in named phases.
 
     agent, state = build_agent(config, env, key=key)
     state, action, info = agent.step(state, observation, key)       # jit once, vmap over a population
 
-Each step (the three timescales of MILLS):
-- inference, every step: perception settles its latents on the exteroceptive input; memory recalls the
-  most similar episode (its familiarity G, and the outcome that followed it); the drive is read from the
-  internal variables;
-- a planning tick, every `plan_every` steps and at every death: the last tick's episode is stored in
-  memory with its outcome, the planner (pymdp) updates beliefs over its hidden states (internal-variable
-  levels, situation, reward) and learns A and B from the transition, the gate picks a channel from
-  saliences = q(channel) + episodic value + habit, and the channel is held until the next tick;
-- learning, every `learn_every` steps: one local Hebbian step of perception;
-- selection, every `select_every` steps (`Agent.select`, called by the loop): unused situation units regrow.
-A curriculum's teacher may announce a new lesson (`Agent.enter`: the perception's plasticity gate switches to
-the lesson's own units) and may demonstrate: a channel cued in the observation overrides the gate's choice.
-The chosen channel's motor reflex turns the raw exteroceptive reading into the actuator command.
+Each step, in order (each phase a small pure method of `Agent` with a typed output; the gate's is
+`select_channel`, since `Agent.select` is structural selection):
+
+    begin      a step after a life ended starts a new one: perception and the planner's beliefs start afresh
+    perceive   perception settles its latent on the exteroceptive reading, and the situation units classify
+               it (a death is a situation of its own)
+    recall     memory recalls the most similar episode: its familiarity G, and the outcome that followed it
+    feel       interoception: the drive D(h), the outcome of the last tick's channel (the drive's fall, or the
+               task's reward with homeostasis off), the internal variables' levels and the reward's level
+    plan       at a planning tick (every `plan_every` steps of a life, and at its end): the planner (pymdp)
+               updates its beliefs over its hidden states from the tick's observations and scores each channel
+               by expected free energy
+    select     at a tick: the gate picks a channel from saliences = q(channel) + episodic value + habit (a
+               teacher's demonstration, a channel cued in the observation, overrides it); between ticks the
+               channel is held
+    act        the channel's motor reflex turns the raw exteroceptive reading into the actuator command, and
+               perception records the channel (its next prediction is conditioned on it)
+    learn      at a tick: memory stores the last tick's episode with its outcome, the planner learns A and B
+               from the transition, habit moves towards the channel, the situation units learn; every
+               `learn_every` steps: one local Hebbian step of perception
+
+Called by the loop, on slower timescales: `Agent.select` (every `select_every` steps, structural selection:
+an unused situation unit regrows) and `Agent.enter` (a curriculum's new lesson: the perception's plasticity
+gate switches to the lesson's own units).
 """
 
 from typing import NamedTuple
@@ -30,7 +41,8 @@ from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 from agents.config import AgentConfig, ModelBasedConfig, validate
 from agents.interoception import Interoception
 from agents.motor import primitives_for
-from brain.base import AbstractGate, AbstractMemory, AbstractPerception, AbstractPlanner, finite_or_zero, non_finite
+from brain.base import (AbstractGate, AbstractMemory, AbstractPerception, AbstractPlanner, Percept, Plan,
+                        Recollection, finite_or_zero, non_finite)
 from brain.situations import Situations
 
 HABIT_RATE = 0.01  # habit h <- (1 - rate) h + rate onehot(channel), per tick
@@ -77,6 +89,61 @@ class AgentState(eqx.Module):
     done: Bool[Array, ""]  # the last observation ended a life: the next one starts a new life
 
 
+class Life(NamedTuple):
+    """Where this step stands in its life (`begin`)."""
+
+    perception: object  # perception's inference state coming into this step
+    planner: object  # the planner's beliefs coming into this step
+    steps: Int[Array, ""]  # steps lived in this life before this one
+    reward: Float[Array, ""]  # task reward summed since the last tick, this step's included
+
+
+class Sensed(NamedTuple):
+    """What `perceive` makes of the exteroceptive reading."""
+
+    perception: object  # perception's settled inference state
+    percept: Percept  # its latent finite (zeros where perception diverged, which `diverged` reports)
+    situation: Int[Array, ""]  # the situation unit the latent falls in; num_situations at a death
+    diverged: Bool[Array, ""]
+
+
+class Felt(NamedTuple):
+    """What `feel` reads from the internal variables (and the task's reward)."""
+
+    drive: Float[Array, ""]
+    outcome: Float[Array, ""]  # what the last tick's channel brought: the drive's fall, or the task's reward
+    levels: Int[Array, " variables"]  # each internal variable's level
+    reward_level: Int[Array, ""]  # the task's reward since the last tick: 0 negative, 1 zero, 2 positive
+
+
+class Planned(NamedTuple):
+    """What `plan` returns: the planner's new beliefs, and its plan (zeros between ticks)."""
+
+    planner: object
+    plan: Plan
+
+
+class Choice(NamedTuple):
+    """What `select_channel` decides: the channel to hold until the next tick."""
+
+    planner: object  # the planner's beliefs, told the channel chosen
+    gate: object
+    channel: Int[Array, ""]
+
+
+class Experience(NamedTuple):
+    """This step as its phases saw it: what `learn` learns from."""
+
+    life: Life
+    sensed: Sensed
+    recalled: Recollection
+    felt: Felt
+    observation: list[Int[Array, ""]]  # what the planner observed (at a tick)
+    planned: Planned
+    choice: Choice
+    tick: Bool[Array, ""]  # this step was a planning tick
+
+
 class Agent(eqx.Module):
     """The fixed part of an agent: its configuration, interoception and motor reflexes."""
 
@@ -88,94 +155,153 @@ class Agent(eqx.Module):
     def step(
         self, state: AgentState, obs: Observation, key: PRNGKeyArray
     ) -> tuple[AgentState, Array, dict[str, Array]]:
-        """One control step; see the module docstring. Pure: jit it once and vmap it over a population."""
-        cfg, brain = self.config, state.brain
+        """One control step, the phases in order (see the module docstring). Pure: jit it once and vmap it over a
+        population. The planning tick's phases run under `jax.lax.cond`; between ticks they hold what they had."""
         k_perceive, k_plan, k_gate, k_store = jax.random.split(key, 4)
-        new_life = state.done
-        perception_state = _where(new_life, brain.perception.init_state(), state.perception)
-        planner_state = _where(new_life, brain.planner.forget_transition(state.planner), state.planner)
-        life_steps = jnp.where(new_life, 0, state.life_steps)
-        tick_reward = jnp.where(new_life, 0.0, state.tick_reward) + obs.reward
+        brain, life = state.brain, self.begin(state, obs)
+        sensed = self.perceive(brain, life, obs, key=k_perceive)
+        recalled = self.recall(brain, sensed)
+        felt = self.feel(state, life, obs)
+        observation = self.observation(sensed, felt)
+        tick = (life.steps % self.config.plan_every == 0) | obs.terminated | obs.truncated | obs.success
+        planned = _at_tick(tick, lambda: self.plan(brain, life, observation, key=k_plan), self.unplanned(life))
+        choice = _at_tick(tick, lambda: self.select_channel(brain, state, life, planned, recalled, obs.cue, key=k_gate),
+                          Choice(planned.planner, state.gate, state.channel))
+        action, perception = self.act(brain, sensed, choice, obs.extero)
+        experience = Experience(life, sensed, recalled, felt, observation, planned, choice, tick)
+        brain = self.learn(brain, state, experience, obs.extero, key=k_store)
+        return self.carry(state, brain, perception, experience, obs), action, self.report(experience)
 
-        perception_state, percept = brain.perception.perceive(perception_state, obs.extero, key=k_perceive)
-        perception_diverged = non_finite((percept.free_energy, percept.latent))
-        percept = percept._replace(latent=finite_or_zero(percept.latent))
-        recollection = brain.memory.recall(percept.latent)
-        drive = self.interoception.drive(obs.intero)
-        situation = jnp.where(obs.terminated, brain.situations.num_situations, brain.situations.classify(percept.latent))
+    # --- the phases ---
 
-        def plan_tick(_):
-            outcome = state.tick_drive - drive if cfg.homeostasis == "on" else tick_reward
-            taken = jax.nn.one_hot(state.channel, self.num_channels)
-            first = life_steps == 0  # no episode to store yet in this life
-            latent = jnp.where(first, percept.latent, state.tick_latent)
-            stored = brain.memory.store(latent, taken * outcome, key=k_store, mask=taken)
-            memory = _where(first, brain.memory, stored)
-            levels = self.interoception.level(obs.intero)
-            reward_level = (jnp.sign(tick_reward) + 1).astype(jnp.int32)
-            observation = [*levels, situation, reward_level]
-            planner_state_, plan = brain.planner.plan(planner_state, observation, key=k_plan)
-            planner = brain.planner.learn(planner_state_, observation)
-            episodic = jnp.tanh(OUTCOME_GAIN * recollection.payload)
-            salience = plan.salience + cfg.episodic_weight * episodic + cfg.habit_weight * brain.habit
-            salience = finite_or_zero(salience)  # a diverged planner or memory is reported
-            gate_state, selection = brain.gate.select(state.gate, salience, key=k_gate)
-            keep = (life_steps > 0) & ~selection.selected
-            channel = jnp.where(keep, state.channel, jnp.maximum(selection.channel, 0))
-            channel = jnp.where(obs.cue >= 0, obs.cue, channel)  # a demonstration overrides the gate
-            planner_state_ = brain.planner.commit(planner_state_, channel)
-            habit = (1 - HABIT_RATE) * brain.habit + HABIT_RATE * jax.nn.one_hot(channel, self.num_channels)
-            situations = brain.situations.learn(percept.latent)
-            new_brain = eqx.tree_at(
-                lambda b: (b.memory, b.planner, b.habit, b.situations), brain, (memory, planner, habit, situations)
-            )
-            chosen_efe = plan.neg_efe[channel]
-            planner_diverged = non_finite(plan.salience)
-            return new_brain, planner_state_, gate_state, channel, chosen_efe, plan.state_entropy, planner_diverged
-
-        def hold(_):
-            return brain, planner_state, state.gate, state.channel, jnp.zeros(()), jnp.zeros(()), jnp.array(False)
-
-        tick = (life_steps % cfg.plan_every == 0) | obs.terminated | obs.truncated | obs.success
-        brain, planner_state, gate_state, channel, chosen_efe, entropy, planner_diverged = jax.lax.cond(
-            tick, plan_tick, hold, None)
-
-        learn_now = state.steps % cfg.learn_every == 0
-        perception = _where(learn_now, brain.perception.learn(perception_state, obs.extero), brain.perception)
-        brain = eqx.tree_at(lambda b: b.perception, brain, perception)
-        perception_state = perception.advance(perception_state, jax.nn.one_hot(channel, self.num_channels))
-
-        done = obs.terminated | obs.truncated | obs.success
-        action = self.motor.command(channel, obs.extero)
-        new_state = AgentState(
-            brain=brain,
-            perception=perception_state,
-            planner=planner_state,
-            gate=gate_state,
-            channel=channel,
-            life_steps=life_steps + 1,
-            steps=state.steps + 1,
-            tick_latent=jnp.where(tick, percept.latent, state.tick_latent),
-            tick_drive=jnp.where(tick, drive, state.tick_drive),
-            tick_reward=jnp.where(tick, 0.0, tick_reward),
-            done=done,
+    def begin(self, state: AgentState, obs: Observation) -> Life:
+        """This step's place in its life: after a life ended (`state.done`), perception's state, the planner's
+        beliefs, the step count and the reward since the last tick start afresh."""
+        new_life, brain = state.done, state.brain
+        return Life(
+            perception=_where(new_life, brain.perception.init_state(), state.perception),
+            planner=_where(new_life, brain.planner.forget_transition(state.planner), state.planner),
+            steps=jnp.where(new_life, 0, state.life_steps),
+            reward=jnp.where(new_life, 0.0, state.tick_reward) + obs.reward,
         )
-        info = {
-            "free_energy": percept.free_energy,
-            "familiarity": recollection.familiarity,
-            "drive": drive,
+
+    def perceive(self, brain: Brain, life: Life, obs: Observation, *, key: PRNGKeyArray) -> Sensed:
+        """Perception settles on the exteroceptive reading; the situation units classify its latent."""
+        perception, percept = brain.perception.perceive(life.perception, obs.extero, key=key)
+        diverged = non_finite((percept.free_energy, percept.latent))
+        percept = percept._replace(latent=finite_or_zero(percept.latent))
+        situations = brain.situations
+        situation = jnp.where(obs.terminated, situations.num_situations, situations.classify(percept.latent))
+        return Sensed(perception, percept, situation, diverged)
+
+    def recall(self, brain: Brain, sensed: Sensed) -> Recollection:
+        """Memory's most similar episode to the latent: its familiarity and the outcome bound to it per channel."""
+        return brain.memory.recall(sensed.percept.latent)
+
+    def feel(self, state: AgentState, life: Life, obs: Observation) -> Felt:
+        """Interoception: the drive, the outcome since the last tick, and the levels the planner observes."""
+        drive = self.interoception.drive(obs.intero)
+        outcome = state.tick_drive - drive if self.config.homeostasis == "on" else life.reward
+        reward_level = (jnp.sign(life.reward) + 1).astype(jnp.int32)
+        return Felt(drive, outcome, self.interoception.level(obs.intero), reward_level)
+
+    def observation(self, sensed: Sensed, felt: Felt) -> list[Int[Array, ""]]:
+        """What the planner observes at a tick, one outcome per factor of its generative model."""
+        return [*felt.levels, sensed.situation, felt.reward_level]
+
+    def plan(self, brain: Brain, life: Life, observation, *, key: PRNGKeyArray) -> Planned:
+        """The planner updates its beliefs from `observation` and scores each channel."""
+        return Planned(*brain.planner.plan(life.planner, observation, key=key))
+
+    def unplanned(self, life: Life) -> Planned:
+        """Between ticks: the beliefs as they were, and no plan."""
+        nothing = jnp.zeros(self.num_channels)
+        return Planned(life.planner, Plan(nothing, nothing, jnp.zeros(())))
+
+    def select_channel(self, brain: Brain, state: AgentState, life: Life, planned: Planned, recalled: Recollection,
+                       cue: Int[Array, ""], *, key: PRNGKeyArray) -> Choice:
+        """The gate picks a channel from saliences = q(channel) + episodic_weight tanh(gain recalled outcome) +
+        habit_weight habit; with nothing salient enough the last channel is kept, and a cue (>= 0) overrides both.
+        The planner is told the channel, to predict and learn the next transition with."""
+        cfg = self.config
+        episodic = jnp.tanh(OUTCOME_GAIN * recalled.payload)
+        salience = planned.plan.salience + cfg.episodic_weight * episodic + cfg.habit_weight * brain.habit
+        salience = finite_or_zero(salience)  # a diverged planner or memory is reported
+        gate, selection = brain.gate.select(state.gate, salience, key=key)
+        keep = (life.steps > 0) & ~selection.selected
+        channel = jnp.where(keep, state.channel, jnp.maximum(selection.channel, 0))
+        channel = jnp.where(cue >= 0, cue, channel)  # a demonstration overrides the gate
+        return Choice(brain.planner.commit(planned.planner, channel), gate, channel)
+
+    def act(self, brain: Brain, sensed: Sensed, choice: Choice, extero: Float[Array, " extero"]
+            ) -> tuple[Array, object]:
+        """The actuator command (the channel's reflex on the raw reading), and perception's state with the channel
+        recorded."""
+        action = self.motor.command(choice.channel, extero)
+        return action, brain.perception.advance(sensed.perception, jax.nn.one_hot(choice.channel, self.num_channels))
+
+    def learn(self, brain: Brain, state: AgentState, experience: Experience, extero: Float[Array, " extero"], *,
+              key: PRNGKeyArray) -> Brain:
+        """At a tick, `learn_at_tick`; every `learn_every` steps since birth, one local step of perception."""
+        brain = _at_tick(experience.tick, lambda: self.learn_at_tick(brain, state, experience, key=key), brain)
+        learn_now = state.steps % self.config.learn_every == 0
+        perception = _where(learn_now, brain.perception.learn(experience.sensed.perception, extero), brain.perception)
+        return eqx.tree_at(lambda b: b.perception, brain, perception)
+
+    def learn_at_tick(self, brain: Brain, state: AgentState, experience: Experience, *, key: PRNGKeyArray) -> Brain:
+        """Memory stores the last tick's latent with the outcome of the channel taken then (nothing at a life's
+        first tick); the planner learns from the transition; habit h <- (1 - rate) h + rate onehot(channel); the
+        situation units learn the latent."""
+        life, latent, choice = experience.life, experience.sensed.percept.latent, experience.choice
+        taken = jax.nn.one_hot(state.channel, self.num_channels)
+        first = life.steps == 0  # no episode to store yet in this life
+        stored = brain.memory.store(jnp.where(first, latent, state.tick_latent), taken * experience.felt.outcome,
+                                    key=key, mask=taken)
+        memory = _where(first, brain.memory, stored)
+        planner = brain.planner.learn(experience.planned.planner, experience.observation)
+        habit = (1 - HABIT_RATE) * brain.habit + HABIT_RATE * jax.nn.one_hot(choice.channel, self.num_channels)
+        situations = brain.situations.learn(latent)
+        return eqx.tree_at(lambda b: (b.memory, b.planner, b.habit, b.situations), brain,
+                           (memory, planner, habit, situations))
+
+    def carry(self, state: AgentState, brain: Brain, perception, experience: Experience, obs: Observation
+              ) -> AgentState:
+        """The state the next step starts from; at a tick, the episode to store at the next one."""
+        tick, felt = experience.tick, experience.felt
+        return AgentState(
+            brain=brain,
+            perception=perception,
+            planner=experience.choice.planner,
+            gate=experience.choice.gate,
+            channel=experience.choice.channel,
+            life_steps=experience.life.steps + 1,
+            steps=state.steps + 1,
+            tick_latent=jnp.where(tick, experience.sensed.percept.latent, state.tick_latent),
+            tick_drive=jnp.where(tick, felt.drive, state.tick_drive),
+            tick_reward=jnp.where(tick, 0.0, experience.life.reward),
+            done=obs.terminated | obs.truncated | obs.success,
+        )
+
+    def report(self, experience: Experience) -> dict[str, Array]:
+        """The step's info: what each phase saw, and which modules diverged (non-finite outputs)."""
+        sensed, plan, channel = experience.sensed, experience.planned.plan, experience.choice.channel
+        return {
+            "free_energy": sensed.percept.free_energy,
+            "familiarity": experience.recalled.familiarity,
+            "drive": experience.felt.drive,
             "channel": channel,
-            "situation": situation,
-            "tick": tick,
-            "neg_efe": chosen_efe,
-            "state_entropy": entropy,
+            "situation": sensed.situation,
+            "tick": experience.tick,
+            "neg_efe": plan.neg_efe[channel],  # 0 between ticks
+            "state_entropy": plan.state_entropy,
             "diverged": {
-                "perception": perception_diverged,
-                "memory": non_finite(recollection.payload),
-                "planner": planner_diverged,
+                "perception": sensed.diverged,
+                "memory": non_finite(experience.recalled.payload),
+                "planner": non_finite(plan.salience),
             },
         }
-        return new_state, action, info
+
+    # --- the slower timescales ---
 
     def select(self, state: AgentState) -> AgentState:
         """Structural selection (the slowest timescale): regrow an unused situation unit where experience is."""
@@ -251,3 +377,9 @@ def build_agent(config: AgentConfig, env: gym.Env, *, key: PRNGKeyArray) -> tupl
 def _where(condition, on_true, on_false):
     """Selects between two pytrees of the same structure, leaf by leaf."""
     return jax.tree.map(lambda a, b: jnp.where(condition, a, b), on_true, on_false)
+
+
+def _at_tick(tick: Bool[Array, ""], phase, between):
+    """`phase()` at a planning tick, else `between` (a pytree of the same structure): `jax.lax.cond`, so that a
+    lone agent skips the tick's work between ticks (vmapped over a population, both sides run)."""
+    return jax.lax.cond(tick, phase, lambda: between)
