@@ -9,8 +9,12 @@ pixels are food, water, wall or floor is for perception to learn. Items keep the
 red, water blue); the floor is a pale checker, the walls grey-brown.
 
 One persistent `mujoco.Renderer` at the image size renders every observation; it is made on the first
-observation and freed by `close()`. Rendering reads the MuJoCo state only, so a seed fixes everything.
+observation and freed by `close()`, or at exit for a world left open (before the GL library goes, which
+would otherwise print errors). Rendering reads the MuJoCo state only, so a seed fixes everything.
 """
+
+import atexit
+import weakref
 
 import mujoco
 import numpy as np
@@ -21,6 +25,14 @@ from envs.forager import COLOURS, MAX_SPEED, ForagerEnv
 EYE = "eye"  # the camera's name
 EYE_POSITION = (0.16, 0.0, 0.1)  # in the robot's frame: at the nose, above the chassis, clear of the body
 OTHER_COLOUR = (0.3, 0.7, 0.3, 1.0)  # items of a resource without a colour of its own (as the Forager draws them)
+OPEN_EYES: "weakref.WeakSet[mujoco.Renderer]" = weakref.WeakSet()  # the renderers of worlds not yet closed
+
+
+def close_open_eyes() -> None:
+    """Frees the renderers of worlds left open, at exit: registered again after each new one, so that it runs
+    before the exit hook that MuJoCo's EGL makes with its first context (exit hooks run last first)."""
+    for eye in list(OPEN_EYES):
+        eye.close()
 
 
 class VisualForagerEnv(ForagerEnv):
@@ -81,9 +93,16 @@ class VisualForagerEnv(ForagerEnv):
         samples, self.model.vis.quality.offsamples = self.model.vis.quality.offsamples, 0
         try:
             eye = mujoco.Renderer(self.model, self.image_size, self.image_size)
+        except mujoco.FatalError as error:
+            raise RuntimeError(f"VisualForager renders every observation and found no OpenGL ({error}): on a "
+                               "machine without a display, set MUJOCO_GL=egl (or osmesa) before MuJoCo is "
+                               "imported, as the scripts and tests do") from error
         finally:
             self.model.vis.quality.offsamples = samples
         eye.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = False
+        OPEN_EYES.add(eye)
+        atexit.unregister(close_open_eyes)
+        atexit.register(close_open_eyes)
         return eye
 
     def _extero(self) -> np.ndarray:

@@ -4,6 +4,10 @@ VisualForager (perception: the body sees pixels, not bins). Gymnasium's checks, 
 rendering, checkpoint state, reflexes, and that each demand is real."""
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import gymnasium as gym
 import jax
@@ -336,6 +340,14 @@ def test_approaching_food_by_sight_reaches_food_from_more_starts_than_exploring(
     env.close()
     assert (approaching > 0).sum() >= 4 and (approaching > 0).sum() > (exploring > 0).sum(), (approaching, exploring)
     assert approaching.sum() >= 2 * exploring.sum(), (approaching, exploring)
+
+
+def test_a_seeing_world_left_open_exits_quietly():
+    script = ("import gymnasium as gym, envs; world = gym.make('mortal/VisualForager-v0'); world.reset(seed=0); "
+              "world.step(world.action_space.sample())")  # never closed: its eye is freed at exit
+    ended = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                           env={**os.environ, "MUJOCO_GL": "egl"}, cwd=Path(__file__).resolve().parents[1])
+    assert ended.returncode == 0 and "Exception ignored" not in ended.stderr, ended.stderr
 
 
 @pytest.mark.parametrize("bad, message", [(dict(num_bins=8), r"drop \['num_bins'\]"),
