@@ -41,13 +41,8 @@ from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 from agents.config import AgentConfig, ModelBasedConfig, validate
 from agents.interoception import Interoception
 from agents.motor import primitives_for
-from brain.base import (AbstractGate, AbstractMemory, AbstractPerception, AbstractPlanner, Percept, Plan,
-                        Recollection, finite_or_zero, non_finite)
-from brain.situations import Situations
-
-HABIT_RATE = 0.01  # habit h <- (1 - rate) h + rate onehot(channel), per tick
-OUTCOME_GAIN = 10.0  # episodic value = tanh(gain * recalled outcome): drive changes per tick are ~0.01-0.1
-REWARD_LEVELS = 3  # the planner sees the task's reward over a tick as negative, zero or positive
+from brain.base import (AbstractGate, AbstractMemory, AbstractPerception, AbstractPlanner, AbstractSituations,
+                        Percept, Plan, Recollection, finite_or_zero, non_finite)
 
 
 class Observation(NamedTuple):
@@ -67,7 +62,7 @@ class Brain(eqx.Module):
 
     perception: AbstractPerception
     memory: AbstractMemory
-    situations: Situations
+    situations: AbstractSituations
     planner: AbstractPlanner
     gate: AbstractGate
     habit: Float[Array, " channels"]
@@ -113,7 +108,7 @@ class Felt(NamedTuple):
     drive: Float[Array, ""]
     outcome: Float[Array, ""]  # what the last tick's channel brought: the drive's fall, or the task's reward
     levels: Int[Array, " variables"]  # each internal variable's level
-    reward_level: Int[Array, ""]  # the task's reward since the last tick: 0 negative, 1 zero, 2 positive
+    reward_level: Int[Array, ""]  # the task's reward since the last tick (`reward_level`)
 
 
 class Planned(NamedTuple):
@@ -202,8 +197,13 @@ class Agent(eqx.Module):
         """Interoception: the drive, the outcome since the last tick, and the levels the planner observes."""
         drive = self.interoception.drive(obs.intero)
         outcome = state.tick_drive - drive if self.config.homeostasis == "on" else life.reward
-        reward_level = (jnp.sign(life.reward) + 1).astype(jnp.int32)
-        return Felt(drive, outcome, self.interoception.level(obs.intero), reward_level)
+        return Felt(drive, outcome, self.interoception.level(obs.intero), self.reward_level(life.reward))
+
+    def reward_level(self, reward: Float[Array, ""]) -> Int[Array, ""]:
+        """The level of `reward` among `reward_levels` = 2k + 1: k + sign(r) ceil(k min(|r|, 1)), so k is zero
+        reward, and each side k levels split |r| in (0, 1] (with 3 levels: negative, zero, positive)."""
+        k = (self.config.reward_levels - 1) // 2
+        return (k + jnp.sign(reward) * jnp.ceil(k * jnp.minimum(jnp.abs(reward), 1.0))).astype(jnp.int32)
 
     def observation(self, sensed: Sensed, felt: Felt) -> list[Int[Array, ""]]:
         """What the planner observes at a tick, one outcome per factor of its generative model."""
@@ -224,7 +224,7 @@ class Agent(eqx.Module):
         habit_weight habit; with nothing salient enough the last channel is kept, and a cue (>= 0) overrides both.
         The planner is told the channel, to predict and learn the next transition with."""
         cfg = self.config
-        episodic = jnp.tanh(OUTCOME_GAIN * recalled.payload)
+        episodic = jnp.tanh(cfg.outcome_gain * recalled.payload)
         salience = planned.plan.salience + cfg.episodic_weight * episodic + cfg.habit_weight * brain.habit
         salience = finite_or_zero(salience)  # a diverged planner or memory is reported
         gate, selection = brain.gate.select(state.gate, salience, key=key)
@@ -259,7 +259,8 @@ class Agent(eqx.Module):
                                     key=key, mask=taken)
         memory = _where(first, brain.memory, stored)
         planner = brain.planner.learn(experience.planned.planner, experience.observation)
-        habit = (1 - HABIT_RATE) * brain.habit + HABIT_RATE * jax.nn.one_hot(choice.channel, self.num_channels)
+        rate = self.config.habit_rate
+        habit = (1 - rate) * brain.habit + rate * jax.nn.one_hot(choice.channel, self.num_channels)
         situations = brain.situations.learn(latent)
         return eqx.tree_at(lambda b: (b.memory, b.planner, b.habit, b.situations), brain,
                            (memory, planner, habit, situations))
@@ -341,15 +342,17 @@ def build_agent(config: AgentConfig, env: gym.Env, *, key: PRNGKeyArray) -> tupl
 
     perception = config.perception.build(extero_size, num_channels, key=k_perception)
     memory = config.memory.build(perception.latent_size, num_channels, key=k_memory)
-    situations = Situations(config.situations, perception.latent_size, key=k_situations)
+    situations = config.situations.build(perception.latent_size, key=k_situations)
     interoception = Interoception(physiology, config.levels)
     homeostatic = config.homeostasis == "on"
     num_variables = len(physiology.names)
     level_preferences = interoception.preferences(config.preference_precision if homeostatic else 0.0)
-    death = jnp.zeros(config.situations + 1).at[-1].set(-config.preference_precision)
-    reward_preference = jnp.zeros(REWARD_LEVELS) if homeostatic else jnp.linspace(-1, 1, REWARD_LEVELS) * config.preference_precision
+    death = jnp.zeros(situations.num_situations + 1).at[-1].set(-config.preference_precision)
+    reward_levels = config.reward_levels
+    reward_preference = (jnp.zeros(reward_levels) if homeostatic
+                         else jnp.linspace(-1, 1, reward_levels) * config.preference_precision)
     planner = config.planner.build(
-        num_states=(*[config.levels] * num_variables, config.situations + 1, REWARD_LEVELS),
+        num_states=(*[config.levels] * num_variables, situations.num_situations + 1, reward_levels),
         preferences=[*level_preferences, death, reward_preference],
         ordinal=(*[True] * num_variables, False, True),
         num_channels=num_channels,

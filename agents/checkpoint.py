@@ -53,7 +53,7 @@ def config_to_dict(config: AgentConfig) -> dict:
 def config_from_dict(data: dict) -> AgentConfig:
     fields = {}
     for key, value in data.items():
-        if key in SLOTS:
+        if key in SLOTS and isinstance(value, dict):  # else a bare count (situations before it was a slot)
             value = dict(value)
             name = value.pop("name")
             value = variant(key, name, **{k: tuple(v) if isinstance(v, list) else v for k, v in value.items()})

@@ -21,6 +21,7 @@ from brain.pc_perception import PCPerception
 from brain.planner import ActiveInferencePlanner
 from brain.sdr_encoding import WinnersTakeAll
 from brain.sdr_memory import SparseyMemory
+from brain.situations import Situations
 
 
 MAX_POLICIES = 4096  # channels ** policy_len: pymdp scores every policy at every tick
@@ -176,6 +177,22 @@ class RandomPlannerConfig:
         return RandomPlanner(num_channels)
 
 
+# -- situations ----------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class CompetitiveConfig:
+    """Situation units learned by competitive (vector-quantising) learning over whitened latents (brain.situations)."""
+
+    units: int = 16
+    """situation units the planner reasons about (its situation factor has one state more: death)"""
+    lr: float = 0.05
+    """the winner's step towards the whitened latent, in (0, 1]"""
+    usage_decay: float = 0.999
+    """per tick decay of each unit's win count (and rate 1 - decay of the whitening statistics), in (0, 1)"""
+
+    def build(self, latent_size: int, *, key):
+        return Situations(self.units, latent_size, lr=self.lr, usage_decay=self.usage_decay, key=key)
+
+
 # -- gate ------------------------------------------------------------------------------------------
 @dataclasses.dataclass(frozen=True)
 class BasalGangliaConfig:
@@ -209,7 +226,9 @@ SLOTS = {
     "memory": {"sdr": SDRConfig, "none": NoMemoryConfig},
     "planner": {"active-inference": ActiveInferenceConfig, "model-based": ModelBasedConfig, "random": RandomPlannerConfig},
     "gate": {"basal-ganglia": BasalGangliaConfig, "argmax": ArgmaxConfig, "softmax": SoftmaxConfig},
+    "situations": {"competitive": CompetitiveConfig},
 }
+COUNTED = {"situations": (CompetitiveConfig, "units")}  # slots a bare count may be given for: situations=64 is 64 units
 
 
 def _check_slot(slot: str) -> None:
@@ -273,7 +292,7 @@ def _union(slot: str):
 
 
 _UNION_NAMES = {slot: f"{slot.capitalize()}Variant" for slot in SLOTS}
-PerceptionVariant, MemoryVariant, PlannerVariant, GateVariant = (_union(slot) for slot in SLOTS)
+PerceptionVariant, MemoryVariant, PlannerVariant, GateVariant, SituationsVariant = (_union(slot) for slot in SLOTS)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -285,6 +304,8 @@ class AgentConfig:
     memory: "MemoryVariant" = SDRConfig()
     planner: "PlannerVariant" = ActiveInferenceConfig()
     gate: "GateVariant" = BasalGangliaConfig()
+    situations: "SituationsVariant" = CompetitiveConfig()
+    """a bare count (`situations=64`, `situations = 64` in a file) stands for that many competitive units"""
     motor: Literal["reflexes", "raw"] = "reflexes"
     """reflexes: the brain picks a channel whose innate primitive drives the actuators; raw: its actions do"""
     homeostasis: Literal["on", "off"] = "on"
@@ -297,19 +318,34 @@ class AgentConfig:
     """env steps per structural selection step (regrow unused situation units)"""
     levels: int = 15
     """discrete levels per internal variable seen by the planner"""
-    situations: int = 16
-    """situation units (competitive learning over latents) seen by the planner"""
     preference_precision: float = 30.0
     """beta in ln p(o) = -beta sum_i |u_i|^n: how strongly the planner prefers its set-points"""
     episodic_weight: float = 0.5
     """weight of the episodic value recalled from memory in each channel's salience"""
     habit_weight: float = 0.05
     """weight of habit (how often a channel was chosen lately) in each channel's salience"""
+    habit_rate: float = 0.01
+    """habit h <- (1 - rate) h + rate onehot(channel) per tick, in [0, 1]"""
+    outcome_gain: float = 10.0
+    """episodic value = tanh(gain * recalled outcome): drive changes per tick are ~0.01-0.1"""
+    reward_levels: int = 3
+    """levels of the task's reward over a tick seen by the planner, odd: zero, and (levels - 1) / 2 each side for
+    |reward| up to 1 (3: negative, zero, positive)"""
+
+    def __post_init__(self):
+        for slot, (cls, field) in COUNTED.items():
+            if is_count(getattr(self, slot)):
+                object.__setattr__(self, slot, cls(**{field: getattr(self, slot)}))
 
     def describe(self) -> str:
         """A short name for run folders, e.g. `pc-sdr-active-inference-basal-ganglia`."""
         parts = [name_of(self.perception), name_of(self.memory), name_of(self.planner), name_of(self.gate)]
         return "-".join(parts) + ("" if self.homeostasis == "on" else "-no-homeostasis")
+
+
+def is_count(value) -> bool:
+    """An int (not a bool): what a counted slot may be given instead of a variant."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def default_config(world: str) -> AgentConfig:
@@ -347,3 +383,13 @@ def validate(config: AgentConfig) -> None:
         raise ConfigError(f"ModelBasedConfig.discount must be <= 1, got {config.planner.discount}")
     if config.levels < 3:
         raise ConfigError(f"AgentConfig.levels must be >= 3 to tell low, right and high apart, got {config.levels}")
+    if config.habit_rate > 1:
+        raise ConfigError(f"AgentConfig.habit_rate must be <= 1, got {config.habit_rate}")
+    if config.reward_levels < 3 or config.reward_levels % 2 == 0:
+        raise ConfigError(f"AgentConfig.reward_levels must be odd and >= 3 (negative, zero, positive), "
+                          f"got {config.reward_levels}")
+    if isinstance(config.situations, CompetitiveConfig):
+        if config.situations.lr > 1:
+            raise ConfigError(f"CompetitiveConfig.lr must be <= 1, got {config.situations.lr}")
+        if not 0 < config.situations.usage_decay < 1:
+            raise ConfigError(f"CompetitiveConfig.usage_decay must be in (0, 1), got {config.situations.usage_decay}")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import gymnasium as gym
 
-from agents.config import SLOTS, AgentConfig, import_plugins, validate, variant
+from agents.config import COUNTED, SLOTS, AgentConfig, import_plugins, is_count, validate, variant
 
 TYPE_NAMES = {str: "a string", list: "an array", int: "an integer", float: "a number", bool: "a boolean",
               dict: "a table", tuple: "an array"}
@@ -103,13 +103,17 @@ def agent_config(base: dict, overrides: dict, where: str) -> AgentConfig:
 
 
 def agent_field(key: str, value, where: str):
-    """A slot as `name` or `{name, **settings}` -> its variant config; any other field checked by type."""
+    """A slot as `name` or `{name, **settings}` -> its variant config (a counted slot also as a bare count, which
+    AgentConfig reads, e.g. `situations = 64`); any other field checked by type."""
     if key not in SLOTS:
         return config_field(AgentConfig, key, value, where)
+    if key in COUNTED and is_count(value):
+        return value
     if is_a(value, str):
         value = {"name": value}
     if not (is_a(value, dict) and "name" in value):
-        raise SpecError(f"field {where!r} must be a variant name or a table with a 'name', got {value!r}")
+        count = ", or a count" if key in COUNTED else ""
+        raise SpecError(f"field {where!r} must be a variant name or a table with a 'name'{count}, got {value!r}")
     try:
         cls = type(variant(key, value["name"]))
     except ValueError as error:

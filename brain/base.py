@@ -14,8 +14,9 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
-__all__ = ["AbstractGate", "AbstractMemory", "AbstractPerception", "AbstractPlanner", "Percept", "Plan", "Recollection",
-           "Selection", "checked", "finite_salience", "finite_or_zero", "non_finite", "unchecked"]
+__all__ = ["AbstractGate", "AbstractMemory", "AbstractPerception", "AbstractPlanner", "AbstractSituations",
+           "Percept", "Plan", "Recollection", "Selection", "checked", "finite_salience", "finite_or_zero",
+           "non_finite", "unchecked"]
 
 
 class Percept(NamedTuple):
@@ -85,6 +86,29 @@ class AbstractMemory(eqx.Module):
     ) -> "AbstractMemory":
         """Stores `x` with `payload` (only the entries where `mask` is 1; all by default) in a single trial;
         returns the new memory."""
+
+
+class AbstractSituations(eqx.Module):
+    """The agent's own discrete states: latents fall into one of `num_situations` units, which the planner
+    reasons about; unused units can be regrown where experience is (structural selection)."""
+
+    num_situations: eqx.AbstractVar[int]
+
+    @abc.abstractmethod
+    def classify(self, latent: Float[Array, " latent"]) -> Int[Array, ""]:
+        """The unit `latent` falls in."""
+
+    @abc.abstractmethod
+    def learn(self, latent: Float[Array, " latent"]) -> "AbstractSituations":
+        """One local learning step on `latent`."""
+
+    @abc.abstractmethod
+    def idle(self, min_wins: float) -> Int[Array, ""]:
+        """The unit `regrow` would re-seed (used less than `min_wins`), or -1 for none."""
+
+    @abc.abstractmethod
+    def regrow(self, latent: Float[Array, " latent"], min_wins: float) -> "AbstractSituations":
+        """The `idle` unit (if any) re-seeded at `latent`."""
 
 
 class Selection(NamedTuple):

@@ -16,8 +16,10 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
+from brain.base import AbstractSituations
 
-class Situations(eqx.Module):
+
+class Situations(AbstractSituations):
     """Online vector quantiser over latents; see the module docstring."""
 
     prototypes: Float[Array, "K latent"]

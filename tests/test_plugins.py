@@ -15,7 +15,7 @@ from agents.sweep import load_spec, run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 BRAIN = ["perception:identity", "planner:random", "gate:argmax", "--plan-every", "5", "--levels", "5",
-         "--situations", "4"]  # small and fast around the memory under test
+         "--situations.units", "4"]  # small and fast around the memory under test
 
 
 @pytest.fixture

@@ -86,7 +86,7 @@ def test_a_regrown_situation_starts_from_the_planner_transition_prior():
     agent, state = build_agent(config, make_env("mortal/FoodOnly-v0"), key=jax.random.key(0))
     planner = state.brain.planner
     factor = len(planner.ordinal) - 2  # factors: internal-variable levels, situation (+ death), reward level
-    assert planner.ordinal[factor] is False and planner.model.num_states[factor] == config.situations + 1
+    assert planner.ordinal[factor] is False and planner.model.num_states[factor] == config.situations.units + 1
     planner = learnt_transition(planner, factor, source=1, target=2, channel=0, times=5)  # out of unit 1
     planner = learnt_transition(planner, factor, source=3, target=1, channel=1, times=5)  # into unit 1
     prior = np.asarray(planner.transition_prior[factor])
