@@ -48,13 +48,12 @@ import time
 from pathlib import Path
 from typing import Literal
 
-import jax.numpy as jnp
 import numpy as np
 from tqdm import tqdm
 
 from agents import checkpoint
 from agents.config import AgentConfig, PCConfig
-from agents.loop import Record, Run, make_vector_env
+from agents.loop import Run, make_vector_env
 from agents.spec import SpecError, from_table, is_a, load_toml, world_id
 
 TEST_SEED = 1_000_000  # test worlds are seeded apart from every learning world
@@ -221,7 +220,7 @@ def teach(curriculum: Curriculum, config: AgentConfig, *, log=print, save_to: st
                 if showing:
                     chunk = min(chunk, lesson.demonstration_steps - report.steps)
                 lives_before = len(run.record.lives)
-                run.live(chunk, teacher=teacher if showing else None)
+                run.train(chunk, teacher=teacher if showing else None)
                 bar.update(chunk)
                 _record_deaths(run.record.lives[lives_before:], report, lesson_start, alive, curriculum.mortal)
                 report.steps += chunk
@@ -229,8 +228,8 @@ def teach(curriculum: Curriculum, config: AgentConfig, *, log=print, save_to: st
                     break
                 if report.steps % lesson.mastery.check_every and report.steps < lesson.steps:
                     continue
-                score = _score(exam(run, worlds, index, TEST_SEED + index * 1000 + len(report.tests) * n), lesson,
-                               alive)
+                score = _score(run.exam(worlds, TEST_SEED + index * 1000 + len(report.tests) * n, context=index),
+                               lesson, alive)
                 report.tests.append((report.steps, score))
                 log(f"[{lesson.name}] step {report.steps}: test score {score:.3f}, deaths so far "
                     f"{len(report.deaths)} ({time.perf_counter() - start:.0f} s)")
@@ -245,7 +244,8 @@ def teach(curriculum: Curriculum, config: AgentConfig, *, log=print, save_to: st
     save(len(lessons))
     for index, (lesson, report) in enumerate(zip(lessons, reports) if alive.any() else ()):  # retention
         with _test_worlds(lesson, n, body) as worlds:
-            report.final_score = _score(exam(run, worlds, index, TEST_SEED + 999_000 + index * n), lesson, alive)
+            report.final_score = _score(run.exam(worlds, TEST_SEED + 999_000 + index * n, context=index), lesson,
+                                        alive)
         report.retention = report.final_score / report.mastery_score if report.mastery_score > 0 else None
         log(f"[{lesson.name}] at the end: score {report.final_score:.3f}, retention {report.retention}")
     run.envs.close()
@@ -265,18 +265,6 @@ def _resumed(path: str | Path, curriculum: Curriculum, config: AgentConfig):
                                          f"{[k for k in ours if ours[k] != theirs.get(k)]})")
     reports = [LessonReport(**{**r, "tests": [tuple(test) for test in r["tests"]]}) for r in extra["reports"]]
     return run, int(extra["lesson"]), reports, np.array(extra["alive"], bool)
-
-
-def exam(run: Run, worlds, context: int, seed: int) -> list[dict]:
-    """One fresh life per agent in `worlds` under `context`, lived by a copy of each brain that does not learn;
-    the run is left exactly as it was (brains, worlds, record)."""
-    saved = run.envs, run.current, run.record, [jnp.array(leaf, copy=True) for leaf in run.population.leaves]
-    run.envs, run.record = worlds, Record()
-    try:
-        return run.evaluation_lives(seed, learn=False, context=context)
-    finally:
-        run.envs, run.current, run.record = saved[:3]
-        run.population.leaves = saved[3]
 
 
 class Teacher:

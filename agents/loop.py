@@ -1,8 +1,9 @@
 """The only Python loop: a Gymnasium vector env stepped with the jitted, vmapped agent step.
 
     run = Run.start(AgentConfig(), "mortal/Forager-v0", population=8, seed=0)
-    record = run.live(10_000)                 # every agent lives 10,000 more steps; record.lives: finished lives
-    lives = run.evaluation_lives(seed=1)      # one fresh life each, brains keep what they learnt
+    record = run.train(10_000)       # every agent lives 10,000 more steps, learning; record.lives: finished lives
+    lives = run.evaluate(seed=1)     # one fresh life each in the run's worlds, the brains learning on
+    tests = run.exam(worlds, seed=2)  # frozen copies of the brains, one fresh life each in other worlds
 
 Vector envs reset themselves one step after a life ends (Gymnasium's NEXT_STEP autoreset): the agent sees
 its terminal observation (and learns from its death), and its next observation begins a new life.
@@ -137,21 +138,28 @@ class Record:
         """Every env begins a new life."""
         self.running = {key: np.zeros(num_envs) for key in ("length", "drive", "return", "task")}
 
-    def add_life(self, env_index: int, length: int, drive_mean: float, reward: float, task_return: float, cause: str,
-                 truncated: bool):
-        """A life of env `env_index` ended at this step (`step`: the record's step count once it is counted)."""
-        self.lives.append(_life(env_index, length, drive_mean, reward, task_return, cause, truncated, self.steps + 1))
+    def add_step(self, alive: np.ndarray, reward: np.ndarray, env_info: dict) -> None:
+        """This step joins the lives in progress of the envs `alive` (else the step began a new life)."""
+        self.running["length"] += alive
+        self.running["drive"] += np.where(alive, env_info.get("drive", 0.0), 0.0)
+        self.running["return"] += np.where(alive, reward, 0.0)
+        self.running["task"] += np.where(alive, env_info.get("task_reward", reward), 0.0)
+
+    def end_life(self, env_index, cause: str, truncated: bool) -> None:
+        """The life of env `env_index` ended at this step: it joins `lives`, and that env's sums start again."""
+        self.lives.append(self._life(env_index, cause, truncated, self.steps + 1))
+        for sums in self.running.values():
+            sums[env_index] = 0
 
     def life_so_far(self, env_index: int) -> dict:
         """The life env `env_index` is living, as if cut now: truncated, with no cause of death."""
+        return self._life(env_index, "", True, self.steps)
+
+    def _life(self, env_index, cause: str, truncated: bool, step: int) -> dict:
+        """The life in progress of env `env_index`: its length, mean drive, returns, cause of death, and `step`."""
         length, drive, reward, task = (self.running[k][env_index] for k in ("length", "drive", "return", "task"))
-        return _life(env_index, int(length), drive / max(length, 1), float(reward), float(task), "", True, self.steps)
-
-
-def _life(env, survival_steps, drive_mean, return_, task_return, cause_of_death, truncated, step) -> dict:
-    """One life of a `Record`: its env, length, mean drive, returns, cause of death, and the step it ended at."""
-    return dict(env=env, survival_steps=survival_steps, drive_mean=drive_mean, return_=return_, task_return=task_return,
-                cause_of_death=cause_of_death, truncated=truncated, step=step)
+        return dict(env=env_index, survival_steps=int(length), drive_mean=drive / max(length, 1), return_=float(reward),
+                    task_return=float(task), cause_of_death=cause, truncated=truncated, step=step)
 
 
 def observation(obs: dict, reward, info: dict, terminated, truncated) -> Observation:
@@ -200,8 +208,6 @@ SLOT_ORDER = ("perception", "memory", "planner", "gate")  # the order modules ar
 def divergence(flags: dict, step: int, on_divergence: str) -> dict[int, str]:
     """The agents whose brain diverged at `step`, each with the modules that did, in slot order (`flags`: module
     -> bool per agent); with `on_divergence="stop"`, a FloatingPointError naming them instead."""
-    if on_divergence not in DIVERGENCE:
-        raise ValueError(f"on_divergence must be one of {DIVERGENCE}, got {on_divergence!r}")
     modules = sorted(flags, key=lambda m: (SLOT_ORDER.index(m) if m in SLOT_ORDER else len(SLOT_ORDER), m))
     diverged = {int(i): " and ".join(m for m in modules if flags[m][i])
                 for i in np.flatnonzero(np.any([flags[m] for m in modules], axis=0))}
@@ -211,7 +217,7 @@ def divergence(flags: dict, step: int, on_divergence: str) -> dict[int, str]:
     if on_divergence == "stop":
         raise FloatingPointError(f"at step {step}, {named}")
     warnings.warn(f"at step {step}, {named}: that life ends, and a newborn brain goes on in a fresh episode",
-                  RuntimeWarning, stacklevel=3)
+                  RuntimeWarning, stacklevel=5)
     return diverged
 
 
@@ -225,106 +231,14 @@ def reborn(population: Population, worlds: gym.vector.VectorEnv, i: int, obs: di
             for name, values in obs.items()}
 
 
-def live(
-    population: Population,
-    worlds: gym.vector.VectorEnv,
-    steps: int,
-    key,
-    *,
-    on_step=None,
-    record: Record | None = None,
-    first_obs: Observation | None = None,
-    until=None,
-    learn: bool = True,
-    teacher=None,
-    on_divergence: str = "stop",
-) -> tuple[Record, Observation, jax.Array]:
-    """Lives `steps` env steps in every env. `on_step(t, info, record, obs)` is called after each step;
-    `until(record)` returning True stops early; with `learn=False` the brains do not change; `teacher(obs)`
-    returns the channel each member is shown (-1: none) for each observation. A brain module that diverges
-    (non-finite values; the agents report it per module in `info["diverged"]`) stops the run with a
-    FloatingPointError naming the module, the agent and the step (`on_divergence="stop"`), or ends that agent's
-    life, warns the same, and goes on with a newborn brain in a fresh episode (`"end-life"`).
-
-    Returns the record, the last observation and the next key (pass all three back in to continue the same lives:
-    living in several calls is then living in one).
-    """
-    record = record or Record()
-    n = worlds.num_envs
-    fresh = first_obs is None  # new worlds: every life begins now
-    if fresh:
-        obs, _ = worlds.reset()
-        first_obs = observation(obs, np.zeros(n), {}, np.zeros(n, bool), np.zeros(n, bool))
-    if fresh or record.running is None:
-        record.begin(n)
-    current = first_obs
-    length, drive_sum, reward_sum, task_sum = (record.running[k] for k in ("length", "drive", "return", "task"))
-    space = worlds.single_action_space
-    select_every = population.agent.config.select_every
-    for t in range(steps):
-        if teacher is not None:
-            current = current._replace(cue=checked_cue(teacher(current), n, population.agent.num_channels, record.steps))
-        check_finite(current, record.steps)
-        key, actions, info = population.step(current, key, learn)
-        diverged = divergence(info["diverged"], record.steps, on_divergence)
-        if diverged:  # the lives that end: their actions are discarded, their worlds reset after the step
-            actions = np.array(actions)
-            actions[list(diverged)] = 0
-        obs, reward, terminated, truncated, env_info = worlds.step(to_env_action(space, actions))
-        alive = ~(current.terminated | current.truncated | current.success)  # else this step was a reset
-        length += alive
-        drive_sum += np.where(alive, env_info.get("drive", 0.0), 0.0)
-        reward_sum += np.where(alive, reward, 0.0)
-        task_sum += np.where(alive, env_info.get("task_reward", reward), 0.0)
-        for i in np.flatnonzero(alive & (terminated | truncated)):
-            record.add_life(i, int(length[i]), drive_sum[i] / max(length[i], 1), float(reward_sum[i]),
-                            float(task_sum[i]), str(env_info["cause_of_death"][i]),
-                            bool(truncated[i] and not terminated[i]))
-            length[i], drive_sum[i], reward_sum[i], task_sum[i] = 0, 0.0, 0.0, 0.0
-        for i, module in diverged.items():
-            if alive[i] and not (terminated[i] or truncated[i]):  # a life that did not end by itself this step
-                record.add_life(i, int(length[i]), drive_sum[i] / max(length[i], 1), float(reward_sum[i]),
-                                float(task_sum[i]), f"{module} diverged", False)
-            length[i], drive_sum[i], reward_sum[i], task_sum[i] = 0, 0.0, 0.0, 0.0
-            obs = reborn(population, worlds, i, obs, jax.random.fold_in(key, record.steps))
-            terminated[i] = truncated[i] = False
-            alive[i] = False  # the next observation begins the new life
-        ended_info = {**env_info, "success": np.asarray(env_info.get("success", np.zeros(n, bool)), bool) & alive}
-        current = observation(obs, reward, ended_info, terminated & alive, truncated & alive)
-        record.steps += 1
-        if learn and record.steps % select_every == 0:
-            population.select()
-        if on_step is not None:
-            on_step(t, info, record, current)
-        if until is not None and until(record):
-            break
-    return record, current, key
-
-
-def frozen_returns(population: Population, world: str, episodes: int, seed: int, **settings) -> np.ndarray:
-    """Each member's brain, frozen (`learn=False`), lives `episodes` fresh episodes side by side in new worlds
-    (seeded seed, seed + 1, ...; each capped by the world's time limit). Returns the task returns,
-    [members, episodes]. The population itself is left as it was."""
-    members = population.states.done.shape[0]
-    copies = jax.tree.map(lambda x: jnp.repeat(x, episodes, axis=0), population.states)
-    copies = eqx.tree_at(lambda s: s.done, copies, jnp.ones(members * episodes, bool))
-    tester = Population(population.agent, copies)
-    worlds = make_vector_env(world, members * episodes, seed, **settings)
-    limit = worlds.envs[0].spec.max_episode_steps if worlds.envs[0].spec else None
-    if limit is None:
-        raise ValueError(f"{world} has no time limit: frozen test episodes need one (max_episode_steps=...)")
-    record, *_ = live(tester, worlds, limit + 1, jax.random.key(seed), learn=False,
-                      until=lambda record: len({life["env"] for life in record.lives}) == members * episodes)
-    first = {}
-    for life in record.lives:
-        first.setdefault(life["env"], life["task_return"])
-    worlds.close()
-    return np.array([first[i] for i in range(members * episodes)]).reshape(members, episodes)
-
-
 @dataclasses.dataclass
 class Run:
-    """One continuous run: a population of agents living in their worlds, resumable from a checkpoint."""
+    """One continuous run: a population of agents living in their worlds, resumable from a checkpoint.
+
+    Three ways to live: `train` (learning lives, each call going on where the last one stopped), `evaluate`
+    (one fresh life each, in the run's own worlds) and `exam` (frozen copies in other worlds; the run is left
+    as it was). All three go through one step loop, `_live`.
+    """
 
     config: AgentConfig
     world: str
@@ -333,7 +247,7 @@ class Run:
     envs: gym.vector.VectorEnv
     key: jax.Array
     record: Record
-    current: Observation | None = None
+    current: Observation | None = None  # the observation the agents act on next; None: the worlds are yet to reset
     body: str | None = None  # how the worlds were made (see `start`), so that a checkpoint can make them again
     settings: dict = dataclasses.field(default_factory=dict)
     max_episode_steps: int | None = None
@@ -351,35 +265,66 @@ class Run:
         return cls(config, world, seed, Population(agent, states), envs, jax.random.key(seed), Record(), None, body,
                    settings, max_episode_steps)
 
-    def live(self, steps: int, on_step=None, until=None, learn: bool = True, teacher=None,
-             on_divergence: str = "stop") -> Record:
-        """Lives `steps` more env steps, continuing exactly where the last call stopped (see `live`)."""
-        _, self.current, self.key = live(
-            self.population, self.envs, steps, self.key, on_step=on_step, record=self.record, first_obs=self.current,
-            until=until, learn=learn, teacher=teacher, on_divergence=on_divergence,
-        )
+    def train(self, steps: int, *, on_step=None, until=None, teacher=None, on_divergence: str = "stop") -> Record:
+        """Every agent lives `steps` more env steps, learning, where the last call stopped: living in several
+        calls is living in one. Returns the record (`record.lives`: every finished life so far).
+
+        `on_step(t, info, record, obs)` is called after each step `t` of this call; `until(record)` returning True
+        stops early; `teacher(obs)` gives the channel each member is shown (-1: none) at each step. A brain module
+        that diverges (non-finite values) stops the run with a FloatingPointError naming the module, the agent and
+        the step (`on_divergence="stop"`), or ends that agent's life, warns the same, and goes on with a newborn
+        brain in a fresh episode (`"end-life"`).
+        """
+        if on_divergence not in DIVERGENCE:
+            raise ValueError(f"on_divergence must be one of {DIVERGENCE}, got {on_divergence!r}")
+        self._live(steps, learn=True, on_step=on_step, until=until, teacher=teacher, on_divergence=on_divergence)
         return self.record
 
-    def evaluation_lives(self, seed: int, learn: bool = True, context: int | None = None,
-                         cap: int = EVALUATION_CAP) -> list[dict]:
-        """One fresh life per member (brains keep learning unless `learn=False`), lived to its end or for `cap`
-        steps; the first life of each, in order, with `cap` and `capped` (True: cut by the cap, still alive, which
-        is also warned). `context`: see `begin_lives`."""
-        if cap < 1:
-            raise ValueError(f"the evaluation cap must be >= 1 step, got {cap}")
+    def evaluate(self, seed: int, *, learn: bool = True, context: int | None = None,
+                 cap: int = EVALUATION_CAP) -> list[dict]:
+        """Every agent begins one fresh life in its worlds (`begin_lives(seed, context)`) and lives it to its end
+        or for `cap` steps, its brain learning unless `learn=False`; the run goes on from there. Returns the first
+        life of each, in order, with `cap` and `capped` (True: cut by the cap, still alive, which is also warned).
+        """
+        if not isinstance(cap, (int, np.integer)) or cap < 1:
+            raise ValueError(f"the evaluation cap must be a whole number of steps >= 1, got {cap!r}")
         self.begin_lives(seed, context)
-        start = len(self.record.lives)
+        start, n = len(self.record.lives), self.envs.num_envs
 
-        def first_lives(record):
+        def first_lives(record: Record) -> dict[int, dict]:
             return {life["env"]: life for life in record.lives[start:][::-1]}
 
-        self.live(cap, until=lambda record: len(first_lives(record)) == self.envs.num_envs, learn=learn)
+        self._live(cap, learn=learn, until=lambda record: len(first_lives(record)) == n)
         ended = first_lives(self.record)
-        cut = [i for i in range(self.envs.num_envs) if i not in ended]
+        cut = [i for i in range(n) if i not in ended]
         if cut:
             warnings.warn(f"the evaluation lives of agents {cut} were cut by the cap of {cap} steps", stacklevel=2)
         return [{**(self.record.life_so_far(i) if i in cut else ended[i]), "cap": cap, "capped": i in cut}
-                for i in range(self.envs.num_envs)]
+                for i in range(n)]
+
+    def exam(self, worlds: gym.vector.VectorEnv, seed: int, *, context: int | None = None) -> list[dict]:
+        """Copies of the brains as they are now, frozen, each live one fresh life in `worlds` (as `evaluate` with
+        `learn=False`; step keys from `jax.random.key(seed)`). `worlds` may hold k worlds per agent: agent i's k
+        copies live in worlds i * k ... i * k + k - 1, the order of the lives returned. The run is left exactly as
+        it was: brains, worlds, record, observation and key."""
+        members = self.envs.num_envs
+        copies, rest = divmod(worlds.num_envs, members)
+        if rest or not copies:
+            raise ValueError(f"an exam needs the same number of worlds for each of the {members} agents, "
+                             f"got {worlds.num_envs} worlds")
+        brains = jax.tree.map(lambda leaf: jnp.repeat(leaf, copies, axis=0), self.population.states)
+        kept = self.population.leaves
+        if copies == 1:  # the population's compiled step serves the copies: no second compilation
+            examinees = self.population
+            examinees.leaves = jax.tree.leaves(brains)
+        else:
+            examinees = Population(self.population.agent, brains)
+        examinee = dataclasses.replace(self, population=examinees, envs=worlds, key=jax.random.key(seed),
+                                       record=Record(), current=None)
+        try:
+            return examinee.evaluate(seed, learn=False, context=context)
+        finally:
+            self.population.leaves = kept
 
     def begin_lives(self, seed: int, context: int | None = None) -> None:
         """Every world starts a fresh episode and every agent a new life, keeping what its brain has learnt;
@@ -392,3 +337,59 @@ class Run:
             self.population.enter(np.asarray(obs["extero"], np.float32), context)
         self.current = observation(obs, np.zeros(n), {}, np.zeros(n, bool), np.zeros(n, bool))
         self.record.begin(n)
+
+    def _live(self, steps: int, *, learn: bool, on_step=None, until=None, teacher=None,
+              on_divergence: str = "stop") -> None:
+        """The step loop of `train`, `evaluate` and `exam` (see `train`); with `learn=False` the brains do not
+        change. The observation and key move on only when the call returns (after an error the next call
+        begins from the same ones); brains, worlds and record move on step by step."""
+        if not isinstance(steps, (int, np.integer)) or steps < 0:
+            raise ValueError(f"steps must be a whole number >= 0, got {steps!r}")
+        if self.current is None:  # new worlds: every life begins now
+            obs, _ = self.envs.reset()
+            n = self.envs.num_envs
+            current = observation(obs, np.zeros(n), {}, np.zeros(n, bool), np.zeros(n, bool))
+            self.record.begin(n)
+        else:
+            current = self.current
+            if self.record.running is None:
+                self.record.begin(self.envs.num_envs)
+        key = self.key
+        for t in range(steps):
+            current, key, info = self._step(current, key, learn, teacher, on_divergence)
+            if on_step is not None:
+                on_step(t, info, self.record, current)
+            if until is not None and until(self.record):
+                break
+        self.current, self.key = current, key
+
+    def _step(self, current: Observation, key, learn: bool, teacher, on_divergence: str):
+        """One env step of every agent from observation `current`: the next observation, key and the agents' info."""
+        record, n = self.record, self.envs.num_envs
+        if teacher is not None:
+            current = current._replace(cue=checked_cue(teacher(current), n, self.population.agent.num_channels,
+                                                       record.steps))
+        check_finite(current, record.steps)
+        key, actions, info = self.population.step(current, key, learn)
+        diverged = divergence(info["diverged"], record.steps, on_divergence)
+        if diverged:  # the lives that end: their actions are discarded, their worlds reset after the step
+            actions = np.array(actions)
+            actions[list(diverged)] = 0
+        obs, reward, terminated, truncated, env_info = self.envs.step(to_env_action(self.envs.single_action_space,
+                                                                                    actions))
+        alive = ~(current.terminated | current.truncated | current.success)  # else this step was a reset
+        record.add_step(alive, reward, env_info)
+        for i in np.flatnonzero(alive & (terminated | truncated)):
+            record.end_life(i, str(env_info["cause_of_death"][i]), bool(truncated[i] and not terminated[i]))
+        for i, module in diverged.items():
+            if alive[i] and not (terminated[i] or truncated[i]):  # a life that did not end by itself this step
+                record.end_life(i, f"{module} diverged", False)
+            obs = reborn(self.population, self.envs, i, obs, jax.random.fold_in(key, record.steps))
+            terminated[i] = truncated[i] = False
+            alive[i] = False  # the next observation begins the new life
+        ended_info = {**env_info, "success": np.asarray(env_info.get("success", np.zeros(n, bool)), bool) & alive}
+        current = observation(obs, reward, ended_info, terminated & alive, truncated & alive)
+        record.steps += 1
+        if learn and record.steps % self.population.agent.config.select_every == 0:
+            self.population.select()
+        return current, key, info

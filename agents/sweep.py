@@ -198,8 +198,8 @@ def run_trial(trial: Trial, attempt: int = 1) -> dict:
     first = trial.seed * trial.episodes
     run = Run.start(trial.config, trial.world, trial.episodes, first, max_episode_steps=trial.horizon)
     try:
-        run.live(trial.steps)
-        lives = run.evaluation_lives(EVALUATION_SEED + first)
+        run.train(trial.steps)
+        lives = run.evaluate(EVALUATION_SEED + first)
     finally:
         run.envs.close()
     row = {"trial": trial.name, "key": trial.key, "variant": trial.variant, "world": trial.world, "seed": trial.seed,

@@ -207,8 +207,8 @@ if __name__ == "__main__":
 
     start, end, every = time.perf_counter(), run.record.steps + args.steps, args.checkpoint_every
     while run.record.steps < end:  # lived in pieces between checkpoints (the same as in one piece)
-        record = run.live(min(every - run.record.steps % every, end - run.record.steps), on_step=on_step,
-                          on_divergence=args.on_divergence)
+        record = run.train(min(every - run.record.steps % every, end - run.record.steps), on_step=on_step,
+                           on_divergence=args.on_divergence)
         checkpoint.save(run, folder / "checkpoint.ckpt")
         writer.flush()
         whole = append_trace(folder / "internal_state.npy", trace)  # the whole life so far, across resumed runs

@@ -34,7 +34,7 @@ DEFAULT_SMALL = AgentConfig(perception=SMALL_PC, memory=SMALL_SDR, **SMALL)
 def lived(config: AgentConfig, world: str = "mortal/Forager-v0", steps: int = 120, seed: int = 0, population=2):
     run = Run.start(config, world, population, seed)
     trace = []
-    run.live(steps, on_step=lambda t, info, record, obs: trace.append(
+    run.train(steps, on_step=lambda t, info, record, obs: trace.append(
         [np.asarray(info["drive"]), np.asarray(info["channel"]), np.asarray(info["free_energy"])]))
     return run, np.asarray(trace, dtype=float)
 
@@ -66,7 +66,7 @@ def test_same_seed_same_training_curve_and_different_seed_differs():
 )
 def test_every_module_swap_lives_end_to_end(config, world):
     run, trace = Run.start(config, world, population=2, seed=0), []
-    run.live(150, on_step=lambda t, info, record, obs: trace.append(info))
+    run.train(150, on_step=lambda t, info, record, obs: trace.append(info))
     drive, channel, tick = (np.stack([info[name] for info in trace]) for name in ("drive", "channel", "tick"))
     assert np.all(np.isfinite(drive)) and np.all(np.isfinite(np.stack([info["free_energy"] for info in trace])))
     assert channel.shape == (150, 2) and np.all((channel >= 0) & (channel < run.population.agent.num_channels))

@@ -64,12 +64,12 @@ def test_a_world_saved_as_plain_values_steps_on_in_a_fresh_copy_as_the_original(
 ])
 def test_resume_equals_never_stopping(tmp_path, world, made):
     straight = Run.start(SMALL, world, 2, seed=3, **made)
-    straight.live(45)
+    straight.train(45)
     run = Run.start(SMALL, world, 2, seed=3, **made)
-    run.live(20)
+    run.train(20)
     resumed = checkpoint.load(checkpoint.save(run, tmp_path / "checkpoint.ckpt"), expect=SMALL)
     assert (resumed.body, resumed.max_episode_steps) == (made.get("body"), made.get("max_episode_steps"))
-    resumed.live(25)
+    resumed.train(25)
     same_run(straight, resumed)
     if "max_episode_steps" in made:
         assert len(straight.record.lives) >= 4
@@ -96,7 +96,7 @@ def saved(tmp_path_factory):
     folder = tmp_path_factory.mktemp("run")
     run = Run.start(SMALL, "mortal/Forager-v0", 2, seed=0)
     for _ in range(4):
-        run.live(3)
+        run.train(3)
         checkpoint.save(run, folder / "checkpoint.ckpt", keep=3)
     return folder / "checkpoint.ckpt"
 

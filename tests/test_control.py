@@ -13,7 +13,7 @@ import pytest
 import envs
 from agents.config import (AgentConfig, ArgmaxConfig, IdentityConfig, ModelBasedConfig, NoMemoryConfig,
                            RandomPlannerConfig, SDRConfig, default_config)
-from agents.loop import EVALUATION_CAP, Run, check_finite, checked_cue, frozen_returns
+from agents.loop import EVALUATION_CAP, Run, check_finite, checked_cue, make_vector_env
 from brain.critic import PCCritic
 from brain.sampling_planner import SamplingPlanner
 from brain.world_model import PCWorldModel, Transition
@@ -121,7 +121,7 @@ def test_model_based_agent_lives_and_its_frozen_copy_does_not_learn(world, value
     run = Run.start(config, world, population=2, seed=0, max_episode_steps=60)
     critic = run.population.states.brain.critic
     newborn = None if critic is None else (np.array(critic.network.weights[0]), np.array(critic.slow.weights[0]))
-    run.live(80)
+    run.train(80)
     assert run.record.lives
     if value == "critic":  # the critic learns, and its slow copy follows (copies above: the step donates buffers)
         learnt = run.population.states.brain.critic
@@ -131,7 +131,9 @@ def test_model_based_agent_lives_and_its_frozen_copy_does_not_learn(world, value
         assert run.population.states.brain.critic is None
     assert run.population._step._cache_size() == 1  # 80 steps, one compilation (no weakly typed leaf recompiles it)
     before = run.population.states
-    returns = frozen_returns(run.population, world, 2, seed=5, max_episode_steps=30)
+    exams = make_vector_env(world, 2 * 2, 5, max_episode_steps=30)  # two frozen test episodes per brain
+    returns = np.reshape([life["task_return"] for life in run.exam(exams, seed=5)], (2, 2))
+    exams.close()
     assert returns.shape == (2, 2) and np.all(np.isfinite(returns))
     assert all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(before), jax.tree.leaves(run.population.states)))
 
@@ -206,10 +208,10 @@ def test_nan_observations_and_actions_are_clear_errors():
     with pytest.raises(ValueError, match="non-finite action"):
         env.step(np.array([np.nan], np.float32))
     run = Run.start(SMALL, "CartPole-v1", population=2, seed=0, max_episode_steps=60)  # compiled as above
-    run.live(2)
+    run.train(2)
     run.current = run.current._replace(extero=np.full_like(run.current.extero, np.nan))
     with pytest.raises(ValueError, match="non-finite observation given to agent 0 at step 2"):
-        run.live(1)
+        run.train(1)
 
 
 
@@ -257,14 +259,14 @@ def test_non_finite_task_rewards_and_own_variables_are_errors_of_the_wrapper(bad
 
 def test_the_loop_names_the_source_agent_and_step_of_a_non_finite_input():
     run = Run.start(FAST, "CartPole-v1", population=2, seed=0)
-    run.live(3)
+    run.train(3)
     run.envs.envs[1].unwrapped.state = np.full(4, np.nan)  # agent 1's next observation
     with pytest.raises(ValueError, match=r"non-finite observation given to agent 1 at step 4: \[nan"):
-        run.live(5)
+        run.train(5)
     run.envs.envs[1].reset(seed=1)
     run.envs.envs[0].internal = np.array([np.nan])  # agent 0's energy
     with pytest.raises(ValueError, match=r"non-finite internal variables given to agent 0 at step 5: \[nan\]"):
-        run.live(5)
+        run.train(5)
     with pytest.raises(ValueError, match="non-finite reward given to agent 1 at step 7: nan"):
         check_finite(run.current._replace(reward=np.array([0.0, np.nan], np.float32)), 7)
 
@@ -272,12 +274,12 @@ def test_the_loop_names_the_source_agent_and_step_of_a_non_finite_input():
 def test_evaluation_lives_have_a_step_cap_and_say_when_it_cut_them():
     run = Run.start(FAST, ENDLESS, population=2, seed=0)  # a full body starves only after ~1,000 steps
     with pytest.warns(UserWarning, match=r"evaluation lives of agents \[0, 1\] were cut by the cap of 30 steps"):
-        lives = run.evaluation_lives(seed=1, cap=30)
+        lives = run.evaluate(seed=1, cap=30)
     assert [(life["env"], life["capped"], life["cap"], life["survival_steps"]) for life in lives] == [
         (0, True, 30, 30), (1, True, 30, 30)]
     assert all(life["truncated"] and life["cause_of_death"] == "" for life in lives)
     run.envs.close()
     run = Run.start(FAST, "CartPole-v1", population=1, seed=0)  # a life that ends by itself, well before the cap
-    lives = run.evaluation_lives(seed=1)
+    lives = run.evaluate(seed=1)
     assert all(not life["capped"] and life["cap"] == EVALUATION_CAP and life["cause_of_death"] for life in lives)
     run.envs.close()

@@ -15,7 +15,7 @@ import envs
 from agents import checkpoint, loop
 from agents.agent import build_agent
 from agents.config import AgentConfig, PCConfig, SDRConfig
-from agents.curriculum import Teacher, exam, load_curriculum, parse_curriculum, summary, teach
+from agents.curriculum import Teacher, load_curriculum, parse_curriculum, summary, teach
 from agents.loop import Run, make_vector_env
 from agents.motor import primitives_for
 from agents.spec import SpecError
@@ -204,17 +204,17 @@ def test_a_curriculum_killed_mid_lesson_resumes_to_the_report_it_would_have_made
 
 def test_a_test_leaves_the_learner_exactly_as_it_was_and_its_lives_go_on_whole():
     run = Run.start(SMALL, "mortal/FoodOnly-v0", 2, 0, body=BODY, max_episode_steps=25)
-    run.live(10)
-    run.live(10)
+    run.train(10)
+    run.train(10)
     before = jax.device_get(run.population.states)
     current, record = run.current, run.record
     worlds = make_vector_env("mortal/FoodOnly-v0", 2, 5, body=BODY, max_episode_steps=15)
-    lives = exam(run, worlds, 0, seed=7)
+    lives = run.exam(worlds, seed=7, context=0)
     assert [life["survival_steps"] for life in lives] == [15, 15]
     after = jax.device_get(run.population.states)
     assert all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(before), jax.tree.leaves(after)))
     assert run.current is current and run.record is record
-    run.live(10)
+    run.train(10)
     assert [life["survival_steps"] for life in run.record.lives] == [25, 25], "lives over several calls are whole"
 
 
@@ -227,7 +227,7 @@ def test_a_demonstration_is_followed_at_every_planning_tick():
         cued.append(teacher(obs))
         return cued[-1]
 
-    run.live(30, teacher=cue, on_step=lambda t, info, record, obs: chosen.append(
+    run.train(30, teacher=cue, on_step=lambda t, info, record, obs: chosen.append(
         np.where(info["tick"], info["channel"], -1)))
     ticks = np.asarray(chosen) >= 0
     assert ticks.sum() >= 10

@@ -32,7 +32,7 @@ def poisoned_active_inference() -> Run:
     """Two agents three steps into life: agent 0's perception and agent 1's memory hold NaNs (the brain and the
     population of tests/test_agent.py, so the step is compiled once)."""
     run = Run.start(ACTIVE_INFERENCE, "mortal/Forager-v0", population=2, seed=0)
-    run.live(3)
+    run.train(3)
     poison(run, 0, lambda s: s.brain.perception.stack.weights[0])
     poison(run, 1, lambda s: s.brain.memory.payload_sum)
     poison(run, 1, lambda s: s.brain.memory.payload_count, 1)  # every cell holds data (the NaN)
@@ -43,7 +43,7 @@ def test_ending_the_lives_of_diverged_brains_goes_on_with_newborn_ones():
     run = poisoned_active_inference()
     with pytest.warns(RuntimeWarning, match="at step 3, agent 0: the perception diverged .*; agent 1: the memory "
                                             "diverged .*: that life ends"):
-        run.live(2, on_divergence="end-life")
+        run.train(2, on_divergence="end-life")
     ended = {life["env"]: life for life in run.record.lives}
     assert ended[0]["cause_of_death"] == "perception diverged" and ended[1]["cause_of_death"] == "memory diverged"
     assert ended[0]["survival_steps"] == 4 and run.record.steps == 5  # its 4th step ended it
@@ -53,14 +53,14 @@ def test_ending_the_lives_of_diverged_brains_goes_on_with_newborn_ones():
 
 def test_the_model_based_agent_names_a_diverged_world_model():
     run = Run.start(MODEL_BASED, "CartPole-v1", population=2, seed=0, max_episode_steps=60)
-    run.live(2)
+    run.train(2)
     poison(run, 1, lambda s: s.brain.world_model.members.weights[0])
     with pytest.warns(RuntimeWarning, match="at step 2, agent 1: the planner diverged"):
-        run.live(1, on_divergence="end-life")
+        run.train(1, on_divergence="end-life")
     assert run.record.lives[-1]["cause_of_death"] == "planner diverged" and run.record.lives[-1]["env"] == 1
     assert not non_finite(member(run, 1).brain) and np.all(np.isfinite(run.current.extero))
     poison(run, 0, lambda s: s.brain.world_model.members.weights[0])
     with pytest.raises(FloatingPointError, match="at step 3, agent 0: the planner diverged"):
-        run.live(1)
+        run.train(1)
     with pytest.raises(ValueError, match="on_divergence must be one of"):
-        run.live(1, on_divergence="ignore")
+        run.train(1, on_divergence="ignore")

@@ -47,8 +47,8 @@ def lifelong(config: AgentConfig, world: str, steps: int, population: int, episo
     run = Run.start(config, world, population, seed, max_episode_steps=max_episode_steps)
     start = time.perf_counter()
     with _progress(steps // population, f"{config.describe()} x{population}") as on_step:
-        run.live(steps // population, on_step=on_step)
-    lives = run.evaluation_lives(seed + 10_000)
+        run.train(steps // population, on_step=on_step)
+    lives = run.evaluate(seed + 10_000)
     return summarise(lives[:episodes], max_episode_steps), time.perf_counter() - start
 
 
@@ -107,10 +107,10 @@ def cartpole(steps: int, episodes: int, seed: int, population: int = 4) -> float
     config = AgentConfig(perception=IdentityConfig(), memory=NoMemoryConfig(), gate=SoftmaxConfig(), plan_every=2,
                          situations=64, planner=ActiveInferenceConfig(policy_len=3))
     run = Run.start(config, "CartPole-v1", population, seed)
-    run.live(steps // population)
+    run.train(steps // population)
     run.begin_lives(seed + 10_000)
     start = len(run.record.lives)
-    run.live(10**9, until=lambda record: len(record.lives) - start >= episodes)
+    run.train(10**9, until=lambda record: len(record.lives) - start >= episodes)
     returns = [life["task_return"] for life in run.record.lives[start:start + episodes]]
     print_table([dict(task="CartPole-v1 (Homeostatic)", train_steps=steps, episodes=episodes,
                       mean_return=float(np.mean(returns)), min_return=float(np.min(returns)))], "CartPole")
@@ -129,9 +129,9 @@ def bench(repeats: int = 200, seed: int = 0) -> dict:
         brain = _per_second(lambda: run.population.step(fixed, key), repeats) * population
         actions = np.stack([envs.single_action_space.sample() for _ in range(population)])
         world = _per_second(lambda: envs.step(actions), repeats) * population
-        run.live(20)  # compile outside the timing
+        run.train(20)  # compile outside the timing
         start = time.perf_counter()
-        run.live(repeats)
+        run.train(repeats)
         loop = repeats * population / (time.perf_counter() - start)
         rows.append(dict(population=population, brain_steps_per_s=brain, env_steps_per_s=world,
                          loop_steps_per_s=loop))

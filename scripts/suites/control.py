@@ -24,7 +24,7 @@ from scipy import stats
 from tqdm import tqdm
 
 from agents.config import default_config
-from agents.loop import Run, frozen_returns, make_vector_env, observation
+from agents.loop import Run, make_vector_env, observation
 from suites._report import print_table
 
 TARGETS = {  # task: (threshold, budget): the budgets at which tuned DQN, PPO or SAC reach these returns
@@ -41,17 +41,28 @@ def mortal(task: str, seeds: int, budget: int, eval_every: int, eval_episodes: i
     run = Run.start(default_config(task), task, population=seeds, seed=0)
     curve, start = [], time.perf_counter()
     for step in tqdm(range(eval_every, budget + 1, eval_every), desc=f"mortal {task}", unit="test", disable=None):
-        run.live(eval_every)
+        run.train(eval_every)
         episodes = final_episodes if step == budget else eval_episodes
-        returns = frozen_returns(run.population, task, episodes, test_seed)
+        returns = frozen_returns(run, task, episodes, test_seed)
         curve.append((step, returns.mean(1).tolist()))
         tqdm.write(f"  mortal {task}: {step:,} steps, test return per seed {np.round(returns.mean(1), 1).tolist()} "
                    f"({time.perf_counter() - start:.0f}s)")
     if budget % eval_every:
-        run.live(budget % eval_every)
-        returns = frozen_returns(run.population, task, final_episodes, test_seed)
+        run.train(budget % eval_every)
+        returns = frozen_returns(run, task, final_episodes, test_seed)
         curve.append((budget, returns.mean(1).tolist()))
     return dict(curve=curve, final=np.asarray(curve[-1][1]), seconds=time.perf_counter() - start)
+
+
+def frozen_returns(run: Run, task: str, episodes: int, seed: int) -> np.ndarray:
+    """The task returns of `episodes` test episodes of each of the run's brains, frozen (`Run.exam`) in new
+    worlds seeded seed, seed + 1, ...: [brains, episodes]."""
+    worlds = make_vector_env(task, run.envs.num_envs * episodes, seed)
+    try:
+        lives = run.exam(worlds, seed)
+    finally:
+        worlds.close()
+    return np.reshape([life["task_return"] for life in lives], (-1, episodes))
 
 
 def interval(values) -> list[float]:

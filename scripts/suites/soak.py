@@ -31,7 +31,7 @@ def bench(steps: int = 1_000_000, population: int = 8, warmup: int = 200, seed: 
         nonfinite[0] += sum(int(np.size(v) - np.count_nonzero(np.isfinite(v))) for v in info.values()
                             if np.issubdtype(np.asarray(v).dtype, np.floating))
 
-    run.live(warmup, on_step=count)  # compiles
+    run.train(warmup, on_step=count)  # compiles
     rate = warmup * population / _timed(run, warmup, count)  # the warm-up: 2 x warmup steps before the run proper
     print(f"soak (long): {steps:,} env steps of the default agent on {FORAGER} ({population} agents x {per_agent:,} "
           f"steps); at the warm-up's {rate:,.0f} env steps/s this takes about {steps / rate / 60:.0f} min", flush=True)
@@ -74,5 +74,5 @@ def resident_mib() -> float:
 
 def _timed(run: Run, steps: int, on_step) -> float:
     start = time.perf_counter()
-    run.live(steps, on_step=on_step)
+    run.train(steps, on_step=on_step)
     return time.perf_counter() - start
