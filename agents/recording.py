@@ -9,7 +9,7 @@
 
 Copies of the first member of the run's population live the episodes side by side, each a fresh life
 (`Run.begin_lives`) in its own copy of the world made for rendering (`rendering_world`), through the loop it
-trained in (`agents.loop.live`): one vmapped brain step serves every episode, so recording two episodes
+trained in (`Run.train`): one vmapped brain step serves every episode, so recording two episodes
 costs little more than one. Each copy keeps learning as it lives (its step is its learning); the run they
 are copied from is left as it was.
 
@@ -382,7 +382,7 @@ def _live(agent: Run, recorders: list[EpisodeRecorder], sinks: list, overlay: Ov
         return all(len(e.agent_infos) == len(e.observations) and e.ended for e in episodes)
 
     with bar:
-        agent.live(limit + 1, on_step=on_step, until=recorded)
+        agent.train(limit + 1, on_step=on_step, until=recorded)
     return time.perf_counter() - clock["start"], sum(map(len, episodes)) - clock["steps"], frames() - clock["frames"]
 
 

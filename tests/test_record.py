@@ -69,7 +69,7 @@ def ffmpeg_without_preexec_hook(monkeypatch):
 def trained(tmp_path_factory) -> Path:
     """A checkpoint of a population of two small agents that have lived 300 steps on Forager."""
     run = Run.start(CONFIG, "mortal/Forager-v0", population=2, seed=0)
-    run.live(300)
+    run.train(300)
     return checkpoint.save(run, tmp_path_factory.mktemp("run") / "checkpoint.ckpt")
 
 
@@ -112,7 +112,7 @@ def test_record_script_writes_playable_videos_a_dataset_that_replays_and_plots(t
 def test_deaths_end_episodes_and_are_recorded(tmp_path, monkeypatch):
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
     run = Run.start(CONFIG, STARVING, population=1, seed=1)
-    run.live(30)
+    run.train(30)
     brains = jax.device_get(run.population.states)
     recording = live_episodes(run, 2, tmp_path / "videos", seed=5, frame_every=4)
     assert run.record.steps == 30 and all(
