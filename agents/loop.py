@@ -303,10 +303,10 @@ class Run:
                 for i in range(n)]
 
     def exam(self, worlds: gym.vector.VectorEnv, seed: int, *, context: int | None = None) -> list[dict]:
-        """Copies of the brains as they are now, frozen, each live one fresh life in `worlds` (as `evaluate` with
-        `learn=False`; step keys from `jax.random.key(seed)`). `worlds` may hold k worlds per agent: agent i's k
-        copies live in worlds i * k ... i * k + k - 1, the order of the lives returned. The run is left exactly as
-        it was: brains, worlds, record, observation and key."""
+        """Frozen copies of the brains as they are now each live one fresh life in `worlds` (as in `evaluate` with
+        `learn=False`; step keys from `jax.random.key(seed)`), k copies per agent where `worlds` holds k worlds per
+        agent: agent i's in worlds i * k ... i * k + k - 1, the order of the lives returned. The run is left
+        exactly as it was: brains, worlds, record, observation and key."""
         members = self.envs.num_envs
         copies, rest = divmod(worlds.num_envs, members)
         if rest or not copies:
