@@ -38,7 +38,7 @@ import itertools
 import time
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import gymnasium as gym
 import imageio
@@ -127,7 +127,9 @@ class EpisodeRecorder(gym.Wrapper):
     the scenes that become frames: of the first observation, of every `frame_every`-th and of the last.
 
     Scenes wait in `scenes` (by observation index) for what the agent computes on their observation, which
-    comes one env step later; every other step renders nothing.
+    comes one env step later; every other step renders nothing. With `expectation` (set by the recording: the
+    readings the agent expects along the plan it follows, called as a scene is rendered), a world that can
+    (`expected_path`, `show_path`: the mortal worlds) draws the path the agent expects to take into the scene.
     """
 
     def __init__(self, env: gym.Env, frame_every: int):
@@ -138,6 +140,7 @@ class EpisodeRecorder(gym.Wrapper):
         self.armed = False
         self.episode: Episode | None = None
         self.scenes: dict[int, np.ndarray] = {}
+        self.expectation: Callable[[], np.ndarray] | None = None
 
     def arm(self) -> None:
         """The next reset begins the episode to record."""
@@ -162,6 +165,9 @@ class EpisodeRecorder(gym.Wrapper):
             episode.truncations.append(bool(truncated))
             episode.env_infos.append(info)
             if len(episode) % self.frame_every == 0 or terminated or truncated:
+                if self.expectation is not None:
+                    world = self.env.unwrapped
+                    world.show_path(world.expected_path(self.expectation()))
                 self.scenes[len(episode)] = self.env.render()
         return obs, reward, terminated, truncated, info
 
@@ -325,6 +331,10 @@ def _record(run: Run, episodes: int, max_steps: int | None, seed: int, frame_eve
         agent = Run(run.config, run.world, run.seed, population, worlds, run.key,
                     Record(steps=run.record.steps), body=run.body, settings=run.settings)  # selection goes on from the run's step count
         recorders = worlds.envs
+        expected = _expected_observations(population)
+        if expected is not None and hasattr(recorders[0].unwrapped, "expected_path"):
+            for i, recorder in enumerate(recorders):
+                recorder.expectation = functools.partial(expected, i)
         physiology = recorders[0].get_wrapper_attr("physiology")
         channel_names = run.population.agent.motor.names
         for recorder in recorders:
@@ -341,6 +351,20 @@ def _record(run: Run, episodes: int, max_steps: int | None, seed: int, frame_eve
             raise RuntimeError(f"episode seeded {episode.seed} did not end within {limit} steps: "
                                "the time limit is not in force")
     return Recording(lived, recorders[0].env, physiology, channel_names, run.config.describe(), *timing)
+
+
+def _expected_observations(population: Population) -> Callable[[int], np.ndarray] | None:
+    """Member i's expected readings along the plan it follows (`ModelAgent.expected_observations`), or None for
+    a brain with no plan to roll out or a perception that cannot decode its latents (no path is drawn then)."""
+    agent = population.agent
+    if not hasattr(agent, "expected_observations"):
+        return None
+    expected = jax.jit(lambda states, i: agent.expected_observations(jax.tree.map(lambda leaf: leaf[i], states)))
+    try:
+        jax.eval_shape(expected, population.states, 0)
+    except NotImplementedError:
+        return None
+    return lambda i: np.asarray(expected(population.states, i))
 
 
 def _live(agent: Run, recorders: list[EpisodeRecorder], sinks: list, overlay: Overlay, limit: int,

@@ -18,7 +18,14 @@ from tensorboardX import SummaryWriter
 from tensorboardX.proto.event_pb2 import Event
 
 from agents import checkpoint
-from agents.config import AgentConfig, ArgmaxConfig, IdentityConfig, NoMemoryConfig, RandomPlannerConfig
+from agents.config import (
+    AgentConfig,
+    ArgmaxConfig,
+    IdentityConfig,
+    ModelBasedConfig,
+    NoMemoryConfig,
+    RandomPlannerConfig,
+)
 from agents.loop import Run, make_env
 from agents.motor import primitives_for
 from agents.overlay import LINE, Overlay
@@ -229,3 +236,67 @@ def test_tensorboard_events_hold_the_clip_and_the_figure(trained, tmp_path):
     assert len(gif) == len(frames) and gif.shape[1:3] == frames.shape[1:3]
     figure = iio.imread(values["agent/internal_state"][1].image.encoded_image_string, extension=".png")
     assert figure.ndim == 3 and figure.shape[0] > 300
+
+
+def yellow(scene: np.ndarray) -> np.ndarray:
+    """Where a scene shows the expected path's colour (no item, wall or floor of the arena has it)."""
+    return (scene[..., 0] > 200) & (scene[..., 1] > 170) & (scene[..., 2] < 90)
+
+
+def test_expected_path_integrates_the_expected_velocity_readings_from_the_body():
+    env = gym.make("mortal/Forager-v0")
+    env.reset(seed=0)
+    world = env.unwrapped
+    x, y, yaw = world.data.qpos[:3]
+    readings = np.zeros((8, env.observation_space["extero"].shape[0]))
+    still = world.expected_path(readings)
+    assert still.shape == (9, 2) and np.allclose(still, [x, y])
+    readings[:, world.sensor_slices()["velocity"]] = [1.0, 0.0, 0.0]  # straight ahead at 1 m/s
+    ahead = world.expected_path(readings)
+    assert np.allclose(ahead[-1], [x + 8 * world.dt * np.cos(yaw), y + 8 * world.dt * np.sin(yaw)])
+    readings[:, world.sensor_slices()["velocity"]] = [1.0, 0.0, np.pi / (8 * world.dt)]  # half a turn on the way
+    arc = world.expected_path(readings)
+    assert np.linalg.norm(np.diff(arc, axis=0), axis=1) == pytest.approx(np.full(8, world.dt))
+    heading = np.arctan2(*np.diff(arc[-2:], axis=0)[0][::-1])
+    assert np.cos(heading - yaw) < -0.9, "after half a turn the body heads back"
+    env.close()
+
+
+def test_a_shown_path_is_drawn_into_the_next_frame_only():
+    env = gym.make("mortal/Forager-v0", render_mode="rgb_array", width=SCENE_SIZE, height=SCENE_SIZE)
+    env.reset(seed=0)
+    world = env.unwrapped
+    plain = env.render()
+    x, y = world.data.qpos[:2]
+    towards_centre = np.linspace([x, y], [0.0, 0.0], 12)
+    world.show_path(towards_centre)
+    shown, after = env.render(), env.render()
+    assert not yellow(plain).any() and np.array_equal(after, plain)
+    rows, columns = np.nonzero(yellow(shown))
+    assert len(rows) > 30
+    # the arena (half-width 3 m) fills the middle of the top-down view: the path's pixels lie between body and centre
+    scale = SCENE_SIZE / (2 * 3.4 * world.arena_half_width * np.tan(np.radians(45 / 2)))
+    centre = SCENE_SIZE / 2
+    along = np.stack([centre + x * scale, centre - y * scale])
+    assert min(along[0], centre) - 6 <= columns.mean() <= max(along[0], centre) + 6
+    assert min(along[1], centre) - 6 <= rows.mean() <= max(along[1], centre) + 6
+    env.close()
+
+
+def test_recording_a_model_based_brain_draws_the_path_it_expects(tmp_path, monkeypatch):
+    config = AgentConfig(perception=IdentityConfig(), planner=ModelBasedConfig(candidates=8, horizon=6, hidden=(8,)),
+                         motor="raw")
+    run = Run.start(config, "mortal/Forager-v0", population=1, seed=0)
+    run.train(20)
+    shown = []
+    monkeypatch.setattr(type(run.envs.envs[0].unwrapped), "show_path", lambda world, points: shown.append(
+        (np.asarray(world.data.qpos[:2]).copy(), points)))
+    recording = live_episodes(run, 1, tmp_path, max_steps=12, frame_every=4)
+    assert recording.episodes[0].frames == 4  # observations 0, 4, 8 and 12
+    assert len(shown) == 3, "every frame after the first (the plan is made on its observation) shows the path"
+    for body, points in shown:
+        assert points.shape == (7, 2) and np.allclose(points[0], body), "the path starts where the body is"
+    discrete = Run.start(CONFIG, "mortal/Forager-v0", population=1, seed=0)
+    shown.clear()
+    live_episodes(discrete, 1, tmp_path / "discrete", max_steps=8, frame_every=4)
+    assert shown == [], "a brain with no plan to roll out draws no path"

@@ -13,7 +13,7 @@ from agents import checkpoint, loop
 
 ROOT = Path(__file__).resolve().parents[1]
 BRAIN = ["perception:identity", "memory:none", "planner:random", "gate:argmax", "--plan-every", "5", "--levels", "5",
-         "--situations", "4"]  # a small brain that builds and compiles fast
+         "--situations.units", "4"]  # a small brain that builds and compiles fast
 
 
 def train(monkeypatch, *argv: str) -> None:
