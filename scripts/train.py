@@ -175,7 +175,8 @@ if __name__ == "__main__":
     trace, lives_logged = [], len(run.record.lives)
     sums = {"drive": 0.0, "free_energy": 0.0, "familiarity": 0.0, "n": 0}
     counts = np.zeros(len(channels))
-    progress = tqdm(total=args.steps, desc=f"{run.world} x{run.envs.num_envs}", unit="step", mininterval=2)
+    progress = tqdm(total=args.steps, desc=f"{run.world} x{run.envs.num_envs}", unit="step", mininterval=2,
+                    disable=None)
 
     def on_step(t, info, record, obs):
         global lives_logged

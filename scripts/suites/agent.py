@@ -14,7 +14,6 @@ import time
 
 import jax
 import numpy as np
-from tqdm import tqdm
 
 from agents.config import (
     ActiveInferenceConfig,
@@ -26,7 +25,7 @@ from agents.config import (
     SoftmaxConfig,
 )
 from agents.loop import Run, make_vector_env, observation
-from suites._report import print_table
+from suites._report import print_table, progress
 
 FORAGER = "mortal/Forager-v0"
 
@@ -120,7 +119,7 @@ def cartpole(steps: int, episodes: int, seed: int, population: int = 4) -> float
 def bench(repeats: int = 200, seed: int = 0) -> dict:
     """Brain steps/s alone and with the world at population 1 and 64; the vmapped brain against MuJoCo."""
     rows, figures = [], {}
-    for population in (1, 64):
+    for population in progress((1, 64), desc="timing populations 1 and 64", unit="population"):
         envs = make_vector_env(FORAGER, population, seed)
         run = Run.start(AgentConfig(), FORAGER, population, seed)
         obs, _ = envs.reset(seed=seed)
@@ -146,7 +145,7 @@ def bench(repeats: int = 200, seed: int = 0) -> dict:
 @contextlib.contextmanager
 def _progress(total: int, desc: str):
     """An `on_step` that moves a progress bar over `total` steps, with the deaths so far (silent off a terminal)."""
-    with tqdm(total=total, desc=desc, unit="step", mininterval=2, disable=None) as bar:
+    with progress(total=total, desc=desc, unit="step") as bar:
         def on_step(t, info, record, obs):
             bar.update(1)
             if t % 1000 == 0:

@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from agents.config import default_config
 from agents.loop import Run, make_vector_env, observation
-from suites._report import print_table
+from suites._report import print_table, progress
 
 TARGETS = {  # task: (threshold, budget): the budgets at which tuned DQN, PPO or SAC reach these returns
     "CartPole-v1": (475.0, 50_000),
@@ -40,7 +40,7 @@ def mortal(task: str, seeds: int, budget: int, eval_every: int, eval_episodes: i
     """The default brain on `task`: its test curve per seed and its final test returns."""
     run = Run.start(default_config(task), task, population=seeds, seed=0)
     curve, start = [], time.perf_counter()
-    for step in tqdm(range(eval_every, budget + 1, eval_every), desc=f"mortal {task}", unit="test", disable=None):
+    for step in progress(range(eval_every, budget + 1, eval_every), desc=f"mortal {task}", unit="test"):
         run.train(eval_every)
         episodes = final_episodes if step == budget else eval_episodes
         returns = frozen_returns(run, task, episodes, test_seed)
@@ -137,7 +137,7 @@ def bench(repeats: int = 50, ppo_steps: int = 5_000, seed: int = 0) -> dict:
     from baselines_control import train_and_test
 
     figures, rows = {}, []
-    for task in ("CartPole-v1", "Pendulum-v1"):
+    for task in progress(("CartPole-v1", "Pendulum-v1"), desc="timing", unit="task"):
         entry = {}
         for population in (1, 64):
             run = Run.start(default_config(task), task, population, seed)

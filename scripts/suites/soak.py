@@ -13,7 +13,7 @@ import numpy as np
 
 from agents.config import AgentConfig
 from agents.loop import Run
-from suites._report import print_table
+from suites._report import print_table, progress
 
 FORAGER = "mortal/Forager-v0"
 MARKS = (0.1, 0.5, 1.0)  # where resident memory is reported
@@ -38,9 +38,15 @@ def bench(steps: int = 1_000_000, population: int = 8, warmup: int = 200, seed: 
     tenth = max(per_agent // 10, 1)
     rows, rss, speed = [], {}, {}
     lived = 0
+    bar = progress(total=per_agent * population, desc="soak", unit="env step")
+
+    def counted(t, info, record, obs):
+        count(t, info, record, obs)
+        bar.update(population)
+
     while lived < per_agent:
         piece = min(tenth, per_agent - lived)
-        seconds = _timed(run, piece, count)
+        seconds = _timed(run, piece, counted)
         lived += piece
         fraction = lived / per_agent
         if lived == piece:
@@ -53,7 +59,9 @@ def bench(steps: int = 1_000_000, population: int = 8, warmup: int = 200, seed: 
                 rows.append(dict(progress=f"{mark:.0%}", steps=lived * population, rss_mib=round(rss[mark], 1),
                                  steps_per_s=round(piece * population / seconds), nonfinite=nonfinite[0],
                                  lives_ended=len(run.record.lives)))
-                print("  " + ", ".join(f"{k} {v}" for k, v in rows[-1].items()), flush=True)
+                bar.set_postfix(rss_mib=rows[-1]["rss_mib"], nonfinite=nonfinite[0], refresh=False)
+                bar.write("  " + ", ".join(f"{k} {v}" for k, v in rows[-1].items()))
+    bar.close()
     run.envs.close()
     figures = dict(rss_growth=rss[1.0] / rss[0.1], steps_per_s_first=speed["first"], steps_per_s_last=speed["last"],
                    nonfinite=nonfinite[0], rss_mib_first=rss[0.1], rss_mib_last=rss[1.0], steps=per_agent * population)
