@@ -17,6 +17,7 @@ A spec (TOML) names brain variants as slot overrides by registry name on a share
     memory = "none"
     [variants.small-pc]
     perception = { name = "pc", latent = 8, hidden = [32] }
+    worlds = ["mortal/Forager-v0"]   # optional: this variant runs on these of the spec's worlds only
 
 A trial trains `episodes` newborn agents for `steps` env steps each, then gives each a fresh life (its brain
 keeps what it learnt, and keeps learning) and records how long it survives, its mean drive and its return.
@@ -131,10 +132,15 @@ class SweepSpec:
     """cap on every life, learning or evaluation (None: the world's own time limit)"""
     retries: int = 2
     """how many times a crashed trial is run again before the sweep gives up on it"""
+    variant_worlds: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
+    """the worlds a variant runs on, where it names some (default: every world of the spec)"""
+
+    def worlds_of(self, variant: str) -> tuple[str, ...]:
+        return self.variant_worlds.get(variant, self.worlds)
 
     def trials(self) -> list[Trial]:
         return [Trial(name, config, world, seed, self.steps, self.episodes, self.horizon)
-                for name, config in self.variants.items() for world in self.worlds for seed in self.seeds]
+                for name, config in self.variants.items() for world in self.worlds_of(name) for seed in self.seeds]
 
 
 # -- the spec file ---------------------------------------------------------------------------------
@@ -176,15 +182,35 @@ def parse_spec(data: dict, default_name: str = "sweep") -> SweepSpec:
         raise SpecError(f"field 'name' may hold only letters, digits, '_', '-' and '.' (it names the folder), "
                         f"got {name!r}")
     base = data.get("agent", {})
-    variants = {}
+    variants, variant_worlds = {}, {}
     for label, overrides in non_empty(data, "variants").items():
         if not re.fullmatch(r"[\w.-]+", label):
             raise SpecError(f"variant name {label!r} may hold only letters, digits, '_', '-' and '.'")
         if not is_a(overrides, dict):
             raise SpecError(f"field 'variants.{label}' must be a table of slot overrides, got {overrides!r}")
-        variants[label] = agent_config(base, overrides, f"variants.{label}")
+        if "worlds" in overrides:
+            variant_worlds[label] = _variant_worlds(overrides["worlds"], worlds, label)
+        slots = {key: value for key, value in overrides.items() if key != "worlds"}
+        variants[label] = agent_config(base, slots, f"variants.{label}")
+    reference = next(iter(variants))
+    if reference in variant_worlds:
+        raise SpecError(f"field 'variants.{reference}.worlds': the first variant is the reference every other is "
+                        "compared with, so it runs on every world of the spec")
     return SweepSpec(name, variants, worlds, tuple(seeds), data["steps"],
-                     data.get("episodes", 1), data.get("horizon"), data.get("retries", 2))
+                     data.get("episodes", 1), data.get("horizon"), data.get("retries", 2), variant_worlds)
+
+
+def _variant_worlds(value, worlds: tuple[str, ...], label: str) -> tuple[str, ...]:
+    """A variant's `worlds`: a non-empty list of the spec's own worlds."""
+    where = f"variants.{label}.worlds"
+    if not (is_a(value, list) and value):
+        raise SpecError(f"field {where!r} must be a non-empty list of the spec's worlds, got {value!r}")
+    chosen = tuple(world_id(world, f"{where}[{i}]") for i, world in enumerate(value))
+    for world in chosen:
+        if world not in worlds:
+            raise SpecError(f"field {where!r} names {world!r}, which is not among the spec's worlds "
+                            f"({', '.join(worlds)}): the reference must run there too")
+    return chosen
 
 
 # -- one trial -------------------------------------------------------------------------------------
@@ -381,8 +407,8 @@ def run_sweep(spec: SweepSpec, folder: str | Path, executor: str = "ray", addres
     finished = log.finished()
     todo = [trial for trial in trials if trial.key not in finished]
     log.expected = len(todo)
-    print(f"sweep {spec.name!r}: {len(trials)} trials ({len(spec.variants)} variants x {len(spec.worlds)} worlds "
-          f"x {len(spec.seeds)} seeds), {len(trials) - len(todo)} already finished in {log.folder}; "
+    print(f"sweep {spec.name!r}: {len(trials)} trials ({len(spec.variants)} variants on up to {len(spec.worlds)} "
+          f"worlds x {len(spec.seeds)} seeds), {len(trials) - len(todo)} already finished in {log.folder}; "
           f"each: {spec.episodes} agent(s) learn {spec.steps} steps, then one evaluation life each "
           f"(lives capped at {spec.horizon or 'the world limit'} steps)", flush=True)
     with tqdm(total=len(todo), desc=f"sweep {spec.name}", unit="trial", disable=None) as log.progress:
@@ -412,7 +438,7 @@ def summarise(rows: list[dict], spec: SweepSpec) -> list[dict]:
                  for world in spec.worlds}
     summary = []
     for name in spec.variants:
-        for world in spec.worlds:
+        for world in spec.worlds_of(name):
             baseline = baselines[world]
             cell = [row for row in rows if row["variant"] == name and row["world"] == world]
             if not cell:

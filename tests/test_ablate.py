@@ -276,3 +276,64 @@ def test_specs_of_the_wrong_shape_are_errors_naming_the_field(tmp_path):
     with pytest.raises(SpecError, match="field 'seeds\\[0\\]' must be a non-negative integer"):
         parse_spec({**least, "seeds": [-1], "variants": {"full": {}}})
     assert parse_spec({**least, "variants": {"full": {}}}).name == "sweep"
+
+
+PER_WORLD = TINY.replace('worlds = ["mortal/Forager-v0"]', 'worlds = ["mortal/Forager-v0", "mortal/FoodOnly-v0"]') \
+                .replace('planner = "random"', 'planner = "random"\nworlds = ["mortal/FoodOnly-v0"]')
+
+
+def test_a_variant_may_run_on_some_of_the_worlds_and_is_compared_there(tmp_path):
+    spec = load_spec(spec_file(tmp_path, PER_WORLD))
+    assert spec.worlds_of("aif") == ("mortal/Forager-v0", "mortal/FoodOnly-v0")
+    assert spec.worlds_of("random") == ("mortal/FoodOnly-v0",)
+    assert isinstance(spec.variants["random"].planner, RandomPlannerConfig)
+    assert [(t.variant, t.world, t.seed) for t in spec.trials()] == [
+        ("aif", "mortal/Forager-v0", 0), ("aif", "mortal/Forager-v0", 1),
+        ("aif", "mortal/FoodOnly-v0", 0), ("aif", "mortal/FoodOnly-v0", 1),
+        ("random", "mortal/FoodOnly-v0", 0), ("random", "mortal/FoodOnly-v0", 1)]
+    rows = [dict(variant=t.variant, world=t.world, seed=t.seed, drive=0.1 + 0.2 * (t.variant == "random"),
+                 survival_steps=100.0 * (t.seed + 1) + 50 * (t.world == "mortal/Forager-v0"), **{"return": 1.0})
+            for t in spec.trials()]
+    summary = summarise(rows, spec)
+    assert [(e["variant"], e["world"]) for e in summary] == [
+        ("aif", "mortal/Forager-v0"), ("aif", "mortal/FoodOnly-v0"), ("random", "mortal/FoodOnly-v0")]
+    assert summary[-1]["paired_seeds"] == 2 and summary[-1]["drive_diff_mean"] == pytest.approx(0.2)
+    assert summary[-1]["survival_steps_diff_mean"] == 0.0, "paired with the reference on its own world"
+
+
+@pytest.mark.parametrize("edit, error", [
+    (('worlds = ["mortal/FoodOnly-v0"]', 'worlds = ["mortal/ThermalForager-v0"]'),
+     "'variants.random.worlds' names 'mortal/ThermalForager-v0', which is not among the spec's worlds"),
+    (('worlds = ["mortal/FoodOnly-v0"]', 'worlds = []'), "'variants.random.worlds' must be a non-empty list"),
+    (('worlds = ["mortal/FoodOnly-v0"]', 'worlds = ["Nowhere-v9"]'), "'variants.random.worlds\\[0\\]'"),
+    (("[variants.aif]", '[variants.aif]\nworlds = ["mortal/FoodOnly-v0"]'),
+     "'variants.aif.worlds': the first variant is the reference"),
+])
+def test_bad_variant_worlds_are_named(tmp_path, edit, error):
+    with pytest.raises(SpecError, match=error):
+        load_spec(spec_file(tmp_path, PER_WORLD.replace(*edit)))
+
+
+def test_the_modules_sweep_removes_each_module_on_its_world_and_reports_one_figure_each():
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from suites import modules
+
+    spec = load_spec(ROOT / "scripts" / "sweeps" / "modules.toml")
+    reference, *ablated = spec.variants
+    assert reference == "full" and spec.worlds_of("full") == spec.worlds and len(spec.seeds) >= 5
+    worlds = {variant: spec.worlds_of(variant) for variant in ablated}
+    assert worlds == {"no-memory": ("mortal/Oasis-v0",), "no-gate": ("mortal/Seasons-v0",),
+                      "no-perception": ("mortal/VisualForager-v0",), "random-perception": ("mortal/VisualForager-v0",),
+                      "no-planner": ("mortal/Forager-v0",)}
+    assert set(modules.FIGURES) == set(ablated)
+    rows = [dict(variant=t.variant, world=t.world, seed=t.seed, survival_steps=1000.0 + 10 * t.seed
+                 - 300 * (t.variant != "full"), drive=0.2 + 0.1 * (t.variant != "full") + 0.01 * t.seed,
+                 **{"return": 0.0}) for t in spec.trials()]
+    figures = modules.compare(summarise(rows, spec), reference)
+    assert set(figures) == set(ablated)
+    memory = figures["no-memory"]
+    assert memory["world"] == "mortal/Oasis-v0" and memory["figure"] == "survival_steps"
+    assert memory["full"] == pytest.approx(1020.0) and memory["ablated"] == pytest.approx(720.0)
+    assert memory["diff_ci95"] == pytest.approx([300.0, 300.0])
+    assert figures["no-gate"]["figure"] == "drive" and figures["no-gate"]["diff_ci95"] == pytest.approx([0.1, 0.1])
+    json.dumps(figures)  # the suite's last line

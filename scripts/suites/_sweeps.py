@@ -1,0 +1,39 @@
+"""What the sweep suites share: a spec file run on Ray (or serially) with its budget overridden for smaller runs,
+and intervals written for tables and JSON."""
+
+import dataclasses
+import math
+from pathlib import Path
+
+import jax
+
+from agents.sweep import SweepSpec, load_spec, run_sweep
+
+SWEEPS = Path(__file__).resolve().parents[1] / "sweeps"
+
+
+def run(spec_file: Path, out: str, *, steps: int | None, horizon: int | None, seeds: int | None, executor: str,
+        address: str | None, cpus: int | None) -> tuple[SweepSpec, list[dict]]:
+    """Runs the sweep in `spec_file` (its unfinished trials) into `out`; `steps`, `horizon` and `seeds` (the first
+    n of the spec's) override the spec. Returns the spec as run and its summary rows (variant x world)."""
+    spec = load_spec(spec_file)
+    overrides = {"steps": steps, "horizon": horizon, "seeds": seeds and spec.seeds[:seeds]}
+    spec = dataclasses.replace(spec, **{k: v for k, v in overrides.items() if v is not None})
+    if not jax.config.jax_compilation_cache_dir:
+        jax.config.update("jax_compilation_cache_dir", "runs/.jax_cache")
+    print(f"{spec.name} (long): {len(spec.trials())} trials of {len(spec.variants)} variants x {len(spec.seeds)} "
+          f"seeds on {', '.join(spec.worlds)}; each agent learns {spec.steps} env steps, then one evaluation life "
+          f"capped at {spec.horizon} steps", flush=True)
+    return spec, run_sweep(spec, out, executor, address=address, num_cpus=cpus)
+
+
+def plain(bounds):
+    """An interval for JSON: None where there is none."""
+    return None if bounds is None else [None if math.isnan(x) else x for x in bounds]
+
+
+def interval(bounds, style: str) -> str:
+    """An interval for a table: "(reference)" where there is none, "n/a" where it is undefined."""
+    if bounds is None:
+        return "(reference)"
+    return "n/a" if math.isnan(bounds[0]) else f"[{style.format(bounds[0])}, {style.format(bounds[1])}]"

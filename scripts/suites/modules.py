@@ -1,0 +1,69 @@
+"""Modules: each brain module removed on the world that needs it (evaluate, long: hours on 2 CPU cores).
+
+The sweep in scripts/sweeps/modules.toml, in one Ray run: the full default brain on every world, and beside it,
+on the same seeds, memory removed on mortal/Oasis-v0, the gate (basal ganglia -> argmax) on mortal/Seasons-v0,
+perception (-> identity and -> a random projection) on mortal/VisualForager-v0 and the planner (-> random) on
+mortal/Forager-v0. Every trial's agent learns for the spec's step budget, then lives one fresh evaluation life
+(still learning). Each variant is judged by one figure (`FIGURES`) that the horizon does not cap for the full
+brain: survival where the world is hard enough that lives end before it, mean drive elsewhere. The difference
+is paired by seed, signed so that a positive difference means the full brain does better, with its 95%
+bootstrap interval; a module matters on its world where that interval excludes zero. Results are kept in
+runs/sweep__modules/, so an interrupted run resumes where it stopped.
+"""
+
+from suites import _sweeps
+from suites._report import print_table
+
+FIGURES = {  # variant -> the sweep metric it is judged by (agents.sweep.METRICS)
+    "no-memory": "survival_steps",
+    "no-gate": "drive",
+    "no-perception": "drive",
+    "random-perception": "drive",
+    "no-planner": "survival_steps",
+}
+
+
+def evaluate(
+    steps: int | None = None,
+    horizon: int | None = None,
+    seeds: int | None = None,
+    executor: str = "ray",
+    address: str | None = None,
+    cpus: int | None = None,
+    out: str = "runs/sweep__modules",
+) -> dict:
+    """Long (hours on 2 CPU cores at the spec's budget): per ablated module, its world, its figure for the full
+    and the ablated brain, and the paired difference's 95% bootstrap interval. `steps`, `horizon` and `seeds`
+    (the first n of the spec's) override the spec for smaller runs."""
+    spec, summary = _sweeps.run(_sweeps.SWEEPS / "modules.toml", out, steps=steps, horizon=horizon, seeds=seeds,
+                                executor=executor, address=address, cpus=cpus)
+    figures = compare(summary, next(iter(spec.variants)))
+    print_table([dict(variant=variant, world=row["world"], figure=row["figure"], full=row["full"],
+                      ablated=row["ablated"], full_better=_sweeps.interval(row["diff_ci95"], "{:.3g}"),
+                      verdict=_verdict(row["diff_ci95"]))
+                 for variant, row in figures.items()],
+                f"each module removed on its world after {spec.steps} learning steps (horizon {spec.horizon}; "
+                f"{len(spec.seeds)} seeds; full_better: the paired difference, positive where the full brain does "
+                f"better, 95% bootstrap interval); every variant x world in {out}/summary.md")
+    return figures
+
+
+def compare(summary: list[dict], reference: str) -> dict:
+    """Per ablated variant: {"world", "figure", "full", "ablated", "diff_ci95"} from the sweep's summary rows."""
+    full = {row["world"]: row for row in summary if row["variant"] == reference}
+    figures = {}
+    for row in summary:
+        if row["variant"] == reference:
+            continue
+        metric = FIGURES[row["variant"]]
+        figures[row["variant"]] = {"world": row["world"], "figure": metric,
+                                   "full": full[row["world"]][f"{metric}_mean"], "ablated": row[f"{metric}_mean"],
+                                   "diff_ci95": _sweeps.plain(row[f"{metric}_diff_ci95"])}
+    return figures
+
+
+def _verdict(bounds) -> str:
+    """What the paired interval shows: the brain does worse without the module, better, or neither."""
+    if bounds is None or None in bounds:
+        return "not shown"
+    return "worse without it" if bounds[0] > 0 else "better without it" if bounds[1] < 0 else "not shown"
