@@ -13,8 +13,9 @@ Each step, in order (each phase a small pure method of `Agent` with a typed outp
     feel       interoception: the drive D(h), the outcome of the last tick's channel (the drive's fall, or the
                task's reward with homeostasis off), the internal variables' levels and the reward's level
     plan       at a planning tick (every `plan_every` steps of a life, and at its end): the planner (pymdp)
-               updates its beliefs over its hidden states from the tick's observations and scores each channel
-               by expected free energy
+               updates its beliefs over its hidden states from the tick's observations, named after the factors
+               of its generative model (`generative_model`: the internal variables, "situation", "reward"),
+               and scores each channel by expected free energy
     select     at a tick: the gate picks a channel from saliences = q(channel) + episodic value + habit (a
                teacher's demonstration, a channel cued in the observation, overrides it); between ticks the
                channel is held
@@ -43,6 +44,7 @@ from agents.interoception import Interoception
 from agents.motor import primitives_for
 from brain.base import (AbstractGate, AbstractMemory, AbstractPerception, AbstractPlanner, AbstractSituations,
                         Percept, Plan, Recollection, finite_or_zero, non_finite)
+from brain.planner import Factor, GenerativeModel
 
 
 class Observation(NamedTuple):
@@ -107,7 +109,7 @@ class Felt(NamedTuple):
 
     drive: Float[Array, ""]
     outcome: Float[Array, ""]  # what the last tick's channel brought: the drive's fall, or the task's reward
-    levels: Int[Array, " variables"]  # each internal variable's level
+    levels: dict[str, Int[Array, ""]]  # each internal variable's level, by its name
     reward_level: Int[Array, ""]  # the task's reward since the last tick (`reward_level`)
 
 
@@ -133,16 +135,19 @@ class Experience(NamedTuple):
     sensed: Sensed
     recalled: Recollection
     felt: Felt
-    observation: list[Int[Array, ""]]  # what the planner observed (at a tick)
+    observation: list[Int[Array, ""]]  # what the planner observed (at a tick), one outcome per factor
     planned: Planned
     choice: Choice
     tick: Bool[Array, ""]  # this step was a planning tick
 
 
 class Agent(eqx.Module):
-    """The fixed part of an agent: its configuration, interoception and motor reflexes."""
+    """The fixed part of an agent: its configuration, interoception, the planner's generative model (`model`)
+    and motor reflexes."""
 
     interoception: Interoception
+    model: GenerativeModel
+    variables: tuple[str, ...] = eqx.field(static=True)  # the internal variables' names
     config: AgentConfig = eqx.field(static=True)
     motor: object = eqx.field(static=True)
     num_channels: int = eqx.field(static=True)
@@ -197,7 +202,8 @@ class Agent(eqx.Module):
         """Interoception: the drive, the outcome since the last tick, and the levels the planner observes."""
         drive = self.interoception.drive(obs.intero)
         outcome = state.tick_drive - drive if self.config.homeostasis == "on" else life.reward
-        return Felt(drive, outcome, self.interoception.level(obs.intero), self.reward_level(life.reward))
+        levels = dict(zip(self.variables, self.interoception.level(obs.intero)))
+        return Felt(drive, outcome, levels, self.reward_level(life.reward))
 
     def reward_level(self, reward: Float[Array, ""]) -> Int[Array, ""]:
         """The level of `reward` among `reward_levels` = 2k + 1: k + sign(r) ceil(k min(|r|, 1)), so k is zero
@@ -206,8 +212,8 @@ class Agent(eqx.Module):
         return (k + jnp.sign(reward) * jnp.ceil(k * jnp.minimum(jnp.abs(reward), 1.0))).astype(jnp.int32)
 
     def observation(self, sensed: Sensed, felt: Felt) -> list[Int[Array, ""]]:
-        """What the planner observes at a tick, one outcome per factor of its generative model."""
-        return [*felt.levels, sensed.situation, felt.reward_level]
+        """What the planner observes at a tick, by name (see `generative_model`), in its factors' order."""
+        return self.model.observe({**felt.levels, "situation": sensed.situation, "reward": felt.reward_level})
 
     def plan(self, brain: Brain, life: Life, observation, *, key: PRNGKeyArray) -> Planned:
         """The planner updates its beliefs from `observation` and scores each channel."""
@@ -310,9 +316,8 @@ class Agent(eqx.Module):
 
     def _regrow(self, brain: Brain, latent: Float[Array, " latent"], min_wins: float = 0.01) -> Brain:
         """The idle situation unit (if any) re-seeded at `latent`; the planner forgets what it learnt of the unit
-        it replaces (its situation factor comes after one factor per internal variable)."""
-        situation_factor = self.interoception.set_point.shape[0]
-        planner = brain.planner.forget_state(situation_factor, brain.situations.idle(min_wins))
+        it replaces."""
+        planner = brain.planner.forget_state(self.model.index("situation"), brain.situations.idle(min_wins))
         situations = brain.situations.regrow(latent, min_wins)
         return eqx.tree_at(lambda b: (b.planner, b.situations), brain, (planner, situations))
 
@@ -344,23 +349,11 @@ def build_agent(config: AgentConfig, env: gym.Env, *, key: PRNGKeyArray) -> tupl
     memory = config.memory.build(perception.latent_size, num_channels, key=k_memory)
     situations = config.situations.build(perception.latent_size, key=k_situations)
     interoception = Interoception(physiology, config.levels)
-    homeostatic = config.homeostasis == "on"
-    num_variables = len(physiology.names)
-    level_preferences = interoception.preferences(config.preference_precision if homeostatic else 0.0)
-    death = jnp.zeros(situations.num_situations + 1).at[-1].set(-config.preference_precision)
-    reward_levels = config.reward_levels
-    reward_preference = (jnp.zeros(reward_levels) if homeostatic
-                         else jnp.linspace(-1, 1, reward_levels) * config.preference_precision)
-    planner = config.planner.build(
-        num_states=(*[config.levels] * num_variables, situations.num_situations + 1, reward_levels),
-        preferences=[*level_preferences, death, reward_preference],
-        ordinal=(*[True] * num_variables, False, True),
-        num_channels=num_channels,
-        key=k_planner,
-    )
+    model = generative_model(config, interoception, physiology.names, situations.num_situations)
+    planner = config.planner.build(model, num_channels, key=k_planner)
     gate = config.gate.build(num_channels, key=k_gate)
     brain = Brain(perception, memory, situations, planner, gate, jnp.zeros(num_channels))
-    agent = Agent(interoception, config, motor, num_channels)
+    agent = Agent(interoception, model, tuple(physiology.names), config, motor, num_channels)
     state = AgentState(
         brain=brain,
         perception=perception.init_state(),
@@ -375,6 +368,25 @@ def build_agent(config: AgentConfig, env: gym.Env, *, key: PRNGKeyArray) -> tupl
         done=jnp.array(False),
     )
     return agent, state
+
+
+def generative_model(config: AgentConfig, interoception: Interoception, variables, num_situations: int
+                     ) -> GenerativeModel:
+    """The discrete planner's model, factor by factor (each fed by the observation of its name):
+
+    - one per internal variable (`variables`), ordinal over its `levels`: C the drive's summand at each level
+      (`Interoception.preferences`; 0 with homeostasis off);
+    - "situation": the situation units and death, C = -beta at death;
+    - "reward", ordinal over `reward_levels` (`Agent.reward_level`): C rising linearly from -beta to beta with
+      homeostasis off, 0 with it on."""
+    beta, homeostatic = config.preference_precision, config.homeostasis == "on"
+    levels = interoception.preferences(beta if homeostatic else 0.0)
+    reward = jnp.zeros(config.reward_levels) if homeostatic else jnp.linspace(-1, 1, config.reward_levels) * beta
+    return GenerativeModel((
+        *(Factor(name, config.levels, preference=c, ordinal=True) for name, c in zip(variables, levels)),
+        Factor("situation", num_situations + 1, preference=jnp.zeros(num_situations + 1).at[-1].set(-beta)),
+        Factor("reward", config.reward_levels, preference=reward, ordinal=True),
+    ))
 
 
 def _where(condition, on_true, on_false):

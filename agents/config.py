@@ -18,7 +18,7 @@ import tyro
 from brain.ablations import ArgmaxGate, IdentityPerception, NoMemory, RandomPlanner, RandomProjection, SoftmaxGate
 from brain.basal_ganglia import BasalGanglia
 from brain.pc_perception import PCPerception
-from brain.planner import ActiveInferencePlanner
+from brain.planner import ActiveInferencePlanner, GenerativeModel
 from brain.sdr_encoding import WinnersTakeAll
 from brain.sdr_memory import SparseyMemory
 from brain.situations import Situations
@@ -110,15 +110,13 @@ class ActiveInferenceConfig:
     novelty: bool = False
     """add the parameter-information (novelty) term to the expected free energy"""
 
-    def build(self, num_states, preferences, ordinal, num_channels: int, *, key):
+    def build(self, model: GenerativeModel, num_channels: int, *, key):
         if num_channels**self.policy_len > MAX_POLICIES:
             raise ConfigError(f"ActiveInferenceConfig.policy_len={self.policy_len} gives {num_channels}**"
                               f"{self.policy_len} policies over {num_channels} channels, more than the "
                               f"{MAX_POLICIES} the planner can score: lower policy_len")
-        return ActiveInferencePlanner(
-            num_states, preferences, num_channels, ordinal=ordinal, policy_len=self.policy_len, gamma=self.gamma,
-            novelty=self.novelty, lr=self.lr,
-        )
+        return ActiveInferencePlanner(model, num_channels, policy_len=self.policy_len, gamma=self.gamma,
+                                      novelty=self.novelty, lr=self.lr)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -173,7 +171,7 @@ class ModelBasedConfig:
 class RandomPlannerConfig:
     """No planning: random saliences each tick."""
 
-    def build(self, num_states, preferences, ordinal, num_channels: int, *, key):
+    def build(self, model: GenerativeModel, num_channels: int, *, key):
         return RandomPlanner(num_channels)
 
 

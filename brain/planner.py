@@ -1,17 +1,18 @@
 """Discrete active inference through pymdp 1.0: the planner slot.
 
-The generative model is factored: each hidden-state factor f (e.g. one internal variable's level, or the
-situation the agent is in) has its own observation modality, `A_f = p(o_f | s_f)`, and its own
-transitions under the chosen channel, `B_f = p(s_f' | s_f, u)`. Both are Dirichlet-distributed and learned
+The generative model is factored, and laid out by name (`GenerativeModel`, a tuple of `Factor`s): each
+hidden-state factor f (e.g. one internal variable's level, or the situation the agent is in) has its own
+observation modality, `A_f = p(o_f | s_f)`, fed by the observation of its name, and its own transitions
+under the chosen channel, `B_f = p(s_f' | s_f, u)`. Both are Dirichlet-distributed and learned
 online from experience (`pA`, `pB`; pymdp's `infer_parameters`). For an ordinal factor (the levels of one
 quantity, e.g. an internal variable) a channel moves the level by the same amount wherever it starts, so
 its transition counts are kept per shift, `n_f[s' - s, u]`, and shared by every starting level:
 
     pB_f[s', s, u] = prior[s', s] + n_f[s' - s, u].
 
-Learning that "approach food raises food" at one level then holds at all of them. Preferences `C_f` (log-probabilities over
-o_f) come from outside: the homeostatic set-points, or a task's reward. Policies apply the same channel to
-every factor; each is scored by its expected free energy
+Learning that "approach food raises food" at one level then holds at all of them. Preferences `C_f`
+(log-probabilities over o_f) come with each factor: the homeostatic set-points, or a task's reward. Policies
+apply the same channel to every factor; each is scored by its expected free energy
 
     G(pi) = risk + ambiguity [- novelty] = KL[q(o | pi) || C] + E_q(s | pi) H[p(o | s)] [- parameter info gain],
 
@@ -24,10 +25,76 @@ import itertools
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import Array, Float, Int, PRNGKeyArray
 from pymdp.agent import Agent as PymdpAgent
 
 from brain.base import AbstractPlanner, Plan
+
+
+class Factor(eqx.Module):
+    """One hidden-state factor of the planner's generative model, observed through a modality of its own.
+
+        Factor("energy", 15, preference=c, ordinal=True)      # fed by the observation named "energy"
+    """
+
+    name: str = eqx.field(static=True)
+    size: int = eqx.field(static=True)  # its states, and the outcomes of its modality
+    preference: Float[Array, " size"]  # C: log-preferences over the outcomes
+    ordinal: bool = eqx.field(static=True, default=False)  # its states are levels of one quantity
+    observation: str | None = eqx.field(static=True, default=None)  # the observation that feeds it (None: `name`)
+
+    def __check_init__(self):
+        if self.size < 1:
+            raise ValueError(f"factor {self.name!r} needs at least 1 state, got {self.size}")
+        if jnp.shape(self.preference) != (self.size,):
+            raise ValueError(f"factor {self.name!r}: preference has shape {jnp.shape(self.preference)}, "
+                             f"expected ({self.size},)")
+
+    @property
+    def source(self) -> str:
+        """The name of the observation that feeds this factor."""
+        return self.name if self.observation is None else self.observation
+
+
+class GenerativeModel(eqx.Module):
+    """The planner's generative model laid out by name: its factors, in order. `index(name)` is a factor's
+    position; `observe({name: outcome})` orders a tick's observations for the planner."""
+
+    factors: tuple[Factor, ...]
+
+    def __check_init__(self):
+        if not self.factors:
+            raise ValueError("a generative model needs at least one factor")
+        for seen in ("name", "source"):
+            names = [getattr(f, seen) for f in self.factors]
+            twice = sorted({n for n in names if names.count(n) > 1})
+            if twice:
+                raise ValueError(f"factors share the {'observation' if seen == 'source' else 'name'} {twice[0]!r}")
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.factors)
+
+    @property
+    def num_states(self) -> tuple[int, ...]:
+        return tuple(f.size for f in self.factors)
+
+    def index(self, name: str) -> int:
+        """The position of factor `name`; an unknown name is an error listing the factors."""
+        if name not in self.names:
+            raise ValueError(f"no factor {name!r} in the generative model; factors: {', '.join(self.names)}")
+        return self.names.index(name)
+
+    def observe(self, observations: dict[str, Int[Array, ""]]) -> list[Int[Array, ""]]:
+        """`observations` by name -> one outcome per factor, in the factors' order. A missing observation, or
+        one that feeds no factor, is an error naming it."""
+        sources = [f.source for f in self.factors]
+        missing = [s for s in sources if s not in observations]
+        unused = [name for name in observations if name not in sources]
+        if missing or unused:
+            raise ValueError(f"the planner observes {', '.join(sources)}; missing: {', '.join(missing) or 'none'}, "
+                             f"feeding no factor: {', '.join(unused) or 'none'}")
+        return [observations[s] for s in sources]
 
 
 class PlannerState(eqx.Module):
@@ -50,11 +117,9 @@ class ActiveInferencePlanner(AbstractPlanner):
 
     def __init__(
         self,
-        num_states: tuple[int, ...],
-        preferences: list[Float[Array, " states"]],
+        generative: GenerativeModel,
         num_channels: int,
         *,
-        ordinal: tuple[bool, ...] | None = None,
         policy_len: int = 1,
         gamma: float = 8.0,
         persistence: float = 4.0,
@@ -63,28 +128,21 @@ class ActiveInferencePlanner(AbstractPlanner):
         lr: float = 1.0,
     ):
         """
-        - `num_states`: states per factor; factor f is observed through a modality with as many outcomes.
-        - `preferences`: `C_f`, log-preferences over each modality's outcomes.
-        - `ordinal`: per factor, whether its states are levels of one quantity (an internal variable):
-          then the prior expects small steps, `pB(s' | s) ∝ persistence [s' = s] + exp(-|s' - s|)`;
-          otherwise any state may follow, `persistence [s' = s] + 1`. Either way an untried channel is
-          expected mostly to change nothing, and the parameter-information term makes trying it attractive.
+        - `generative`: the factors (`GenerativeModel`); factor f is observed through a modality with as many outcomes
+          as it has states, its preferences `C_f` its `preference`.
+        - An ordinal factor's states are levels of one quantity (an internal variable): its prior expects small
+          steps, `pB(s' | s) ∝ persistence [s' = s] + exp(-|s' - s|)`; any other factor's any state may follow,
+          `persistence [s' = s] + 1`. Either way an untried channel is expected mostly to change nothing, and
+          the parameter-information term makes trying it attractive.
         - `observation_confidence`: prior counts on the diagonal of every `A_f` (plus 1 everywhere).
         - `novelty`: include the parameter-information term in G. Off by default: with many situations its
           value for untried transitions outweighs the homeostatic risk for thousands of ticks, and the
           state-information (ambiguity) term still makes the agent epistemic.
         """
-        if len(preferences) != len(num_states):
-            raise ValueError(f"{len(preferences)} preference vectors for {len(num_states)} factors")
-        for f, (c, n) in enumerate(zip(preferences, num_states)):
-            if jnp.shape(c) != (n,):
-                raise ValueError(f"preferences[{f}] has shape {jnp.shape(c)}, expected ({n},)")
         if num_channels < 2:
             raise ValueError(f"a planner needs at least 2 channels, got {num_channels}")
+        num_states, ordinal = generative.num_states, tuple(f.ordinal for f in generative.factors)
         pA = [jnp.eye(n) * observation_confidence + 1.0 for n in num_states]
-        ordinal = (False,) * len(num_states) if ordinal is None else tuple(ordinal)
-        if len(ordinal) != len(num_states):
-            raise ValueError(f"ordinal has {len(ordinal)} entries for {len(num_states)} factors")
         self.transition_prior = [_transition_prior(n, persistence, o) for n, o in zip(num_states, ordinal)]
         self.shift_counts = [jnp.zeros((2 * n - 1, num_channels)) for n, o in zip(num_states, ordinal) if o]
         self.ordinal = ordinal
@@ -95,7 +153,7 @@ class ActiveInferencePlanner(AbstractPlanner):
         self.model = PymdpAgent(
             A=[p / p.sum(0) for p in pA],
             B=[p / p.sum(0) for p in pB],
-            C=[jnp.asarray(c) for c in preferences],
+            C=[jnp.asarray(f.preference) for f in generative.factors],
             pA=pA,
             pB=pB,
             A_dependencies=[[f] for f in range(len(num_states))],

@@ -75,6 +75,37 @@ def test_the_command_line_sets_the_situation_units_as_a_slot():
     assert chosen.situations == CompetitiveConfig(units=8, usage_decay=0.99)
 
 
+@pytest.mark.parametrize("homeostasis", ["on", "off"])
+def test_the_planner_model_has_a_factor_per_internal_variable_then_situation_and_reward(homeostasis):
+    cfg = dataclasses.replace(TINY, planner=ActiveInferenceConfig(), homeostasis=homeostasis)
+    agent, state = newborn(cfg)
+    physiology = ENV.get_wrapper_attr("physiology")
+    model, beta = agent.model, cfg.preference_precision
+    assert model.names == (*physiology.names, "situation", "reward")
+    assert model.num_states == (*[cfg.levels] * len(physiology.names), 5, 3)  # 4 units and death; 3 reward levels
+    assert [f.ordinal for f in model.factors] == [*[True] * len(physiology.names), False, True]
+    on = homeostasis == "on"
+    for f, c in zip(physiology.names, agent.interoception.preferences(beta if on else 0.0)):
+        np.testing.assert_array_equal(model.factors[model.index(f)].preference, c)
+    np.testing.assert_array_equal(model.factors[model.index("situation")].preference, [0, 0, 0, 0, -beta])
+    reward = model.factors[model.index("reward")].preference
+    np.testing.assert_array_equal(reward, [0, 0, 0] if on else [-beta, 0, beta])
+    for f, factor in enumerate(model.factors):  # what the planner prefers
+        np.testing.assert_array_equal(state.brain.planner.model.C[f][0], factor.preference)
+
+
+def test_the_planner_observes_by_name():
+    agent, state = newborn()
+    obs = first_observation(reward=-1.0)
+    life = agent.begin(state, obs)
+    sensed = agent.perceive(state.brain, life, obs, key=jax.random.key(0))
+    felt = agent.feel(state, life, obs)
+    observation = agent.observation(sensed, felt)
+    expected = {**dict(zip(agent.variables, agent.interoception.level(obs.intero))), "situation": sensed.situation,
+                "reward": 0}
+    assert [int(o) for o in observation] == [int(expected[name]) for name in agent.model.names]
+
+
 # --- the phases -----------------------------------------------------------------------------------
 
 def test_begin_starts_a_new_life_after_one_ended():
@@ -95,7 +126,8 @@ def test_feel_reads_the_drive_and_the_outcome_since_the_last_tick(homeostasis):
     drive = float(agent.interoception.drive(obs.intero))
     assert float(felt.drive) == pytest.approx(drive)
     assert float(felt.outcome) == pytest.approx(3.0 - drive if homeostasis == "on" else 1.25)  # the drive's fall
-    np.testing.assert_array_equal(felt.levels, agent.interoception.level(obs.intero))
+    assert {name: int(level) for name, level in felt.levels.items()} == dict(
+        zip(agent.variables, map(int, agent.interoception.level(obs.intero))))
     assert int(felt.reward_level) == 2
 
 
@@ -107,7 +139,7 @@ def test_the_reward_level_is_its_sign_and_then_its_size(levels, rewards, expecte
     agent, state = newborn(dataclasses.replace(TINY, planner=ActiveInferenceConfig(), reward_levels=levels,
                                                homeostasis="off"))
     assert [int(agent.reward_level(jnp.float32(r))) for r in rewards] == expected
-    assert state.brain.planner.model.num_states[-1] == levels  # the planner's reward factor
+    assert state.brain.planner.model.num_states[agent.model.index("reward")] == levels
 
 
 def test_select_weighs_the_recalled_outcome_by_the_gain_and_a_cue_overrides_the_gate():
@@ -181,7 +213,7 @@ def test_a_registered_situations_module_is_swapped_in_by_name(monkeypatch):
                     config=(tyro.conf.CascadeSubcommandArgs,))
     assert back.situations == CompetitiveConfig(units=8)
     agent, state = build_agent(dataclasses.replace(cfg, levels=3), ENV, key=jax.random.key(0))
-    situation_states = state.brain.planner.model.num_states[len(agent.interoception.set_point)]
+    situation_states = state.brain.planner.model.num_states[agent.model.index("situation")]
     assert isinstance(state.brain.situations, OneSituation) and situation_states == 2  # the one, and death
     _, _, info = agent.step(state, first_observation(), jax.random.key(1))
     assert int(info["situation"]) == 0

@@ -12,10 +12,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from brain.planner import ActiveInferencePlanner, PlannerState
+from brain.planner import ActiveInferencePlanner, Factor, GenerativeModel, PlannerState
 
 STAY, TO_GOAL, TO_START = 0, 1, 2
 PREFERENCES = np.array([-4.0, -4.0, 0.0])  # outcome 2 is the goal
+PLACE = GenerativeModel((Factor("place", 3, preference=jnp.asarray(PREFERENCES)),))  # one factor: where the agent is
 # jitted: pymdp's many small operations compile once instead of dispatching one by one (~4x faster here)
 plan_once = eqx.filter_jit(lambda planner, state, observation: planner.plan(state, observation, key=jax.random.key(0)))
 learn_once = eqx.filter_jit(lambda planner, state, observation: planner.learn(state, observation))
@@ -27,7 +28,7 @@ def entropy(p, axis=0):
 
 def hand_built(gamma: float = 8.0) -> ActiveInferencePlanner:
     """Three states; channel 0 stays, channel 1 leads to the goal state 2, channel 2 back to state 0."""
-    planner = ActiveInferencePlanner((3,), [jnp.asarray(PREFERENCES)], 3, gamma=gamma)
+    planner = ActiveInferencePlanner(PLACE, 3, gamma=gamma)
     B = np.stack([np.eye(3), np.zeros((3, 3)), np.zeros((3, 3))], axis=-1)
     B[2, :, TO_GOAL], B[0, :, TO_START] = 1.0, 1.0
     B = 0.98 * B + 0.02 / 3  # every transition possible, the designed one nearly certain
@@ -79,7 +80,7 @@ def test_the_channel_taken_sets_the_prior_of_the_next_tick():
 
 
 def test_learn_counts_the_observed_transition_in_b():
-    planner = ActiveInferencePlanner((3,), [jnp.asarray(PREFERENCES)], 3, lr=0.5)
+    planner = ActiveInferencePlanner(PLACE, 3, lr=0.5)
     before = np.asarray(planner.model.pB[0][0])
     np.testing.assert_allclose(before[..., STAY], np.eye(3) * 4.0 + 1.0)  # the prior: persistence 4, plus 1
     seen = PlannerState(qs=one_hot_beliefs(2, 3), qs_prev=one_hot_beliefs(0, 3), channel=jnp.array(TO_GOAL))
@@ -97,7 +98,7 @@ def test_learn_counts_the_observed_transition_in_b():
 
 
 def test_an_ordinal_factor_shares_a_learnt_shift_across_levels():
-    planner = ActiveInferencePlanner((5,), [jnp.zeros(5)], 2, ordinal=(True,))
+    planner = ActiveInferencePlanner(GenerativeModel((Factor("level", 5, preference=jnp.zeros(5), ordinal=True),)), 2)
     distance = np.abs(np.arange(5)[:, None] - np.arange(5)[None, :])
     prior = np.eye(5) * 4.0 + np.exp(-distance)  # pB(s' | s) ∝ persistence [s' = s] + exp(-|s' - s|)
     np.testing.assert_allclose(planner.model.pB[0][0][..., 0], prior, rtol=1e-6)
@@ -111,21 +112,42 @@ def test_an_ordinal_factor_shares_a_learnt_shift_across_levels():
 
 
 def test_learn_counts_this_tick_observation_in_a():
-    planner = ActiveInferencePlanner((3,), [jnp.asarray(PREFERENCES)], 3, lr=0.5)
+    planner = ActiveInferencePlanner(PLACE, 3, lr=0.5)
     seen = PlannerState(qs=one_hot_beliefs(2, 3), qs_prev=one_hot_beliefs(0, 3), channel=jnp.array(TO_GOAL))
     expected = np.asarray(planner.model.pA[0][0]).copy()
     expected[2, 2] += 0.5  # "Dirichlet updates of A (from this tick)": outcome 2 seen in state 2
     np.testing.assert_allclose(learn_once(planner, seen, [jnp.array(2)]).model.pA[0][0], expected)
 
 
-@pytest.mark.parametrize("arguments, message", [
-    (dict(num_states=(3, 2), preferences=[jnp.zeros(3)], num_channels=2), "1 preference vectors for 2 factors"),
-    (dict(num_states=(3,), preferences=[jnp.zeros(4)], num_channels=2),
-     r"preferences\[0\] has shape \(4,\), expected \(3,\)"),
-    (dict(num_states=(3,), preferences=[jnp.zeros(3)], num_channels=1), "a planner needs at least 2 channels, got 1"),
-    (dict(num_states=(3,), preferences=[jnp.zeros(3)], num_channels=2, ordinal=(True, False)),
-     "ordinal has 2 entries for 1 factors"),
+def factor(name: str, size: int = 3, **fields) -> Factor:
+    return Factor(name, size, preference=jnp.zeros(size), **fields)
+
+
+def test_the_model_is_laid_out_by_name_and_observed_by_name():
+    energy = Factor("energy", 5, preference=-jnp.abs(jnp.arange(5.0) - 2), ordinal=True)
+    model = GenerativeModel((energy, factor("situation", observation="where")))
+    assert model.names == ("energy", "situation") and model.num_states == (5, 3) and model.index("situation") == 1
+    assert model.observe({"where": 2, "energy": 4}) == [4, 2]  # in the factors' order, whatever the dict's
+    planner = ActiveInferencePlanner(model, 2)
+    assert planner.ordinal == (True, False) and planner.model.num_states == [5, 3]
+    np.testing.assert_array_equal(planner.model.C[0][0], energy.preference)  # C, factor by factor
+    np.testing.assert_array_equal(planner.model.C[1][0], jnp.zeros(3))
+    with pytest.raises(ValueError, match="no factor 'reward' in the generative model; factors: energy, situation"):
+        model.index("reward")
+    with pytest.raises(ValueError, match="the planner observes energy, where; missing: where, feeding no factor: "
+                                         "situation"):
+        model.observe({"energy": 0, "situation": 1})
+
+
+@pytest.mark.parametrize("build, message", [
+    (lambda: Factor("energy", 3, preference=jnp.zeros(4)),
+     r"factor 'energy': preference has shape \(4,\), expected \(3,\)"),
+    (lambda: factor("energy", 0), "factor 'energy' needs at least 1 state, got 0"),
+    (lambda: GenerativeModel(()), "a generative model needs at least one factor"),
+    (lambda: GenerativeModel((factor("a"), factor("a", observation="b"))), "factors share the name 'a'"),
+    (lambda: GenerativeModel((factor("a"), factor("b", observation="a"))), "factors share the observation 'a'"),
+    (lambda: ActiveInferencePlanner(PLACE, 1), "a planner needs at least 2 channels, got 1"),
 ])
-def test_a_bad_model_is_a_named_error(arguments, message):
+def test_a_bad_model_is_a_named_error(build, message):
     with pytest.raises(ValueError, match=message):
-        ActiveInferencePlanner(**arguments)
+        build()

@@ -85,7 +85,7 @@ def test_a_regrown_situation_starts_from_the_planner_transition_prior():
     config = AgentConfig(perception=IdentityConfig(), memory=NoMemoryConfig(), levels=3, situations=4)
     agent, state = build_agent(config, make_env("mortal/FoodOnly-v0"), key=jax.random.key(0))
     planner = state.brain.planner
-    factor = len(planner.ordinal) - 2  # factors: internal-variable levels, situation (+ death), reward level
+    factor = agent.model.index("situation")  # the situation units, and death
     assert planner.ordinal[factor] is False and planner.model.num_states[factor] == config.situations.units + 1
     planner = learnt_transition(planner, factor, source=1, target=2, channel=0, times=5)  # out of unit 1
     planner = learnt_transition(planner, factor, source=3, target=1, channel=1, times=5)  # into unit 1
