@@ -4,27 +4,50 @@ and intervals written for tables and JSON."""
 import dataclasses
 import math
 from pathlib import Path
+from typing import Annotated
 
 import jax
+import tyro
 
 from agents.sweep import SweepSpec, load_spec, run_sweep
 
 SWEEPS = Path(__file__).resolve().parents[1] / "sweeps"
 
 
-def run(spec_file: Path, out: str, *, steps: int | None, horizon: int | None, seeds: int | None, executor: str,
-        address: str | None, cpus: int | None) -> tuple[SweepSpec, list[dict]]:
-    """Runs the sweep in `spec_file` (its unfinished trials) into `out`; `steps`, `horizon` and `seeds` (the first
-    n of the spec's) override the spec. Returns the spec as run and its summary rows (variant x world)."""
+@dataclasses.dataclass(frozen=True)
+class Options:
+    """How a sweep suite runs its spec: smaller budgets than the spec's, and where its trials run."""
+
+    steps: int | None = None
+    """env steps each agent learns (None: the spec's)"""
+    horizon: int | None = None
+    """cap on every life (None: the spec's)"""
+    seeds: int | None = None
+    """the first n of the spec's seeds (None: all)"""
+    executor: str = "ray"
+    """ray or serial"""
+    address: str | None = None
+    """a Ray cluster to join (None: start a local one)"""
+    cpus: int | None = None
+    """CPUs of the local Ray (None: all)"""
+
+
+Flat = Annotated[Options, tyro.conf.OmitArgPrefixes]  # a suite's options as plain flags: --steps, --executor, ...
+
+
+def run(spec_file: Path, out: str, options: Options) -> tuple[SweepSpec, list[dict]]:
+    """Runs the sweep in `spec_file` (its unfinished trials) into `out`, its budget overridden by `options`.
+    Returns the spec as run and its summary rows (variant x world)."""
     spec = load_spec(spec_file)
-    overrides = {"steps": steps, "horizon": horizon, "seeds": seeds and spec.seeds[:seeds]}
+    overrides = {"steps": options.steps, "horizon": options.horizon,
+                 "seeds": options.seeds and spec.seeds[:options.seeds]}
     spec = dataclasses.replace(spec, **{k: v for k, v in overrides.items() if v is not None})
     if not jax.config.jax_compilation_cache_dir:
         jax.config.update("jax_compilation_cache_dir", "runs/.jax_cache")
     print(f"{spec.name} (long): {len(spec.trials())} trials of {len(spec.variants)} variants x {len(spec.seeds)} "
           f"seeds on {', '.join(spec.worlds)}; each agent learns {spec.steps} env steps, then one evaluation life "
           f"capped at {spec.horizon} steps", flush=True)
-    return spec, run_sweep(spec, out, executor, address=address, num_cpus=cpus)
+    return spec, run_sweep(spec, out, options.executor, address=options.address, num_cpus=options.cpus)
 
 
 def plain(bounds):

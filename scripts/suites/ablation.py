@@ -11,20 +11,11 @@ from suites import _sweeps
 from suites._report import print_table
 
 
-def evaluate(
-    steps: int | None = None,
-    horizon: int | None = None,
-    seeds: int | None = None,
-    executor: str = "ray",
-    address: str | None = None,
-    cpus: int | None = None,
-    out: str = "runs/sweep__forager-ablation",
-) -> dict:
+def evaluate(options: _sweeps.Flat = _sweeps.Options(), out: str = "runs/sweep__forager-ablation") -> dict:
     """Long (about an hour on 2 CPU cores at the spec's budget): survival per variant, mean and 95% interval
-    over seeds, and each variant's paired difference from the full brain. `steps`, `horizon` and `seeds`
+    over seeds, and each variant's paired difference from the full brain. `--steps`, `--horizon` and `--seeds`
     (the first n of the spec's) override the spec for smaller runs."""
-    spec, summary = _sweeps.run(_sweeps.SWEEPS / "forager_ablation.toml", out, steps=steps, horizon=horizon,
-                                seeds=seeds, executor=executor, address=address, cpus=cpus)
+    spec, summary = _sweeps.run(_sweeps.SWEEPS / "forager_ablation.toml", out, options)
     print_table([dict(variant=e["variant"], seeds=e["seeds"], survival_steps_mean=round(e["survival_steps_mean"]),
                       ci95=_sweeps.interval(e["survival_steps_ci95"], "{:.0f}"),
                       full_better_survival=_sweeps.interval(e.get("survival_steps_diff_ci95"), "{:.0f}"),

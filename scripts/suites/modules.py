@@ -23,20 +23,11 @@ FIGURES = {  # variant -> the sweep metric it is judged by (agents.sweep.METRICS
 }
 
 
-def evaluate(
-    steps: int | None = None,
-    horizon: int | None = None,
-    seeds: int | None = None,
-    executor: str = "ray",
-    address: str | None = None,
-    cpus: int | None = None,
-    out: str = "runs/sweep__modules",
-) -> dict:
+def evaluate(options: _sweeps.Flat = _sweeps.Options(), out: str = "runs/sweep__modules") -> dict:
     """Long (hours on 2 CPU cores at the spec's budget): per ablated module, its world, its figure for the full
-    and the ablated brain, and the paired difference's 95% bootstrap interval. `steps`, `horizon` and `seeds`
-    (the first n of the spec's) override the spec for smaller runs."""
-    spec, summary = _sweeps.run(_sweeps.SWEEPS / "modules.toml", out, steps=steps, horizon=horizon, seeds=seeds,
-                                executor=executor, address=address, cpus=cpus)
+    and the ablated brain, and the paired difference's 95% bootstrap interval. `--steps`, `--horizon` and
+    `--seeds` (the first n of the spec's) override the spec for smaller runs."""
+    spec, summary = _sweeps.run(_sweeps.SWEEPS / "modules.toml", out, options)
     figures = compare(summary, next(iter(spec.variants)))
     print_table([dict(variant=variant, world=row["world"], figure=row["figure"], full=row["full"],
                       ablated=row["ablated"], full_better=_sweeps.interval(row["diff_ci95"], "{:.3g}"),
