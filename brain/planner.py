@@ -4,7 +4,7 @@ The generative model is factored, and laid out by name (`GenerativeModel`, a tup
 hidden-state factor f (e.g. one internal variable's level, or the situation the agent is in) has its own
 observation modality, `A_f = p(o_f | s_f)`, fed by the observation of its name, and its own transitions
 under the chosen channel, `B_f = p(s_f' | s_f, u)`. Both are Dirichlet-distributed and learned
-online from experience (`pA`, `pB`; pymdp's `infer_parameters`). For an ordinal factor (the levels of one
+online from experience (`pA`, `pB`; pymdp's `learning` updates). For an ordinal factor (the levels of one
 quantity, e.g. an internal variable) a channel moves the level by the same amount wherever it starts, so
 its transition counts are kept per shift, `n_f[s' - s, u]`, and shared by every starting level:
 
@@ -20,13 +20,14 @@ and `q(pi) = softmax(-gamma G + ln E)`. A channel's salience is the posterior ma
 start with it.
 """
 
+import functools
 import itertools
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int, PRNGKeyArray
-from pymdp.agent import Agent as PymdpAgent
+from pymdp import control, inference, learning
 
 from brain.base import AbstractPlanner, Plan
 
@@ -106,13 +107,25 @@ class PlannerState(eqx.Module):
 
 
 class ActiveInferencePlanner(AbstractPlanner):
-    """A pymdp agent whose A and B are learned online; see the module docstring."""
+    """pymdp's generative model as arrays, A and B learned online, run through pymdp's functions; see the module
+    docstring. Every array keeps pymdp's leading batch axis of 1 (this module is vmapped over a population instead),
+    and the fields keep the order of pymdp's `Agent`, so that brains saved with one load into the other."""
 
-    model: PymdpAgent
+    A: list[Array]  # per factor f: p(o_f | s_f), (1, outcomes, states)
+    B: list[Array]  # per factor f: p(s_f' | s_f, u), (1, states, states, channels)
+    C: list[Array]  # per factor f: log-preferences over o_f, (1, outcomes)
+    D: list[Array]  # per factor f: the belief a life begins with (uniform), (1, states)
+    E: Array  # the prior over policies (uniform), (1, policies)
+    pA: list[Array]  # Dirichlet counts of A
+    pB: list[Array]  # Dirichlet counts of B
+    gamma: Array  # the policy precision, (1,)
+    unused: tuple  # pymdp's alpha, inductive threshold, epsilon and I: never read; kept, so saved brains still load
     transition_prior: list[Array]  # per factor: prior counts pB[s', s] before any experience
     shift_counts: list[Array]  # per ordinal factor: n[s' - s + states - 1, u]
+    policies: tuple = eqx.field(static=True)  # [policy][step][factor] -> channel; a tuple: concrete under a trace
     ordinal: tuple[bool, ...] = eqx.field(static=True)
     num_channels: int = eqx.field(static=True)
+    novelty: bool = eqx.field(static=True)
     lr: float = eqx.field(static=True)
 
     def __init__(
@@ -142,86 +155,93 @@ class ActiveInferencePlanner(AbstractPlanner):
         if num_channels < 2:
             raise ValueError(f"a planner needs at least 2 channels, got {num_channels}")
         num_states, ordinal = generative.num_states, tuple(f.ordinal for f in generative.factors)
-        pA = [jnp.eye(n) * observation_confidence + 1.0 for n in num_states]
         self.transition_prior = [_transition_prior(n, persistence, o) for n, o in zip(num_states, ordinal)]
         self.shift_counts = [jnp.zeros((2 * n - 1, num_channels)) for n, o in zip(num_states, ordinal) if o]
+        self.policies = tuple(tuple((u,) * len(num_states) for u in sequence)
+                              for sequence in itertools.product(range(num_channels), repeat=policy_len))
+        self.pA = [(jnp.eye(n) * observation_confidence + 1.0)[None] for n in num_states]
+        self.pB = [jnp.broadcast_to(prior[None, ..., None], (1, *prior.shape, num_channels))
+                   for prior in self.transition_prior]
+        self.A = [p / p.sum(axis=1, keepdims=True) for p in self.pA]
+        self.B = [p / p.sum(axis=1, keepdims=True) for p in self.pB]
+        self.C = [jnp.asarray(f.preference)[None] for f in generative.factors]
+        self.D = [jnp.ones((1, n)) / n for n in num_states]
+        self.E = jnp.ones((1, len(self.policies))) / len(self.policies)
+        self.gamma = jnp.full((1,), gamma, jnp.float32)
+        self.unused = (jnp.ones(1), jnp.full((1,), 0.1), jnp.full((1,), 1e-3),
+                       [jnp.zeros((1, 1, n)) for n in num_states])
         self.ordinal = ordinal
-        pB = [jnp.broadcast_to(prior[..., None], (*prior.shape, num_channels)) for prior in self.transition_prior]
-        sequences = itertools.product(range(num_channels), repeat=policy_len)
-        # a nested tuple, not an array: pymdp needs the policies concrete even when the model is built under a trace
-        policies = tuple(tuple((u,) * len(num_states) for u in seq) for seq in sequences)
-        self.model = PymdpAgent(
-            A=[p / p.sum(0) for p in pA],
-            B=[p / p.sum(0) for p in pB],
-            C=[jnp.asarray(f.preference) for f in generative.factors],
-            pA=pA,
-            pB=pB,
-            A_dependencies=[[f] for f in range(len(num_states))],
-            B_dependencies=[[f] for f in range(len(num_states))],
-            policies=policies,
-            policy_len=policy_len,
-            gamma=gamma,
-            use_utility=True,
-            use_states_info_gain=True,
-            use_param_info_gain=novelty,
-            learn_A=True,
-            learn_B=True,
-            action_selection="deterministic",
-        )
         self.num_channels = num_channels
+        self.novelty = novelty
         self.lr = lr
+
+    @property
+    def num_states(self) -> tuple[int, ...]:
+        return tuple(d.shape[-1] for d in self.D)
 
     def init_state(self) -> PlannerState:
         return PlannerState(qs=self._prior(), qs_prev=self._prior(), channel=jnp.array(-1, jnp.int32))
 
     def plan(self, state: PlannerState, observation, *, key: PRNGKeyArray) -> tuple[PlannerState, Plan]:
+        """q(s) from this tick's outcomes and the prior B q(s_prev) (D after no channel), then q(pi) and -G(pi)."""
         del key  # deterministic: exploration comes from the epistemic terms of G
-        model = self.model
-        has_prev = state.channel >= 0
-        action = jnp.full((1, model.num_factors), jnp.maximum(state.channel, 0))
-        predicted = model.update_empirical_prior(action, state.qs)
-        prior = [jnp.where(has_prev, p, d) for p, d in zip(predicted, model.D)]
-        qs = model.infer_states([o[None] for o in observation], prior)
-        q_pi, neg_efe = model.infer_policies(qs)
-        first = model.policies.policy_arr[:, 0, 0]
-        onehot = jax.nn.one_hot(first, self.num_channels)  # (policies, channels)
+        own = _own_factors(len(self.D))
+        action = jnp.full((1, len(self.D)), jnp.maximum(state.channel, 0))
+        predict = functools.partial(control.compute_expected_state, B_dependencies=own)
+        predicted = jax.vmap(predict)(_latest(state.qs), self.B, action)
+        prior = [jnp.where(state.channel >= 0, p, d) for p, d in zip(predicted, self.D)]
+        outcomes = [jax.nn.one_hot(o[None], n) for o, n in zip(observation, self.num_states)]
+        infer = functools.partial(inference.update_posterior_states, A_dependencies=own, B_dependencies=own,
+                                  num_iter=16, method="fpi", distr_obs=True)
+        qs = jax.vmap(infer)(self.A, self.B, outcomes, None, prior=prior)
+        policies = jnp.asarray(self.policies, jnp.int32)
+        score = functools.partial(control.update_posterior_policies, policies, A_dependencies=own, B_dependencies=own,
+                                  use_utility=True, use_states_info_gain=True, use_param_info_gain=self.novelty)
+        q_pi, neg_efe = jax.vmap(score)(_latest(qs), self.A, self.B, self.C, self.E, self.pA, self.pB,
+                                        gamma=self.gamma)
+        onehot = jax.nn.one_hot(policies[:, 0, 0], self.num_channels)  # (policies, channels): each one's first
         salience = q_pi[0] @ onehot
         best = jnp.max(jnp.where(onehot.T > 0, neg_efe[0][None, :], -jnp.inf), axis=1)
         entropy = sum(-jnp.sum(q * jnp.log(q + 1e-16)) for q in qs)
         return PlannerState(qs=qs, qs_prev=state.qs, channel=state.channel), Plan(salience, best, entropy)
 
     def learn(self, state: PlannerState, observation) -> "ActiveInferencePlanner":
-        """Dirichlet updates of A (from this tick) and B (from the last transition, if there was one)."""
-        transition = [jnp.concatenate([p, q], axis=1) for p, q in zip(state.qs_prev, state.qs)]
-        actions = jnp.full((1, 1, self.model.num_factors), state.channel)  # -1 masks the B update
+        """Dirichlet updates of A (from this tick) and B (from the last transition, if there was one):
+        pA_f += lr o_f ⊗ q(s_f) and pB_f += lr q(s_f') ⊗ q(s_f) ⊗ u (pymdp's); an ordinal factor's by shift."""
+        own, lr = _own_factors(len(self.D)), jnp.full((1,), self.lr)
+        update_A = functools.partial(learning.update_obs_likelihood_dirichlet, A_dependencies=own,
+                                     categorical_obs=False, num_obs=list(self.num_states))
         observations = [jnp.reshape(o, (1, 1)) for o in observation]  # A: this tick's observation and belief only
-        model = self.model.infer_parameters(state.qs, observations, actions, beliefs_B=transition, lr_pA=self.lr,
-                                            lr_pB=self.lr)
-        valid = (state.channel >= 0).astype(jnp.float32)
-        shift_counts, pB = [], list(model.pB)
-        ordinal_factors = [f for f, o in enumerate(self.ordinal) if o]
-        for counts, f in zip(self.shift_counts, ordinal_factors):
+        pA, A = jax.vmap(update_A)(self.pA, self.A, observations, state.qs, lr=lr)
+        valid = state.channel >= 0  # -1: no transition to learn from
+        per_state = [f for f, o in enumerate(self.ordinal) if not o]
+        update_B = functools.partial(learning.update_state_transition_dirichlet,
+                                     num_controls=[self.num_channels] * len(self.D), factors_to_update=per_state)
+        joints = [[now, before] for now, before in zip(state.qs, state.qs_prev)]  # q(s_t), q(s_t-1): (1, 1, states)
+        actions = jnp.full((1, 1, len(self.D)), state.channel)
+        counted, _ = jax.vmap(update_B)(self.pB, self.B, joints, actions, lr=lr)
+        pB = [jnp.where(valid, new, old) for new, old in zip(counted, self.pB)]
+        shift_counts = []
+        for counts, f in zip(self.shift_counts, [f for f, o in enumerate(self.ordinal) if o]):
             joint = jnp.outer(state.qs[f][0, -1], state.qs_prev[f][0, -1])  # q(s', s)
             n = joint.shape[0]
             by_shift = jnp.array([jnp.trace(joint, offset=-d) for d in range(-(n - 1), n)])  # d = s' - s
-            counts = counts + self.lr * valid * by_shift[:, None] * jax.nn.one_hot(state.channel, self.num_channels)
-            shift_counts.append(counts)
-            pB[f] = (self.transition_prior[f][..., None] + _toeplitz(counts, n))[None]
+            taken = valid.astype(jnp.float32) * jax.nn.one_hot(state.channel, self.num_channels)
+            shift_counts.append(counts + self.lr * taken * by_shift[:, None])
+            pB[f] = (self.transition_prior[f][..., None] + _toeplitz(shift_counts[-1], n))[None]
         B = [p / p.sum(axis=1, keepdims=True) for p in pB]
-        model = eqx.tree_at(lambda m: (m.pB, m.B), model, (pB, B))
-        return eqx.tree_at(lambda p: (p.model, p.shift_counts), self, (model, shift_counts))
+        return eqx.tree_at(lambda p: (p.A, p.pA, p.B, p.pB, p.shift_counts), self, (A, pA, B, pB, shift_counts))
 
     def forget_state(self, factor: int, index) -> "ActiveInferencePlanner":
         """State `index` of `factor` now stands for something new (a regrown situation unit): its transition
         counts, out of it and into it, go back to the prior, and B with them. `index` -1 changes nothing."""
         if self.ordinal[factor]:
             raise ValueError(f"factor {factor} is ordinal: its transitions are shared by every level, not per state")
-        pB = self.model.pB[factor]  # (batch, s', s, u)
+        pB = self.pB[factor]  # (batch, s', s, u)
         hit = jnp.arange(pB.shape[1]) == index
         touched = (hit[:, None] | hit[None, :])[None, :, :, None]
         pB = jnp.where(touched, self.transition_prior[factor][None, :, :, None], pB)
-        model = eqx.tree_at(lambda m: (m.pB[factor], m.B[factor]), self.model, (pB, pB / pB.sum(axis=1, keepdims=True)))
-        return eqx.tree_at(lambda p: p.model, self, model)
+        return eqx.tree_at(lambda p: (p.pB[factor], p.B[factor]), self, (pB, pB / pB.sum(axis=1, keepdims=True)))
 
     def commit(self, state: PlannerState, channel) -> PlannerState:
         return eqx.tree_at(lambda s: s.channel, state, jnp.asarray(channel, state.channel.dtype))
@@ -230,7 +250,17 @@ class ActiveInferencePlanner(AbstractPlanner):
         return PlannerState(qs=self._prior(), qs_prev=self._prior(), channel=jnp.array(-1, jnp.int32))
 
     def _prior(self) -> list[Array]:
-        return [d[:, None, :] for d in self.model.D]
+        return [d[:, None, :] for d in self.D]
+
+
+def _own_factors(num_factors: int) -> list[list[int]]:
+    """pymdp's dependencies when each modality sees, and each factor's transition depends on, its own factor only."""
+    return [[f] for f in range(num_factors)]
+
+
+def _latest(qs: list[Array]) -> list[Array]:
+    """Per factor, the belief at the last time step: (1, time, states) -> (1, states)."""
+    return [q[:, -1] for q in qs]
 
 
 def _transition_prior(n: int, persistence: float, ordinal: bool) -> Array:

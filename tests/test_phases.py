@@ -91,7 +91,7 @@ def test_the_planner_model_has_a_factor_per_internal_variable_then_situation_and
     reward = model.factors[model.index("reward")].preference
     np.testing.assert_array_equal(reward, [0, 0, 0] if on else [-beta, 0, beta])
     for f, factor in enumerate(model.factors):  # what the planner prefers
-        np.testing.assert_array_equal(state.brain.planner.model.C[f][0], factor.preference)
+        np.testing.assert_array_equal(state.brain.planner.C[f][0], factor.preference)
 
 
 def test_the_planner_observes_by_name():
@@ -139,7 +139,7 @@ def test_the_reward_level_is_its_sign_and_then_its_size(levels, rewards, expecte
     agent, state = newborn(dataclasses.replace(TINY, planner=ActiveInferenceConfig(), reward_levels=levels,
                                                homeostasis="off"))
     assert [int(agent.reward_level(jnp.float32(r))) for r in rewards] == expected
-    assert state.brain.planner.model.num_states[agent.model.index("reward")] == levels
+    assert state.brain.planner.num_states[agent.model.index("reward")] == levels
 
 
 def test_select_weighs_the_recalled_outcome_by_the_gain_and_a_cue_overrides_the_gate():
@@ -213,7 +213,7 @@ def test_a_registered_situations_module_is_swapped_in_by_name(monkeypatch):
                     config=(tyro.conf.CascadeSubcommandArgs,))
     assert back.situations == CompetitiveConfig(units=8)
     agent, state = build_agent(dataclasses.replace(cfg, levels=3), ENV, key=jax.random.key(0))
-    situation_states = state.brain.planner.model.num_states[agent.model.index("situation")]
+    situation_states = state.brain.planner.num_states[agent.model.index("situation")]
     assert isinstance(state.brain.situations, OneSituation) and situation_states == 2  # the one, and death
     _, _, info = agent.step(state, first_observation(), jax.random.key(1))
     assert int(info["situation"]) == 0

@@ -86,23 +86,23 @@ def test_a_regrown_situation_starts_from_the_planner_transition_prior():
     agent, state = build_agent(config, make_env("mortal/FoodOnly-v0"), key=jax.random.key(0))
     planner = state.brain.planner
     factor = agent.model.index("situation")  # the situation units, and death
-    assert planner.ordinal[factor] is False and planner.model.num_states[factor] == config.situations.units + 1
+    assert planner.ordinal[factor] is False and planner.num_states[factor] == config.situations.units + 1
     planner = learnt_transition(planner, factor, source=1, target=2, channel=0, times=5)  # out of unit 1
     planner = learnt_transition(planner, factor, source=3, target=1, channel=1, times=5)  # into unit 1
     prior = np.asarray(planner.transition_prior[factor])
-    learnt = np.asarray(planner.model.pB[factor][0])
+    learnt = np.asarray(planner.pB[factor][0])
     assert (learnt[2, 1, 0], learnt[1, 3, 1]) == pytest.approx((prior[2, 1] + 5.0, prior[1, 3] + 5.0))
     state = eqx.tree_at(lambda s: (s.brain.planner, s.brain.situations.wins), state,
                         (planner, jnp.array([3.0, 0.001, 2.0, 1.0])))
 
     selected = agent.select(state)
     assert not np.array_equal(selected.brain.situations.prototypes[1], state.brain.situations.prototypes[1])
-    pB = np.asarray(selected.brain.planner.model.pB[factor][0])
+    pB = np.asarray(selected.brain.planner.pB[factor][0])
     np.testing.assert_allclose(pB[[0, 2, 3, 4]][:, [0, 2, 3, 4]], learnt[[0, 2, 3, 4]][:, [0, 2, 3, 4]],
                                err_msg="transitions between the units kept should be kept")
     np.testing.assert_allclose(pB[:, 1, :], np.repeat(prior[:, 1:2], pB.shape[-1], axis=1),
                                err_msg="transitions out of the regrown situation 1 keep the replaced unit's counts")
     np.testing.assert_allclose(pB[1, :, :], np.repeat(prior[1, :, None], pB.shape[-1], axis=1),
                                err_msg="transitions into the regrown situation 1 keep the replaced unit's counts")
-    B = np.asarray(selected.brain.planner.model.B[factor][0])
+    B = np.asarray(selected.brain.planner.B[factor][0])
     np.testing.assert_allclose(B, pB / pB.sum(axis=0, keepdims=True), rtol=1e-5)
