@@ -68,7 +68,7 @@ def save(run: Run, path: str | Path, *, keep: int = KEEP, extra: dict | None = N
         raise ValueError(f"keep must be >= 1 checkpoint, got {keep}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    arrays = {f"brain/{i}": np.asarray(leaf) for i, leaf in enumerate(run.population.leaves)}
+    arrays = {f"brain/{i}": np.asarray(leaf) for i, leaf in enumerate(jax.tree.leaves(run.population.states))}
     state = _encode({"envs": vector_state(run.envs), "record": dataclasses.asdict(run.record),
                      "current": None if run.current is None else run.current._asdict(),
                      "key": np.asarray(jax.random.key_data(run.key)), "extra": extra}, arrays)

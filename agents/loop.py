@@ -69,61 +69,43 @@ def build_population(
 
 
 class Population:
-    """The agent step vmapped over a population and compiled once, called on the flat leaves of the states.
-
-    Calling a jitted function on a pytree re-checks its structure on every call; pymdp's agent keeps
-    array-valued static fields, which makes that check cost ~100x the step itself. So the treedef is
-    fixed here once, and each call passes only the list of leaves (donated, so updated in place).
-    """
+    """The agent step vmapped over a population and compiled once, called on the states (`states`, an `AgentState`
+    with a leading population axis). A call returns new states and leaves the old ones as they were."""
 
     def __init__(self, agent: Agent, states: AgentState):
         self.agent = agent
-        leaves, self.treedef = jax.tree.flatten(states)
-        # a copy each (no two leaves share a donated buffer), with strong dtypes: the step returns strongly typed
-        # leaves, and a weakly typed one going in would make the second call compile the step again
-        self.leaves = [jnp.array(leaf, dtype=leaf.dtype, copy=True) for leaf in leaves]
+        # strong dtypes: the step returns strongly typed arrays, and a weakly typed one going in would make the
+        # second call compile the step again
+        self.states = jax.tree.map(lambda leaf: jnp.asarray(leaf, dtype=leaf.dtype), states)
         kind = type(agent)
         step = jax.vmap(kind.step, in_axes=(None, 0, 0, 0))
-        select = jax.vmap(kind.select, in_axes=(None, 0))
-        enter = jax.vmap(kind.enter, in_axes=(None, 0, 0, None))
 
-        def step_leaves(leaves, obs, key, learn):
+        def step_all(states, obs, key, learn):
             key, step_key = jax.random.split(key)
             keys = jax.random.split(step_key, len(obs.reward))
-            before = jax.tree.unflatten(self.treedef, leaves)
-            states, actions, info = step(agent, before, obs, keys)
+            after, actions, info = step(agent, states, obs, keys)
             if not learn:  # a test: the brain is left as it was
-                states = eqx.tree_at(lambda s: s.brain, states, before.brain)
-            return jax.tree.leaves(states), key, actions, info
+                after = eqx.tree_at(lambda s: s.brain, after, states.brain)
+            return after, key, actions, info
 
-        def select_leaves(leaves):
-            return jax.tree.leaves(select(agent, jax.tree.unflatten(self.treedef, leaves)))
-
-        def enter_leaves(leaves, extero, context):
-            return jax.tree.leaves(enter(agent, jax.tree.unflatten(self.treedef, leaves), extero, context))
-
-        self._step = jax.jit(step_leaves, donate_argnums=0, static_argnums=3)
-        self._select = jax.jit(select_leaves, donate_argnums=0)
-        self._enter = jax.jit(enter_leaves, donate_argnums=0)
-
-    @property
-    def states(self) -> AgentState:
-        return jax.tree.unflatten(self.treedef, self.leaves)
+        self._step = jax.jit(step_all, static_argnums=3)
+        self._select = jax.jit(functools.partial(jax.vmap(kind.select, in_axes=(None, 0)), agent))
+        self._enter = jax.jit(functools.partial(jax.vmap(kind.enter, in_axes=(None, 0, 0, None)), agent))
 
     def step(self, obs: Observation, key, learn: bool = True) -> tuple[jax.Array, np.ndarray, dict]:
         """One step of every member; returns the next key and the actions and info, fetched to numpy at once.
         With `learn=False` the brains act but do not change (a test)."""
         with unchecked():  # the loop checks the inputs, and the agents report their modules' divergence
-            self.leaves, key, actions, info = self._step(self.leaves, obs, key, learn)
+            self.states, key, actions, info = self._step(self.states, obs, key, learn)
         actions, info = jax.device_get((actions, info))
         return key, actions, info
 
     def select(self) -> None:
-        self.leaves = self._select(self.leaves)
+        self.states = self._select(self.states)
 
     def enter(self, extero: np.ndarray, context: int) -> None:
         """Every member enters `context` (see `Agent.enter`); `extero` holds each member's current reading."""
-        self.leaves = self._enter(self.leaves, extero, context)
+        self.states = self._enter(self.states, extero, context)
 
 
 @dataclasses.dataclass
@@ -225,7 +207,7 @@ def reborn(population: Population, worlds: gym.vector.VectorEnv, i: int, obs: di
     """Member `i` gets a newborn brain and its world a fresh episode; returns `obs` with that episode's first
     observation in row `i`."""
     _, newborn = build_agent(population.agent.config, worlds.envs[i], key=key)
-    population.leaves = [leaf.at[i].set(new) for leaf, new in zip(population.leaves, jax.tree.leaves(newborn))]
+    population.states = jax.tree.map(lambda leaf, new: leaf.at[i].set(new), population.states, newborn)
     first, _ = worlds.envs[i].reset()
     return {name: np.concatenate([values[:i], np.asarray(first[name])[None], values[i + 1:]])
             for name, values in obs.items()}
@@ -313,10 +295,10 @@ class Run:
             raise ValueError(f"an exam needs the same number of worlds for each of the {members} agents, "
                              f"got {worlds.num_envs} worlds")
         brains = jax.tree.map(lambda leaf: jnp.repeat(leaf, copies, axis=0), self.population.states)
-        kept = self.population.leaves
+        kept = self.population.states
         if copies == 1:  # the population's compiled step serves the copies: no second compilation
             examinees = self.population
-            examinees.leaves = jax.tree.leaves(brains)
+            examinees.states = brains
         else:
             examinees = Population(self.population.agent, brains)
         examinee = dataclasses.replace(self, population=examinees, envs=worlds, key=jax.random.key(seed),
@@ -324,15 +306,14 @@ class Run:
         try:
             return examinee.evaluate(seed, learn=False, context=context)
         finally:
-            self.population.leaves = kept
+            self.population.states = kept
 
     def begin_lives(self, seed: int, context: int | None = None) -> None:
         """Every world starts a fresh episode and every agent a new life, keeping what its brain has learnt;
         with `context`, every agent enters it (`Agent.enter`) on its first observation."""
         obs, _ = self.envs.reset(seed=seed)
         n = self.envs.num_envs
-        states = eqx.tree_at(lambda s: s.done, self.population.states, jnp.ones(n, bool))
-        self.population.leaves = jax.tree.leaves(states)
+        self.population.states = eqx.tree_at(lambda s: s.done, self.population.states, jnp.ones(n, bool))
         if context is not None:
             self.population.enter(np.asarray(obs["extero"], np.float32), context)
         self.current = observation(obs, np.zeros(n), {}, np.zeros(n, bool), np.zeros(n, bool))

@@ -327,7 +327,7 @@ def _record(run: Run, episodes: int, max_steps: int | None, seed: int, frame_eve
         if population is None:
             population = Population(run.population.agent, _copies(run, episodes))
         else:
-            population.leaves = [jnp.array(leaf, copy=True) for leaf in jax.tree.leaves(_copies(run, episodes))]
+            population.states = _copies(run, episodes)
         agent = Run(run.config, run.world, run.seed, population, worlds, run.key,
                     Record(steps=run.record.steps), body=run.body, settings=run.settings)  # selection goes on from the run's step count
         recorders = worlds.envs

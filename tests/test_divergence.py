@@ -20,8 +20,7 @@ ACTIVE_INFERENCE = AgentConfig(perception=PCConfig(latent=8, hidden=(16,), steps
 def poison(run: Run, member: int, where, value=jnp.nan) -> None:
     """`value` (NaN) all over one array of one member's brain (`where(states)` picks the array)."""
     states = run.population.states
-    states = eqx.tree_at(where, states, where(states).at[member].set(value))
-    run.population.leaves = jax.tree.leaves(states)
+    run.population.states = eqx.tree_at(where, states, where(states).at[member].set(value))
 
 
 def member(run: Run, i: int):

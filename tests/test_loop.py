@@ -72,3 +72,14 @@ def test_bad_arguments_are_named_before_any_step():
         run.exam(worlds, seed=0)
     worlds.close()
     assert run.record.steps == 2 and not run.record.lives
+
+
+def test_a_population_step_keeps_old_states_and_compiles_once():
+    run = Run.start(SMALL, **WORLD)
+    run.train(3)
+    before = run.population.states
+    kept = jax.device_get(before)
+    run.train(3)
+    assert brains_equal(before, kept), "a step leaves the states it was given readable and unchanged"
+    assert not brains_equal(run.population.states.brain, kept.brain)
+    assert run.population._step._cache_size() == 1, "the vmapped step is compiled once, for every call"
