@@ -23,7 +23,7 @@ Each step, in order (each phase a small pure method of `Agent` with a typed outp
                perception records the channel (its next prediction is conditioned on it)
     learn      at a tick: memory stores the last tick's episode with its outcome, the planner learns A and B
                from the transition, habit moves towards the channel, the situation units learn; every
-               `learn_every` steps: one local Hebbian step of perception
+               `learn_every` steps of a life: one local Hebbian step of perception
 
 Called by the loop, on slower timescales: `Agent.select` (every `select_every` steps, structural selection:
 an unused situation unit regrows) and `Agent.enter` (a curriculum's new lesson: the perception's plasticity
@@ -248,9 +248,9 @@ class Agent(eqx.Module):
 
     def learn(self, brain: Brain, state: AgentState, experience: Experience, extero: Float[Array, " extero"], *,
               key: PRNGKeyArray) -> Brain:
-        """At a tick, `learn_at_tick`; every `learn_every` steps since birth, one local step of perception."""
+        """At a tick, `learn_at_tick`; every `learn_every` steps of a life, one local step of perception."""
         brain = _at_tick(experience.tick, lambda: self.learn_at_tick(brain, state, experience, key=key), brain)
-        learn_now = state.steps % self.config.learn_every == 0
+        learn_now = experience.life.steps % self.config.learn_every == 0
         perception = _where(learn_now, brain.perception.learn(experience.sensed.perception, extero), brain.perception)
         return eqx.tree_at(lambda b: b.perception, brain, perception)
 

@@ -309,9 +309,9 @@ class AgentConfig:
     homeostasis: Literal["on", "off"] = "on"
     """on: preferences are the set-points; off: preferences are the task's external reward"""
     plan_every: int = 50
-    """env steps per planning tick (the channel chosen is held in between)"""
+    """env steps per planning tick, counted in the current life (the channel chosen is held in between)"""
     learn_every: int = 4
-    """env steps per perception learning step"""
+    """env steps per perception learning step (counted, like `plan_every`, in the current life)"""
     select_every: int = 20_000
     """env steps per structural selection step (regrow unused situation units)"""
     levels: int = 15

@@ -307,9 +307,9 @@ def summary(reports: list[LessonReport]) -> dict:
 
 def _check_contexts(run: Run, lessons: int) -> None:
     """A gated perception must have room for every lesson."""
-    gate = getattr(run.population.states.brain.perception, "gate", None)
-    if gate is not None and gate.max_contexts < lessons:
-        raise ValueError(f"the perception's plasticity gate has room for {gate.max_contexts} contexts, but the "
+    plasticity = getattr(run.population.states.brain.perception, "plasticity", None)
+    if plasticity is not None and plasticity.max_contexts < lessons:
+        raise ValueError(f"the perception's plasticity gate has room for {plasticity.max_contexts} contexts, but the "
                          f"curriculum has {lessons} lessons: set the perception's contexts to at least {lessons}")
 
 

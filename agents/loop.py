@@ -21,7 +21,7 @@ import numpy as np
 
 import envs  # noqa: F401  (registers the mortal worlds)
 from agents.agent import Agent, AgentState, Observation, build_agent
-from agents.config import AgentConfig
+from agents.config import SLOTS, AgentConfig
 from agents.motor import to_env_action
 from brain.base import unchecked
 
@@ -184,13 +184,13 @@ def checked_cue(cue, members: int, channels: int, step: int) -> np.ndarray:
 
 
 DIVERGENCE = ("stop", "end-life")
-SLOT_ORDER = ("perception", "memory", "planner", "gate")  # the order modules are named in
 
 
 def divergence(flags: dict, step: int, on_divergence: str) -> dict[int, str]:
     """The agents whose brain diverged at `step`, each with the modules that did, in slot order (`flags`: module
     -> bool per agent); with `on_divergence="stop"`, a FloatingPointError naming them instead."""
-    modules = sorted(flags, key=lambda m: (SLOT_ORDER.index(m) if m in SLOT_ORDER else len(SLOT_ORDER), m))
+    order = list(SLOTS)  # the brain's slots, in the order the config names them; other modules after them
+    modules = sorted(flags, key=lambda m: (order.index(m) if m in order else len(order), m))
     diverged = {int(i): " and ".join(m for m in modules if flags[m][i])
                 for i in np.flatnonzero(np.any([flags[m] for m in modules], axis=0))}
     if not diverged:

@@ -43,7 +43,7 @@ class PCPerception(AbstractPerception):
     """Generative, action-conditioned predictive coding: `latent_size -> *hidden -> in_size`."""
 
     stack: PCStack
-    gate: PlasticityGate | None  # None: one context, every unit always on
+    plasticity: PlasticityGate | None  # which units each context may use and change; None: one context, all
     context: Int[Array, ""]
     in_size: int = eqx.field(static=True)
     latent_size: int = eqx.field(static=True)
@@ -67,37 +67,37 @@ class PCPerception(AbstractPerception):
         if contexts < 1 or min(sizes[:-1]) < contexts:
             raise ValueError(f"contexts must be >= 1 and at most the narrowest layer ({min(sizes[:-1])}), got {contexts}")
         self.stack = PCStack(sizes, action_size=action_size, key=key, **options)
-        self.gate = None
+        self.plasticity = None
         if contexts > 1:
             quotas = (*(n // contexts for n in sizes[:-1]), 0)
-            gate = PlasticityGate(sizes, quotas=quotas, shared=(False,) * (len(sizes) - 1) + (True,))
-            self.gate = gate.recruit(0, [jnp.zeros(n) for n in sizes])
+            plasticity = PlasticityGate(sizes, quotas=quotas, shared=(False,) * (len(sizes) - 1) + (True,))
+            self.plasticity = plasticity.recruit(0, [jnp.zeros(n) for n in sizes])
         self.context = jnp.array(0)
         self.in_size, self.latent_size, self.action_size = in_size, latent_size, action_size
 
     @property
     def masks(self):
         """The current context's units (the stack's `masks`), or None when every unit is on."""
-        return None if self.gate is None else self.gate.masks(self.context)
+        return None if self.plasticity is None else self.plasticity.masks(self.context)
 
     def enter(self, state: PerceptionState, x: Float[Array, " in_size"], context: Int[Array, ""] | int) -> "PCPerception":
         """Switches to `context`. Entered for the first time, it recruits in each layer the free units that respond
         most strongly to `x` (|f(z)| after settling on `x` with every free unit on)."""
-        if self.gate is None:
+        if self.plasticity is None:
             return self
         self._check_observation(x)
         context = jnp.asarray(context)
-        context = checked(context, (context < 0) | (context >= self.gate.max_contexts),
-                               f"context out of range: this perception has room for {self.gate.max_contexts}")
+        context = checked(context, (context < 0) | (context >= self.plasticity.max_contexts),
+                               f"context out of range: this perception has room for {self.plasticity.max_contexts}")
 
-        free = self.gate.masks(FREE)
+        free = self.plasticity.masks(FREE)
         predicted = self.stack.propagate(self.stack.source_mean(state.context, free), free)
         clamped = (False,) * (len(predicted) - 1) + (True,)
         settled, _ = self.stack.infer((*predicted[:-1], x), clamped=clamped, context=state.context, masks=free)
         responses = [jnp.abs(jnp.tanh(z)) * k for z, k in zip(settled, free)]
-        new = jnp.all(jnp.stack([jnp.all(o != context) for o in self.gate.owner]))
-        gate = self.gate.recruit(context, responses, when=new)
-        return eqx.tree_at(lambda p: (p.gate, p.context), self, (gate, context))
+        new = jnp.all(jnp.stack([jnp.all(o != context) for o in self.plasticity.owner]))
+        plasticity = self.plasticity.recruit(context, responses, when=new)
+        return eqx.tree_at(lambda p: (p.plasticity, p.context), self, (plasticity, context))
 
     def init_state(self) -> PerceptionState:
         """Latents at the prior's prediction; no previous latent and no action yet (zeros)."""

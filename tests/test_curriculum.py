@@ -93,11 +93,11 @@ def test_each_context_learns_with_its_own_units_and_leaves_the_others_unchanged(
     x, y = jax.random.normal(jax.random.key(1), (2, 10))
     state = perception.init_state()
     entered = jax.jit(PCPerception.enter)(perception, state, y, 1)
-    own = [np.asarray(o) for o in entered.gate.owner]
+    own = [np.asarray(o) for o in entered.plasticity.owner]
     assert [int((o == 1).sum()) for o in own] == [2, 4, 0], "context 1 recruits its quota in latent and hidden layers"
     assert [int((o == 0).sum()) for o in own] == [2, 4, 0], "context 0 keeps the units it was born with"
     again = jax.jit(PCPerception.enter)(entered, state, x, 1)  # jitted: eager ops would each compile
-    assert all(np.array_equal(a, b) for a, b in zip(again.gate.owner, entered.gate.owner)), "re-entering recruits nothing"
+    assert all(np.array_equal(a, b) for a, b in zip(again.plasticity.owner, entered.plasticity.owner)), "re-entering recruits nothing"
     state, percept = eqx.filter_jit(PCPerception.perceive)(entered, entered.init_state(), x, key=jax.random.key(2))
     assert np.all(np.asarray(percept.latent)[own[0] != 1] == 0), "only the current context's latents are active"
     learnt = eqx.filter_jit(PCPerception.learn)(entered, state, x)
@@ -162,7 +162,7 @@ def test_the_agent_is_never_reinitialised_and_each_lesson_gets_its_own_context(t
     assert int(heat_start.steps.min()) >= 30, "the second lesson begins with the brain the first one left"
     perception = heat_start.brain.perception
     assert np.all(np.asarray(perception.context) == 1)
-    owners = np.asarray(perception.gate.owner[1])
+    owners = np.asarray(perception.plasticity.owner[1])
     assert ((owners == 0).sum(axis=1) == 6).all() and ((owners == 1).sum(axis=1) == 6).all()
 
 
