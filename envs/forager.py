@@ -14,8 +14,14 @@ Observation `Dict(extero, intero)`:
 Initial internal state: set-point + uniform(+-initial_spread) in units of each variable's scale (the
 distance from set-point to its farther viable bound), so +-1/6 for the nutrients.
 Action: the left and right wheel commands in [-1, 1]. Reward: homeostatic, `D(h_t) - D(h_{t+1})`.
+
+Thinking costs food (`computation_cost`, off by default): before each step the loop tells the world how many
+synaptic operations the brain computed for it (`computation`, set through `VectorEnv.set_attr`), and every
+nutrient loses `computation_cost` per operation that step (`Physiology.computation_gain`); `info["ops"]` says
+what was charged. `COMPUTATION_COST` is the documented cost to turn it on with (see its comment).
 """
 
+import dataclasses
 from pathlib import Path
 
 import mujoco
@@ -46,6 +52,7 @@ class ForagerEnv(MujocoEnv):
         item_amount: float = 0.1,
         decay: float = 0.00015,
         effort_cost: float = 0.0,
+        computation_cost: float = 0.0,
         set_point: float = 0.0,
         viable_range: tuple[float, float] = (-1.0, 1.0),
         initial_spread: float = 1 / 6,
@@ -67,9 +74,13 @@ class ForagerEnv(MujocoEnv):
         self.num_bins = num_bins
         self.sensing_range = sensing_range
         self.initial_spread = initial_spread
-        self.physiology = self._make_physiology(
-            item_amount, decay, effort_cost, set_point, viable_range
-        )
+        if not computation_cost >= 0:
+            raise ValueError(f"computation_cost must be >= 0 (nutrient per synaptic operation), got {computation_cost}")
+        self.computation_cost = float(computation_cost)
+        physiology = self._make_physiology(item_amount, decay, effort_cost, set_point, viable_range)
+        nutrients = np.isin(physiology.names, self.resources)
+        self.physiology = dataclasses.replace(physiology, computation_gain=np.where(nutrients, -computation_cost, 0.0))
+        self.computation = 0.0  # synaptic operations the brain computed for the next step (charged, then cleared)
         size = len(self.physiology.names)
         observation_space = spaces.Dict(
             extero=spaces.Box(-MAX_SPEED, MAX_SPEED, (self._extero_size(),), np.float32),
@@ -184,12 +195,13 @@ class ForagerEnv(MujocoEnv):
         motor = action[: self.model.nu]
         self.do_simulation(motor, self.frame_skip)
         events = self._events(self._consume(), action)
-        h_next = self.physiology.step(h, events, effort=float(np.mean(motor**2)), ambient=self._ambient())
+        ops, self.computation = self._checked_computation(), 0.0
+        h_next = self.physiology.step(h, events, effort=float(np.mean(motor**2)), ambient=self._ambient(), ops=ops)
         self.internal_state = h_next
         cause = self.physiology.cause_of_death(h_next)
         drive = float(self.physiology.drive(h_next))
         reward, self._drive = self._drive - drive, drive  # the homeostatic reward D(h) - D(h')
-        result = self._get_obs(), reward, bool(cause), False, self._get_info(cause, events)
+        result = self._get_obs(), reward, bool(cause), False, self._get_info(cause, events, ops)
         self.clock += 1
         return result
 
@@ -304,12 +316,13 @@ class ForagerEnv(MujocoEnv):
             "intero": np.clip(self.internal_state, low, high).astype(np.float32),
         }
 
-    def _get_info(self, cause: str, events: np.ndarray | None = None) -> dict:
+    def _get_info(self, cause: str, events: np.ndarray | None = None, ops: float = 0.0) -> dict:
         return {
             "internal_state": self.internal_state.copy(),
             "drive": self._drive,
             "cause_of_death": cause,
             "events": np.zeros(len(self.physiology.event_names)) if events is None else events,
+            "ops": ops,  # the brain's synaptic operations charged at this step (see `computation_cost`)
         }
 
     # -- input checks ------------------------------------------------------------------------------
@@ -320,6 +333,13 @@ class ForagerEnv(MujocoEnv):
         if not np.all(np.isfinite(action)):
             raise ValueError(f"action contains NaN or inf: {action}")
         return action
+
+    def _checked_computation(self) -> float:
+        ops = float(self.computation)
+        if not (np.isfinite(ops) and ops >= 0):
+            raise ValueError(f"computation (the brain's synaptic operations this step) must be finite and >= 0, "
+                             f"got {self.computation!r}")
+        return ops
 
     def _checked_internal_state(self, value) -> np.ndarray:
         value = np.asarray(value, dtype=np.float64)

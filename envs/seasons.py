@@ -39,5 +39,5 @@ class SeasonsEnv(ForagerEnv):
     def _events(self, eaten: np.ndarray, action: np.ndarray) -> np.ndarray:
         return super()._events(np.roll(eaten, self.season), action)  # kind i feeds resource (i + season) mod n
 
-    def _get_info(self, cause: str, events: np.ndarray | None = None) -> dict:
-        return {**super()._get_info(cause, events), "season": self.season}
+    def _get_info(self, cause: str, events: np.ndarray | None = None, ops: float = 0.0) -> dict:
+        return {**super()._get_info(cause, events, ops), "season": self.season}

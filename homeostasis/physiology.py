@@ -2,10 +2,13 @@
 
 One step of interoceptive dynamics, for every variable i:
 
-    h_i' = h_i - decay_i + effort_gain_i * effort + sum_e events_e * effects_ei + conductance_i * (ambient - h_i)
+    h_i' = h_i - decay_i + effort_gain_i * effort + computation_gain_i * ops + sum_e events_e * effects_ei
+           + conductance_i * (ambient - h_i)
 
 - `decay`: metabolic loss per step (negative for a steady heat source);
 - `effort_gain`: change per unit of motor effort (a cost < 0 for nutrients, motor heat > 0 for temperature);
+- `computation_gain`: change per synaptic operation the brain computed that step (a cost < 0 for nutrients:
+  thinking costs food; 0, the default, makes computing free);
 - `effects`: change per unit of each event (an item of food eaten, a step of evaporative cooling);
 - `conductance`: heat exchange with the surroundings (0 for variables that are not temperatures).
 
@@ -39,6 +42,7 @@ class Physiology:
     effort_gain: np.ndarray
     effects: np.ndarray  # [events, variables]
     conductance: np.ndarray
+    computation_gain: np.ndarray | float = 0.0  # per variable, or one value for every variable
     n: float = dataclasses.field(default=4.0, metadata=dict(static=True))
     m: float = dataclasses.field(default=3.0, metadata=dict(static=True))
 
@@ -50,6 +54,9 @@ class Physiology:
             shape = np.shape(getattr(self, field))
             if shape != (size,):
                 raise ValueError(f"Physiology.{field} has shape {shape}, expected ({size},) for {self.names}")
+        if np.shape(self.computation_gain) not in ((), (size,)):
+            raise ValueError(f"Physiology.computation_gain has shape {np.shape(self.computation_gain)}, expected () "
+                             f"or ({size},) for {self.names}")
         if np.shape(self.effects) != (len(self.event_names), size):
             raise ValueError(
                 f"Physiology.effects has shape {np.shape(self.effects)}, "
@@ -67,13 +74,15 @@ class Physiology:
         xp = array_namespace(self.set_point)
         return xp.maximum(self.set_point - self.low, self.high - self.set_point)
 
-    def step(self, h, events, effort, ambient=0.0):
-        """h' after one step (see the module docstring); `events` has one entry per event name."""
+    def step(self, h, events, effort, ambient=0.0, ops=0.0):
+        """h' after one step (see the module docstring); `events` has one entry per event name, `ops` is the
+        brain's synaptic operations that step."""
         xp = array_namespace(h)
         return (
             h
             - self.decay
             + self.effort_gain * effort
+            + self.computation_gain * ops
             + xp.matmul(events, self.effects)
             + self.conductance * (ambient - h)
         )

@@ -91,10 +91,31 @@ def test_thermal_world_heats_in_the_sun_and_cooling_costs_water():
     assert cooled["internal_state"][1] == pytest.approx(info["internal_state"][1] - 0.00015 - 0.0005)
 
 
+def test_thinking_costs_every_nutrient_its_cost_per_operation_once():
+    def thermal(**settings):
+        return gym.vector.SyncVectorEnv([lambda: gym.make("mortal/ThermalForager-v0", **settings)],
+                                        autoreset_mode=gym.vector.AutoresetMode.NEXT_STEP)
+
+    free, costly = thermal(), thermal(computation_cost=1e-6)
+    for worlds in (free, costly):
+        worlds.reset(seed=0, options={"internal_state": [0.0, 0.0, 38.0]})
+    costly.set_attr("computation", [2000.0])  # how the loop tells each world what its brain computed
+    (_, _, _, _, free_info), (_, _, _, _, info) = free.step(np.zeros((1, 3))), costly.step(np.zeros((1, 3)))
+    np.testing.assert_allclose(info["internal_state"] - free_info["internal_state"], [[-2000 * 1e-6] * 2 + [0.0]])
+    assert info["ops"][0] == 2000.0 and free_info["ops"][0] == 0.0  # food and water pay; temperature does not
+    (_, _, _, _, free_info), (_, _, _, _, info) = free.step(np.zeros((1, 3))), costly.step(np.zeros((1, 3)))
+    assert info["ops"][0] == 0.0  # charged once: the next step's thinking is told again
+    np.testing.assert_allclose(info["internal_state"] - free_info["internal_state"], [[-2000 * 1e-6] * 2 + [0.0]])
+    costly.set_attr("computation", [-1.0])
+    with pytest.raises(ValueError, match="computation .* must be finite and >= 0"):
+        costly.step(np.zeros((1, 3)))
+
+
 @pytest.mark.parametrize(
     "bad, message",
     [
         (dict(colour="red"), "unexpected keyword argument 'colour'"),
+        (dict(computation_cost=-1.0), "computation_cost must be >= 0"),
         (dict(set_point=2.0), "set-point of 'food'"),
         (dict(items=(6,)), "same length"),
     ],

@@ -40,6 +40,17 @@ def test_step_applies_decay_effort_events_and_heat_exchange():
     np.testing.assert_allclose(h_next, expected)
 
 
+def test_computation_drains_each_variable_by_its_gain_per_operation():
+    body = two_nutrients(computation_gain=np.array([-1e-6, 0.0]))
+    h = np.array([0.2, -0.2])
+    thinking = body.step(h, events=np.zeros(2), effort=0.0, ops=500.0)
+    np.testing.assert_allclose(thinking - body.step(h, events=np.zeros(2), effort=0.0), [-5e-4, 0.0])
+    free = two_nutrients()  # the default: computing costs nothing
+    np.testing.assert_array_equal(free.step(h, np.zeros(2), 0.0, ops=1e9), free.step(h, np.zeros(2), 0.0))
+    with pytest.raises(ValueError, match="computation_gain has shape"):
+        two_nutrients(computation_gain=np.zeros(3))
+
+
 def test_viability_and_cause_of_death():
     body = two_nutrients()
     assert body.viable(np.array([0.9, -0.9]))
