@@ -25,6 +25,9 @@ Each step, in order (each phase a small pure method of `Agent` with a typed outp
                from the transition, habit moves towards the channel, the situation units learn; every
                `learn_every` steps of a life: one local Hebbian step of perception
 
+The step's info holds the synaptic operations each module computed (`Agent.cost`, in `info["ops"]`; the unit
+is `brain.base`'s); between ticks the planner and the gate compute nothing.
+
 Called by the loop, on slower timescales: `Agent.select` (every `select_every` steps, structural selection:
 an unused situation unit regrows) and `Agent.enter` (a curriculum's new lesson: the perception's plasticity
 gate switches to the lesson's own units).
@@ -126,6 +129,7 @@ class Choice(NamedTuple):
     planner: object  # the planner's beliefs, told the channel chosen
     gate: object
     channel: Int[Array, ""]
+    ops: Float[Array, ""]  # the gate's synaptic operations (0 between ticks: nothing selected)
 
 
 class Experience(NamedTuple):
@@ -166,11 +170,12 @@ class Agent(eqx.Module):
         tick = (life.steps % self.config.plan_every == 0) | obs.terminated | obs.truncated | obs.success
         planned = _at_tick(tick, lambda: self.plan(brain, life, observation, key=k_plan), self.unplanned(life))
         choice = _at_tick(tick, lambda: self.select_channel(brain, state, life, planned, recalled, obs.cue, key=k_gate),
-                          Choice(planned.planner, state.gate, state.channel))
+                          Choice(planned.planner, state.gate, state.channel, jnp.zeros(())))
         action, perception = self.act(brain, sensed, choice, obs.extero)
         experience = Experience(life, sensed, recalled, felt, observation, planned, choice, tick)
+        ops = self.cost(brain, state, experience, obs.extero)
         brain = self.learn(brain, state, experience, obs.extero, key=k_store)
-        return self.carry(state, brain, perception, experience, obs), action, self.report(experience)
+        return self.carry(state, brain, perception, experience, obs), action, self.report(experience, ops)
 
     # --- the phases ---
 
@@ -237,7 +242,7 @@ class Agent(eqx.Module):
         keep = (life.steps > 0) & ~selection.selected
         channel = jnp.where(keep, state.channel, jnp.maximum(selection.channel, 0))
         channel = jnp.where(cue >= 0, cue, channel)  # a demonstration overrides the gate
-        return Choice(brain.planner.commit(planned.planner, channel), gate, channel)
+        return Choice(brain.planner.commit(planned.planner, channel), gate, channel, selection.ops)
 
     def act(self, brain: Brain, sensed: Sensed, choice: Choice, extero: Float[Array, " extero"]
             ) -> tuple[Array, object]:
@@ -271,6 +276,27 @@ class Agent(eqx.Module):
         return eqx.tree_at(lambda b: (b.memory, b.planner, b.habit, b.situations), brain,
                            (memory, planner, habit, situations))
 
+    def cost(self, brain: Brain, state: AgentState, experience: Experience, extero: Float[Array, " extero"]
+             ) -> dict[str, Array]:
+        """The synaptic operations (`brain.base`) each module computes this step, by slot: perception's inference,
+        and its learning step every `learn_every` steps; memory's recall, and its store at a tick (not a life's
+        first); the planner's plan and learning and the gate's selection at a tick only (0 between ticks); the
+        situations' classification, and their learning at a tick."""
+        life, sensed, tick = experience.life, experience.sensed, experience.tick
+        learn_now = life.steps % self.config.learn_every == 0
+        taken = jax.nn.one_hot(state.channel, self.num_channels)
+        latent = sensed.percept.latent
+        store = brain.memory.store_ops(state.tick_latent, taken * experience.felt.outcome, mask=taken)
+        ops = {
+            "perception": sensed.percept.ops + learn_now * brain.perception.learn_ops(sensed.perception, extero),
+            "memory": experience.recalled.ops + (tick & (life.steps > 0)) * store,
+            "planner": experience.planned.plan.ops + tick * brain.planner.learn_ops(experience.planned.planner,
+                                                                                    experience.observation),
+            "gate": experience.choice.ops,
+            "situations": brain.situations.classify_ops(latent) + tick * brain.situations.learn_ops(latent),
+        }
+        return {slot: jnp.asarray(count, jnp.float32) for slot, count in ops.items()}
+
     def carry(self, state: AgentState, brain: Brain, perception, experience: Experience, obs: Observation
               ) -> AgentState:
         """The state the next step starts from; at a tick, the episode to store at the next one."""
@@ -289,8 +315,9 @@ class Agent(eqx.Module):
             done=obs.terminated | obs.truncated | obs.success,
         )
 
-    def report(self, experience: Experience) -> dict[str, Array]:
-        """The step's info: what each phase saw, and which modules diverged (non-finite outputs)."""
+    def report(self, experience: Experience, ops: dict[str, Array]) -> dict[str, Array]:
+        """The step's info: what each phase saw, which modules diverged (non-finite outputs), and each module's
+        synaptic operations (`cost`)."""
         sensed, plan, channel = experience.sensed, experience.planned.plan, experience.choice.channel
         return {
             "free_energy": sensed.percept.free_energy,
@@ -306,6 +333,7 @@ class Agent(eqx.Module):
                 "memory": non_finite(experience.recalled.payload),
                 "planner": non_finite(plan.salience),
             },
+            "ops": ops,
         }
 
     # --- the slower timescales ---

@@ -26,6 +26,12 @@ with homeostasis off, drive_weight is 0). The value beyond the horizon is value_
 novelty_weight (1 - G(s_H)), G the SDR familiarity, and V either recalled from memory (`value="memory"`:
 max_c Q(s_H, c)) or a critic's (`value="critic"`: `brain.critic.PCCritic`, learned by local PC steps on the
 TD targets of the same transitions the world model learns from). Nothing here names a task.
+
+The step's info holds the synaptic operations (`brain.base`) each module computed, `info["ops"]`: perception's
+inference; memory's recalls (this place, the replay cues, the value of the place reached) and its store; the
+planner's rollouts, candidates x (horizon x the world model's prediction + the value at the end, recalled or the
+critic's), `SamplingPlanner.plan_ops`; the gate's selection; the world model's learning step (and the prediction
+of `model_error`); the critic's learning step, where there is a critic.
 """
 
 from typing import NamedTuple
@@ -86,6 +92,7 @@ class Percept(NamedTuple):
     state: Float[Array, " state"]
     free_energy: Float[Array, ""]
     perception: object
+    ops: Float[Array, ""]  # perception's synaptic operations
 
 
 class Recall(NamedTuple):
@@ -94,6 +101,7 @@ class Recall(NamedTuple):
     value: Float[Array, ""]  # max over the channels memory knows of (0 when it knows none)
     replay: Transition  # one remembered transition per channel (leading axis: channels)
     replay_weight: Float[Array, " channels"]
+    ops: Float[Array, ""]  # memory's synaptic operations for the recall
 
 
 class ModelAgent(eqx.Module):
@@ -142,14 +150,15 @@ class ModelAgent(eqx.Module):
         perception_state, percept = brain.perception.perceive(perception_state, x, key=key)
         deviation = jnp.clip(self.interoception.deviation(obs.intero), -2.0, 2.0)
         brain = eqx.tree_at(lambda b: b.extero_statistics, brain, statistics)
-        return brain, Percept(jnp.concatenate([percept.latent, deviation]), percept.free_energy, perception_state)
+        state = jnp.concatenate([percept.latent, deviation])
+        return brain, Percept(state, percept.free_energy, perception_state, percept.ops)
 
     def recall(self, memory: AbstractMemory, s: Float[Array, " state"]) -> Recall:
         recollection = memory.recall(s)
         values, known, replay = self._unpack(recollection.payload, recollection.known)
         has = known > 0
         value = jnp.where(has.any(), jnp.max(jnp.where(has, values, -jnp.inf)), 0.0)
-        return Recall(recollection.familiarity, jnp.where(has, values, value), value, replay, known)
+        return Recall(recollection.familiarity, jnp.where(has, values, value), value, replay, known, recollection.ops)
 
     @property
     def drive_weight(self) -> float:
@@ -218,21 +227,29 @@ class ModelAgent(eqx.Module):
         # the episodic value of the action just taken: its step's utility plus the discounted value of where it led
         ended = obs.terminated | obs.success
         u = reward - self.drive_weight * self.interoception.drive(obs.intero) - cfg.death_cost * obs.terminated
-        value = u + cfg.discount * jnp.where(ended, 0.0, self.recall(brain.memory, s).value)
+        reached = self.recall(brain.memory, s)
+        value = u + cfg.discount * jnp.where(ended, 0.0, reached.value)
         payload, mask = self._payload(state.previous_channel, value, transition)
         memory = brain.memory.store(state.previous_state, payload, key=k_store, mask=mask * valid)
+        size = weights.shape[0]
+        ops = {"memory": recalled.ops.sum() + reached.ops
+                         + brain.memory.store_ops(state.previous_state, payload, mask=mask * valid),
+               "world_model": brain.world_model.learn_ops(size) + brain.world_model.predict_ops()}
+        if brain.critic is not None:
+            ops["critic"] = brain.critic.learn_ops(size)
         brain = eqx.tree_at(lambda b: (b.delta_statistics, b.reward_statistics, b.world_model, b.memory, b.critic),
                             brain, (delta_statistics, reward_statistics, world_model, memory, critic),
                             is_leaf=lambda x: x is None)
         return brain, recent, {"value_target": value, "model_error": jnp.mean((world_model.predict(
-            transition.state, transition.action).delta - transition.delta) ** 2) * valid}
+            transition.state, transition.action).delta - transition.delta) ** 2) * valid, "ops": ops}
 
     def plan(self, brain: ModelBrain, plan_state: PlanState, s, *, key) -> tuple[PlanState, Plans]:
         return self.planner.plan(plan_state, s, lambda x, a: self.utility(brain, x, a),
                                  lambda x: self.terminal(brain, x), key=key)
 
     def select_plan(self, gate: AbstractGate, gate_state, plans: Plans, recall: Recall, *, key):
-        """The gate picks a plan: salience = (utility + episodic_weight Q(s, first action)) / spread."""
+        """The gate picks a plan: salience = (utility + episodic_weight Q(s, first action)) / spread. Returns the
+        gate's state, the plan and channel chosen, and the gate's synaptic operations."""
         channels = first_action_index(plans, self.planner.discrete, self.prototypes)
         episodic = recall.values[channels]
         salience = (plans.utility + self.config.planner.episodic_weight * episodic) / plans.spread
@@ -242,7 +259,7 @@ class ModelAgent(eqx.Module):
         # the chosen plan is followed in slot 0 from now on: the circuit's activity moves with it
         order = jnp.arange(plans.utility.shape[0]).at[0].set(chosen).at[chosen].set(0)
         gate_state = jax.tree.map(lambda x: x[order] if jnp.ndim(x) == 1 else x, gate_state)
-        return gate_state, chosen, channels[chosen]
+        return gate_state, chosen, channels[chosen], selection.ops
 
     def act(self, action: Float[Array, " action"], channel, obs):
         """The env action: the plan's first action (raw) or the channel's reflex."""
@@ -269,7 +286,7 @@ class ModelAgent(eqx.Module):
         brain, recent, learnt = self.learn(state, life_steps, brain, percept.state, obs, key=k_learn)
         recall = self.recall(brain.memory, percept.state)
         plan_state, plans = self.plan(brain, plan_state, percept.state, key=k_plan)
-        gate_state, chosen, channel = self.select_plan(brain.gate, state.gate, plans, recall, key=k_gate)
+        gate_state, chosen, channel, gate_ops = self.select_plan(brain.gate, state.gate, plans, recall, key=k_gate)
         sequence = plans.sequences[chosen]
         plan_state = self.planner.commit(plan_state, sequence)
         action = self.act(sequence[0], channel, obs)
@@ -291,8 +308,18 @@ class ModelAgent(eqx.Module):
                 "memory": non_finite(recall.values),
                 "planner": non_finite(plans.utility),
             },
+            "ops": self.cost(brain, percept, recall, learnt["ops"], gate_ops),
         }
         return new_state, action, info
+
+    def cost(self, brain: ModelBrain, percept: Percept, recall: Recall, learnt: dict, gate_ops) -> dict[str, Array]:
+        """Each module's synaptic operations this step (module docstring), by name: the planner's rollouts value
+        each end state as this place's recall costs (and the critic's value, with a critic)."""
+        terminal = recall.ops + (0.0 if brain.critic is None else brain.critic.value_ops())
+        ops = {"perception": percept.ops, "memory": learnt["memory"] + recall.ops,
+               "planner": self.planner.plan_ops(brain.world_model.predict_ops(), terminal), "gate": gate_ops,
+               **{name: learnt[name] for name in ("world_model", "critic") if name in learnt}}
+        return {name: jnp.asarray(count, jnp.float32) for name, count in ops.items()}
 
     def expected_states(self, state: ModelAgentState) -> Float[Array, "H state"]:
         """The model states the agent expects along the plan it follows: its last action, then the rest of the

@@ -6,6 +6,9 @@
 | memory     | `NoMemory` (never familiar, recalls nothing)                               |
 | planner    | `RandomPlanner` (uniformly random saliences)                               |
 | gate       | `ArgmaxGate`, `SoftmaxGate`                                                |
+
+Cost (`brain.base`: synaptic operations): only the random projection has synapses (latent x in_size per
+percept); the argmax and softmax gates read each channel's salience once (C); the others compute nothing.
 """
 
 import equinox as eqx
@@ -68,7 +71,8 @@ class RandomProjection(AbstractPerception):
 
     def perceive(self, state, x, *, key):
         latent = jnp.tanh(self.weight @ x)
-        return state, Percept(latent=latent, free_energy=jnp.zeros(()), layer_errors=jnp.zeros(1))
+        ops = jnp.float32(self.weight.size)
+        return state, Percept(latent=latent, free_energy=jnp.zeros(()), layer_errors=jnp.zeros(1), ops=ops)
 
     def learn(self, state, x):
         return self
@@ -123,7 +127,8 @@ class ArgmaxGate(AbstractGate):
 
     def select(self, state, salience, *, key):
         channel = jnp.argmax(finite_salience(salience, "argmax"))
-        return state, Selection(channel, jax.nn.one_hot(channel, self.num_channels), jnp.array(True))
+        ops = jnp.float32(self.num_channels)
+        return state, Selection(channel, jax.nn.one_hot(channel, self.num_channels), jnp.array(True), ops)
 
 
 class SoftmaxGate(AbstractGate):
@@ -137,4 +142,5 @@ class SoftmaxGate(AbstractGate):
 
     def select(self, state, salience, *, key):
         channel = jax.random.categorical(key, finite_salience(salience, "softmax") / self.temperature)
-        return state, Selection(channel, jax.nn.one_hot(channel, self.num_channels), jnp.array(True))
+        ops = jnp.float32(self.num_channels)
+        return state, Selection(channel, jax.nn.one_hot(channel, self.num_channels), jnp.array(True), ops)

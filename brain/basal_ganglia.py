@@ -20,6 +20,11 @@ decisive (a channel more than ~1.2 scales below the best leaves the striatum sil
 salience lies below `floor`, the whole pattern sinks with it, and about 0.5 scales below the floor nothing
 is released: "none".
 
+Cost (`brain.base`: synaptic operations): per settling step and channel, 12 synapses (D1 and D2 from the
+cortex; the STN from the cortex and the GPe; the GPe from D2 and the diffuse STN; the GPi from D1, the diffuse
+STN and the GPe; the thalamus from the cortex, the GPi and its strongest rival through the TRN) and one more
+for the diffuse STN sum: a `select` costs 13 C x `num_steps`.
+
 Hysteresis: the population activities are the state carried from one control step to the next, so the
 released channel holds the TRN inhibition of its rivals; a rival takes over only once the GPi inhibits the
 incumbent, i.e. once the rival is clearly more salient. Near-equal saliences therefore do not chatter.
@@ -160,8 +165,13 @@ class BasalGanglia(AbstractGate):
             channel=jnp.where(selected, channel, -1),
             disinhibition=state.thalamus,
             selected=selected,
+            ops=self.select_ops(),
         )
         return state, selection
+
+    def select_ops(self) -> Float[Array, ""]:
+        """13 C x `num_steps` (module docstring)."""
+        return jnp.float32(13 * self.num_channels * self.num_steps)
 
 
 def separable_saliences(num_channels: int, num_trials: int, seed: int, min_gap: float = 0.05):

@@ -3,6 +3,13 @@
 Every method is pure, `(module, state, inputs, *, key) -> (state, outputs)`; learning returns a new
 module (built with `eqx.tree_at`) and never mutates. Hyperparameters are `eqx.field(static=True)`, so a
 module is a pytree of arrays that `jax.jit` and `jax.vmap` take whole.
+
+Cost: one shared unit, the synaptic operation ("op"): one multiply-accumulate over one synapse, or one read or
+write of one stored weight, bit or payload entry (work per unit, such as an activation, is not counted). Every
+output tuple (`Percept`, `Recollection`, `Plan`, `Selection`) carries `ops`, what the call that made it
+computed; a call that returns a module or a bare array (`learn`, `store`, `classify`) has a sibling
+`<call>_ops` taking the same arguments, which says what that call computes. Both default to 0, so a module of
+your own that does not count still works: it is just free.
 """
 
 import abc
@@ -12,6 +19,7 @@ from typing import NamedTuple
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
 __all__ = ["AbstractGate", "AbstractMemory", "AbstractPerception", "AbstractPlanner", "AbstractSituations",
@@ -25,6 +33,7 @@ class Percept(NamedTuple):
     latent: Float[Array, " latent"]
     free_energy: Float[Array, ""]
     layer_errors: Float[Array, " layers"]  # mean squared prediction error per layer
+    ops: Float[Array, ""] = np.float32(0)  # synaptic operations of the `perceive` call (0: not counted)
 
 
 class AbstractPerception(eqx.Module):
@@ -44,6 +53,10 @@ class AbstractPerception(eqx.Module):
     @abc.abstractmethod
     def learn(self, state, x: Float[Array, " in_size"]) -> "AbstractPerception":
         """One local (Hebbian) learning step on `x`, starting from the settled `state`."""
+
+    def learn_ops(self, state, x: Float[Array, " in_size"]) -> Float[Array, ""]:
+        """The synaptic operations of `learn(state, x)`; a perception that does not count says 0."""
+        return jnp.zeros(())
 
     @abc.abstractmethod
     def advance(self, state, action: Float[Array, " action"]):
@@ -67,6 +80,7 @@ class Recollection(NamedTuple):
     familiarity: Float[Array, ""]  # G in [0, 1]: 1 for a stored input, low for a novel one
     payload: Float[Array, " payload"]  # what was bound to the best-matching episode (per entry: its mean)
     known: Float[Array, " payload"]  # per entry, how much of the recalled code holds data in it (0: nothing)
+    ops: Float[Array, ""] = np.float32(0)  # synaptic operations of the `recall` call (0: not counted)
 
 
 class AbstractMemory(eqx.Module):
@@ -87,6 +101,13 @@ class AbstractMemory(eqx.Module):
         """Stores `x` with `payload` (only the entries where `mask` is 1; all by default) in a single trial;
         returns the new memory."""
 
+    def store_ops(
+        self, x: Float[Array, " in_size"], payload: Float[Array, " payload"], *,
+        mask: Float[Array, " payload"] | None = None,
+    ) -> Float[Array, ""]:
+        """The synaptic operations of `store(x, payload, mask=mask)`; a memory that does not count says 0."""
+        return jnp.zeros(())
+
 
 class AbstractSituations(eqx.Module):
     """The agent's own discrete states: latents fall into one of `num_situations` units, which the planner
@@ -98,9 +119,17 @@ class AbstractSituations(eqx.Module):
     def classify(self, latent: Float[Array, " latent"]) -> Int[Array, ""]:
         """The unit `latent` falls in."""
 
+    def classify_ops(self, latent: Float[Array, " latent"]) -> Float[Array, ""]:
+        """The synaptic operations of `classify(latent)`; situations that do not count say 0."""
+        return jnp.zeros(())
+
     @abc.abstractmethod
     def learn(self, latent: Float[Array, " latent"]) -> "AbstractSituations":
         """One local learning step on `latent`."""
+
+    def learn_ops(self, latent: Float[Array, " latent"]) -> Float[Array, ""]:
+        """The synaptic operations of `learn(latent)`; situations that do not count say 0."""
+        return jnp.zeros(())
 
     @abc.abstractmethod
     def idle(self, min_wins: float) -> Int[Array, ""]:
@@ -117,6 +146,7 @@ class Selection(NamedTuple):
     channel: Int[Array, ""]  # the selected channel, or -1 for none
     disinhibition: Float[Array, " channels"]  # 1 for a released channel, 0 for an inhibited one
     selected: Bool[Array, ""]  # False when nothing was salient enough
+    ops: Float[Array, ""] = np.float32(0)  # synaptic operations of the `select` call (0: not counted)
 
 
 class AbstractGate(eqx.Module):
@@ -178,6 +208,7 @@ class Plan(NamedTuple):
     salience: Float[Array, " channels"]  # posterior probability of each channel's policies, in [0, 1]
     neg_efe: Float[Array, " channels"]  # -G per channel (best policy starting with it): risk + ambiguity
     state_entropy: Float[Array, ""]  # uncertainty of the posterior over hidden states
+    ops: Float[Array, ""] = np.float32(0)  # synaptic operations of the `plan` call (0: not counted)
 
 
 class AbstractPlanner(eqx.Module):
@@ -198,6 +229,10 @@ class AbstractPlanner(eqx.Module):
     @abc.abstractmethod
     def learn(self, state, observation: Int[Array, " modalities"]) -> "AbstractPlanner":
         """Updates the generative model from the last transition (previous beliefs, channel, `observation`)."""
+
+    def learn_ops(self, state, observation: Int[Array, " modalities"]) -> Float[Array, ""]:
+        """The synaptic operations of `learn(state, observation)`; a planner that does not count says 0."""
+        return jnp.zeros(())
 
     @abc.abstractmethod
     def commit(self, state, channel: Int[Array, ""]):

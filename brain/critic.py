@@ -11,6 +11,10 @@ where u is the step's realised utility and `end` whether the life ended there. V
 follows the network synapse by synapse, W_slow <- W_slow + tau (W - W_slow) (a target network, Mnih et al.
 2015), so that the target does not chase its own updates. The planner reads V as the value beyond its
 horizon: what the world model's rollouts cannot see.
+
+Cost (`brain.base`: synaptic operations; S the synapses of the network): a value is one feedforward pass, S; a
+learning step on a batch of B reads the slow copy's values (B S), fits (`PCStack.fit_ops`) and moves every
+parameter of the slow copy (one multiply-accumulate each).
 """
 
 import equinox as eqx
@@ -49,6 +53,15 @@ class PCCritic(eqx.Module):
     def value(self, s: Float[Array, " state"]) -> Float[Array, ""]:
         """V(s), in the units of the utility summed over steps."""
         return self._read(self.network, s)
+
+    def value_ops(self) -> Float[Array, ""]:
+        """S: one feedforward pass (`value`)."""
+        return jnp.float32(self.network.propagate_ops())
+
+    def learn_ops(self, batch: int) -> Float[Array, ""]:
+        """B S + fit_ops(B) + the parameters (module docstring)."""
+        parameters = sum(x.size for x in jax.tree.leaves(eqx.filter(self.network, eqx.is_inexact_array)))
+        return batch * self.value_ops() + self.network.fit_ops(batch) + parameters
 
     def learn(self, s: Float[Array, "batch state"], utility: Float[Array, " batch"], ended: Float[Array, " batch"],
               s_next: Float[Array, "batch state"], weights: Float[Array, " batch"]) -> "PCCritic":

@@ -19,6 +19,11 @@ unchanged. `enter(state, x, context)` switches context; a context entered for th
 free units that respond most strongly to its first observation.
 
     perception = perception.enter(state, obs, context)            # e.g. at the start of a lesson
+
+Cost (synaptic operations, `brain.predictive_coding`): a `perceive` is the world model's prediction (the prior
+A f(z') + B u and one pass down the chain) plus the inference it ran, steps taken x both directions of every
+synapse of the free layers; a `learn` is one learning step on a batch of one. With a plasticity gate only the
+current context's units count.
 """
 
 from typing import NamedTuple
@@ -122,7 +127,8 @@ class PCPerception(AbstractPerception):
         states, diagnostics = self.stack.infer(
             (*predicted[:-1], x), clamped=clamped, context=state.context, masks=masks
         )
-        percept = Percept(states[0], diagnostics.free_energy[-1], diagnostics.layer_errors)
+        ops = self.stack.prior_ops(True, masks) + self.stack.propagate_ops(masks) + diagnostics.ops
+        percept = Percept(states[0], diagnostics.free_energy[-1], diagnostics.layer_errors, ops)
         return PerceptionState(states, state.context), percept
 
     def learn(self, state: PerceptionState, x: Float[Array, " in_size"]) -> "PCPerception":
@@ -131,6 +137,10 @@ class PCPerception(AbstractPerception):
         states = tuple(z[None] for z in (*state.states[:-1], x))
         context = Context(state.context.previous[None], state.context.action[None])
         return eqx.tree_at(lambda p: p.stack, self, self.stack.learn(states, context=context, masks=self.masks))
+
+    def learn_ops(self, state: PerceptionState, x: Float[Array, " in_size"]) -> Float[Array, ""]:
+        """`PCStack.learn_ops` of a batch of one, with a context (a temporal stack)."""
+        return self.stack.learn_ops(1, temporal=True, masks=self.masks)
 
     def decode(self, latent: Float[Array, " latent"]) -> Float[Array, " in_size"]:
         """The observation the stack expects from top latent z_0: the top-down means mu_L of `propagate`."""

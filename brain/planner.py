@@ -18,6 +18,17 @@ apply the same channel to every factor; each is scored by its expected free ener
 
 and `q(pi) = softmax(-gamma G + ln E)`. A channel's salience is the posterior mass of the policies that
 start with it.
+
+Cost (`brain.base`: synaptic operations; n_f the states of factor f, P policies of T steps, U channels). A
+`plan` predicts each factor's state (B_f q_f: n_f^2), weighs the evidence (A_f against o_f: n_f^2), runs
+`FPI_ITERATIONS` fixed-point updates of every state (n_f each), and per policy and step contracts B_f and A_f
+with the beliefs and A_f's entropy (3 n_f^2) and reads utility, outcome entropy and ambiguity (3 n_f), then
+sums the policies into each channel (2 P U):
+
+    plan  = sum_f (2 n_f^2 + FPI_ITERATIONS n_f) + P T sum_f (3 n_f^2 + 3 n_f) + 2 P U
+            (+ P T sum_f (3 n_f^2 + n_f^2 U) with novelty: A's and B's Dirichlet information)
+    learn = sum_f 2 n_f^2 (pA += o (x) q, A renormalised)
+            + [a transition to learn] sum_f (n_f^2 + 2 n_f^2 U) (q(s') q(s)^T, pB rewritten, B renormalised)
 """
 
 import functools
@@ -30,6 +41,8 @@ from jaxtyping import Array, Float, Int, PRNGKeyArray
 from pymdp import control, inference, learning
 
 from brain.base import AbstractPlanner, Plan
+
+FPI_ITERATIONS = 16  # fixed-point iterations of the state inference at each tick
 
 
 class Factor(eqx.Module):
@@ -192,7 +205,7 @@ class ActiveInferencePlanner(AbstractPlanner):
         prior = [jnp.where(state.channel >= 0, p, d) for p, d in zip(predicted, self.D)]
         outcomes = [jax.nn.one_hot(o[None], n) for o, n in zip(observation, self.num_states)]
         infer = functools.partial(inference.update_posterior_states, A_dependencies=own, B_dependencies=own,
-                                  num_iter=16, method="fpi", distr_obs=True)
+                                  num_iter=FPI_ITERATIONS, method="fpi", distr_obs=True)
         qs = jax.vmap(infer)(self.A, self.B, outcomes, None, prior=prior)
         policies = jnp.asarray(self.policies, jnp.int32)
         score = functools.partial(control.update_posterior_policies, policies, A_dependencies=own, B_dependencies=own,
@@ -203,7 +216,21 @@ class ActiveInferencePlanner(AbstractPlanner):
         salience = q_pi[0] @ onehot
         best = jnp.max(jnp.where(onehot.T > 0, neg_efe[0][None, :], -jnp.inf), axis=1)
         entropy = sum(-jnp.sum(q * jnp.log(q + 1e-16)) for q in qs)
-        return PlannerState(qs=qs, qs_prev=state.qs, channel=state.channel), Plan(salience, best, entropy)
+        plan = Plan(salience, best, entropy, self.plan_ops())
+        return PlannerState(qs=qs, qs_prev=state.qs, channel=state.channel), plan
+
+    def plan_ops(self) -> Float[Array, ""]:
+        """`plan` (module docstring), from the shapes."""
+        n, channels = jnp.asarray(self.num_states, jnp.float32), self.num_channels
+        policies, horizon = len(self.policies), len(self.policies[0])
+        per_step = jnp.sum(3 * n**2 + 3 * n) + (jnp.sum(3 * n**2 + n**2 * channels) if self.novelty else 0.0)
+        return jnp.sum(2 * n**2 + FPI_ITERATIONS * n) + policies * horizon * per_step + 2 * policies * channels
+
+    def learn_ops(self, state: PlannerState, observation) -> Float[Array, ""]:
+        """`learn` (module docstring): A always, B when there is a transition to learn from."""
+        n = jnp.asarray(self.num_states, jnp.float32)
+        transition = (state.channel >= 0) * jnp.sum(n**2 + 2 * n**2 * self.num_channels)
+        return jnp.sum(2 * n**2) + transition
 
     def learn(self, state: PlannerState, observation) -> "ActiveInferencePlanner":
         """Dirichlet updates of A (from this tick) and B (from the last transition, if there was one):

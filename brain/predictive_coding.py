@@ -35,6 +35,15 @@ Masks (for plasticity gating): `infer`, `learn`, `propagate`, `prediction_errors
 error are held at zero, so it neither predicts nor is predicted; learning leaves every synapse into or out of
 it (W, E, A, B), its bias, prior mean and variance bit-for-bit unchanged.
 
+Cost (`brain.base`: synaptic operations). With n_l the units on in layer l and |W_l| = n_l n_{l-1}, an
+`infer` of k steps costs prior + fixed + k evals (down + up) + down: the source prior's A f(z_0') + B u
+(n_0 (n_0 + a), temporal stacks given a context), once; the predictions from clamped layers, once; per
+evaluation of the flow (Euler 1 per step, Heun 2) the top-down predictions from free layers (down) and their
+errors sent back through W^T or E (up, the same synapses); and down once more for the final F. A `learn` of a
+batch of B costs B (2 prior + 2 S + S with feedback + sum_l n_l, + sum_l n_l again with learned precisions),
+S = sum_l |W_l|: the errors, one multiply-accumulate per synapse for dW (and dE, dA, dB), and the biases and
+prior mean (and variances). Each count is a small method beside the computation (`*_ops`).
+
 Divergence: non-finite states after inference, or non-finite parameters after learning, raise an error
 (`brain.base.checked`: `eqx.error_if`, under jit too) that says what diverged and what to lower; the agents' step
 is traced `unchecked` and reports divergence per module instead.
@@ -46,7 +55,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from brain.base import checked
 
@@ -84,6 +93,8 @@ class Diagnostics(NamedTuple):
 
     free_energy: Float[Array, " steps_plus_1"]  # F before the first step and after each step
     layer_errors: Float[Array, " layers"]  # mean squared prediction error (z - mu)^2 per layer, at the end
+    steps: Int[Array, ""]  # the steps taken
+    ops: Float[Array, ""]  # synaptic operations of the call (`inference_ops`)
 
 
 class PCStack(eqx.Module):
@@ -342,6 +353,7 @@ class PCStack(eqx.Module):
             return z, self._energy(diffs, errors)
 
         states, energies = jax.lax.scan(step, tuple(states), None, length=self.steps, unroll=self.unroll)
+        taken = jnp.asarray(self.steps)
         _, diffs, errors = flow(states)
         constant = self._log_variance_term(masks)
         trace = jnp.append(energies, self._energy(diffs, errors)) + constant
@@ -350,7 +362,55 @@ class PCStack(eqx.Module):
         states = checked(
             states, ~finite, "predictive-coding inference diverged (non-finite states): lower dt or the learning rate"
         )
-        return states, Diagnostics(trace, layer_errors)
+        ops = self.inference_ops(clamped, taken, temporal=context is not None, masks=masks)
+        return states, Diagnostics(trace, layer_errors, taken, ops)
+
+    # --- cost: synaptic operations (module docstring) ---
+
+    def _widths(self, masks: Masks) -> list:
+        """Per layer, the units that are on: its width, or with `masks` their (traced) count."""
+        return [float(n) for n in self.sizes] if masks is None else [jnp.sum(k) for k in masks]
+
+    def _synapses(self, masks: Masks) -> list:
+        """|W_l| = n_l n_{l-1} for l = 1..L, counting only the units that are on."""
+        n = self._widths(masks)
+        return [n[l] * n[l - 1] for l in range(1, self.num_layers)]
+
+    def prior_ops(self, temporal: bool, masks: Masks = None):
+        """n_0 (n_0 + a): a temporal stack's source prior A f(z_0') + B u given a context; 0 without one."""
+        n0 = self._widths(masks)[0]
+        return n0 * (n0 + self.action_size) if temporal else 0.0
+
+    def propagate_ops(self, masks: Masks = None):
+        """S = sum_l |W_l|: one mean pass down the chain (`propagate`)."""
+        return sum(self._synapses(masks))
+
+    def inference_ops(self, clamped: tuple[bool, ...], steps, *, temporal: bool, masks: Masks = None):
+        """prior + fixed (+ S with `precondition`) + steps evals (down + up) + down (module docstring):
+        fixed = sum of |W_{l+1}| over clamped layers l, down = up = the same over free layers, evals 2 for Heun."""
+        synapses = self._synapses(masks)
+        fixed = sum(w for w, c in zip(synapses, clamped) if c)
+        down = sum(w for w, c in zip(synapses, clamped) if not c)
+        evals = 2 if self.integrator == "heun" else 1
+        curvature = sum(synapses) if self.precondition else 0.0
+        total = self.prior_ops(temporal, masks) + fixed + curvature + steps * evals * 2 * down + down
+        return jnp.asarray(total, jnp.float32)
+
+    def learn_ops(self, batch: int, *, temporal: bool, masks: Masks = None) -> Float[Array, ""]:
+        """B (2 prior + 2 S (+ S with feedback) + sum_l n_l (+ sum_l n_l with learned precisions)) for a batch of
+        B: the errors (prior and every W_l), the products dW (dA, dB; dE), the biases and prior mean (variances)."""
+        synapses, units = sum(self._synapses(masks)), sum(self._widths(masks))
+        feedback = synapses if self.feedback is not None else 0.0
+        variances = units if max(self.precision_learning_rate) > 0 else 0.0
+        per_sample = 2 * self.prior_ops(temporal, masks) + 2 * synapses + feedback + units + variances
+        return jnp.asarray(batch * per_sample, jnp.float32)
+
+    def fit_ops(self, batch: int) -> Float[Array, ""]:
+        """`fit` of a batch of B: per sample a feedforward pass S and the hidden layers' inference (source and sink
+        clamped, `steps` steps), then `learn_ops`."""
+        clamped = (True, *(False,) * (self.num_layers - 2), True)
+        settle = self.propagate_ops() + self.inference_ops(clamped, self.steps, temporal=False)
+        return batch * settle + self.learn_ops(batch, temporal=False)
 
     def _step_sizes(self):
         """Per layer, dt, or dt / H_l with `precondition` (module docstring)."""

@@ -15,6 +15,9 @@ the last chosen plan, shifted: the gate (basal ganglia) sees it
 in channel 0 beside the `plans - 1` best new candidates, so its hysteresis is commitment to a plan.
 
 Nothing here knows a task: the planner sees only what `step` and `terminal` return.
+
+Cost (`brain.base`: synaptic operations): candidates x (horizon x what one `step` costs + what `terminal`
+costs), `plan_ops`; sampling and weighing the candidates touch no synapse.
 """
 
 from typing import Callable, NamedTuple
@@ -122,6 +125,10 @@ class SamplingPlanner(eqx.Module):
         ranked = jnp.argsort(-utility.at[0].set(-jnp.inf))[: self.plans - 1]
         chosen = jnp.concatenate([jnp.zeros(1, int), ranked])
         return PlanState(distribution, state.plan), Plans(sequences[chosen], utility[chosen], spread)
+
+    def plan_ops(self, step_ops: Float[Array, ""], terminal_ops: Float[Array, ""]) -> Float[Array, ""]:
+        """candidates x (horizon x `step_ops` + `terminal_ops`): every candidate rolled out and valued at its end."""
+        return self.candidates * (self.horizon * step_ops + terminal_ops)
 
     def commit(self, state: PlanState, sequence: Float[Array, "H width"]) -> PlanState:
         """Follows `sequence`: its first action is taken now; plan and distribution shift one step ahead."""

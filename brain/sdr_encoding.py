@@ -9,7 +9,8 @@ the indices of at most `max_active` active bits (the memory reads one weight row
   entries of `P x` become the active bits: `active = top_k(P x)`. Similar vectors get overlapping bit sets,
   every input gets exactly `num_active` bits. With `out_size=None`, `P` is the identity (plain k-WTA on `x`).
 
-Bits are also packed 32 to a `uint32` word, the layout the memory's weights use.
+Bits are also packed 32 to a `uint32` word, the layout the memory's weights use. A binariser's cost
+(`brain.base`: synaptic operations) is its `ops`: P x costs `out_size x in_size`, a binary input nothing.
 """
 
 import abc
@@ -87,6 +88,15 @@ class AbstractBinariser(eqx.Module):
         """The indices of `x`'s active bits, padded with `out_size` (out of range) up to `max_active`."""
         return jnp.nonzero(self(x), size=self.max_active, fill_value=self.out_size)[0]
 
+    def active_count(self, x: Float[Array, " in_size"]) -> Int[Array, ""]:
+        """How many bits of `x` are active (the rows of weights the memory reads for it)."""
+        return (self.active_indices(x) < self.out_size).sum()
+
+    @property
+    def ops(self) -> float:
+        """Synaptic operations of binarising one input (none unless overridden)."""
+        return 0.0
+
     def check(self, x, name: str = "input") -> None:
         """Eager checks at the Python boundary (shape and dtype always, values when not traced)."""
         check_vector(x, self.in_size, name)
@@ -121,6 +131,10 @@ class BinaryInput(AbstractBinariser):
         too_many = (x > 0.5).sum() > self.max_active
         indices = checked(indices, too_many, f"input has more than max_active={self.max_active} active bits")
         return jnp.where(values > 0.5, indices, self.out_size)
+
+    def active_count(self, x: Float[Array, " in_size"]) -> Int[Array, ""]:
+        """The ones of `x`, at most `max_active`."""
+        return jnp.minimum((jnp.asarray(x) > 0.5).sum(), self.max_active)
 
     def check(self, x, name: str = "input") -> None:
         super().check(x, name)
@@ -158,6 +172,15 @@ class WinnersTakeAll(AbstractBinariser):
     @property
     def max_active(self) -> int:
         return self.num_active
+
+    @property
+    def ops(self) -> float:
+        """out_size x in_size multiply-accumulates of P x (none without a projection)."""
+        return 0.0 if self.projection is None else float(self.out_size * self.in_size)
+
+    def active_count(self, x: Float[Array, " in_size"]) -> Int[Array, ""]:
+        """Always `num_active`."""
+        return jnp.asarray(self.num_active)
 
     def __call__(self, x: Float[Array, " in_size"]) -> Bool[Array, " out_size"]:
         return jnp.zeros(self.out_size, bool).at[self.active_indices(x)].set(True)

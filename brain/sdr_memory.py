@@ -30,6 +30,12 @@ it of each cell's mean (`known`: the fraction of the code's cells that do). Hori
 `sequences`) store the hetero-association code(t) -> code(t+1). Every array has a fixed size, so store and
 recall cost the same however many episodes are stored.
 
+Cost (`brain.base`: synaptic operations; n the input's active bits, P the payload width). Matching reads the
+binariser's synapses (`ops`), one row of Q K cell bits per active bit and the Q K bundle fills:
+match = binarise + n Q K + Q K. A recall adds the payloads of the code's cells (sums and counts: 2 Q P); a
+store adds its writes: the weights from every active bit to the Q winners (n Q), their fills (Q), and the
+payload sums and counts of the entries it binds (2 Q m, m the entries the mask lets in).
+
 Capacity (`predicted_capacity`). After M stores of random inputs with a of N bits active, under random
 codes each cell has won ~M/K of them, so a bundle's density is d = 1 - exp(-M a / (N K)). A cue that keeps
 a - r of a stored input's bits (r = noise x a moved elsewhere) covers C = (a - r) + Bin(r, d) of its own
@@ -202,6 +208,10 @@ class SparseyMemory(AbstractMemory):
         match = jnp.clip((covered - density) / jnp.maximum(1.0 - density, 1e-6), 0.0, 1.0)
         return match, match.max(-1).mean()
 
+    def match_ops(self, x: Float[Array, " in_size"]) -> Float[Array, ""]:
+        """binarise + n Q K + Q K (module docstring): what one `match` of `x` reads."""
+        return jnp.asarray(self.binariser.ops + (self.binariser.active_count(x) + 1) * self.num_cells, jnp.float32)
+
     def encode(self, x: Float[Array, " in_size"], *, key: PRNGKeyArray) -> tuple[Int[Array, " Q"], Float[Array, ""]]:
         """The code the CSA chooses to store `x` (steps 4-6, learning mode) and its familiarity, storing nothing."""
         match, familiarity = self.match(x)
@@ -252,11 +262,24 @@ class SparseyMemory(AbstractMemory):
         code, _ = self.encode(x, key=key)
         return self.write(x, code, payload, mask)
 
+    def store_ops(
+        self, x: Float[Array, " in_size"], payload: Float[Array, " payload"], *,
+        mask: Float[Array, " payload"] | None = None,
+    ) -> Float[Array, ""]:
+        """match + n Q + Q + 2 Q m (module docstring): the match that chooses the code, then the writes."""
+        entries = self.payload_size if mask is None else (jnp.asarray(mask) > 0).sum()
+        writes = (self.binariser.active_count(x) + 1 + 2 * entries) * self.num_modules
+        return self.match_ops(x) + writes
+
     def recall(self, cue: Float[Array, " in_size"]) -> Recollection:
         """Best-matching code (argmax V in each CM), its familiarity G and the payload bound to it."""
         match, familiarity = self.match(cue)
         code = match.argmax(-1)
-        return Recollection(code, familiarity, *self.payload_of(code))
+        return Recollection(code, familiarity, *self.payload_of(code), self.match_ops(cue) + self._payload_reads())
+
+    def _payload_reads(self) -> float:
+        """2 Q P: the payload sums and counts of a code's cells (`payload_of`)."""
+        return float(2 * self.num_modules * self.payload_size)
 
     def payload_of(self, code: Int[Array, " Q"]) -> tuple[Float[Array, " payload"], Float[Array, " payload"]]:
         """Per payload entry, the mean over the code's cells holding data in it of each cell's mean (0 where none
@@ -287,7 +310,8 @@ class SparseyMemory(AbstractMemory):
         pointing = count_set_rows(self.sequence_weights[self._cell_index(code)], self.num_cells)
         match = pointing.reshape(self.fill.shape) / self.num_modules
         next_code = match.argmax(-1)
-        return Recollection(next_code, match.max(-1).mean(), *self.payload_of(next_code))
+        ops = jnp.float32(self.num_modules * self.num_cells + self._payload_reads())  # Q rows of Q K bits, payloads
+        return Recollection(next_code, match.max(-1).mean(), *self.payload_of(next_code), ops)
 
     def store_many(
         self, xs: Float[Array, "N in_size"], payloads: Float[Array, "N payload"], *, key: PRNGKeyArray

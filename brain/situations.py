@@ -9,6 +9,10 @@ compete; the nearest wins and moves towards it,
 a local, winner-take-all Hebbian rule. The winner's index is the situation the planner reasons about.
 Structural selection (the slowest timescale) re-seeds prototypes that have stopped winning at the
 current latent: unused units are pruned and regrown where experience is.
+
+Cost (`brain.base`: synaptic operations; K units, L latent dimensions): a `classify` compares the latent with
+every prototype, K L; a `learn` does that again and moves the winner (L), decays the win counts (K) and updates
+the running mean and variance (2 L): K L + K + 3 L.
 """
 
 import equinox as eqx
@@ -49,6 +53,15 @@ class Situations(AbstractSituations):
 
     def classify(self, latent: Float[Array, " latent"]) -> Int[Array, ""]:
         return jnp.argmin(jnp.sum((self.prototypes - self.whiten(latent)) ** 2, axis=1))
+
+    def classify_ops(self, latent: Float[Array, " latent"]) -> Float[Array, ""]:
+        """K L (module docstring)."""
+        return jnp.float32(self.prototypes.size)
+
+    def learn_ops(self, latent: Float[Array, " latent"]) -> Float[Array, ""]:
+        """K L + K + 3 L (module docstring)."""
+        units, size = self.prototypes.shape
+        return jnp.float32(units * size + units + 3 * size)
 
     def learn(self, latent: Float[Array, " latent"]) -> "Situations":
         z = self.whiten(latent)

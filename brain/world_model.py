@@ -17,6 +17,10 @@ among 40,000 steps still shape the heads; the weighted head estimates p' = w p /
 prediction maps back to the probability p = p' / (w - (w - 1) p').
 
 Prediction is the feedforward pass (the equilibrium when the target is free).
+
+Cost (`brain.base`: synaptic operations; `brain.predictive_coding`'s counts): a prediction is every member's
+feedforward pass, E S (S the synapses of one member); a learning step on a batch of B is every member's
+`PCStack.fit`, E fit_ops(B).
 """
 
 from typing import NamedTuple
@@ -112,6 +116,14 @@ class PCWorldModel(eqx.Module):
             success=ends[1],
             disagreement=y[:, :n].var(0).mean(),
         )
+
+    def predict_ops(self) -> Float[Array, ""]:
+        """E S: every member's feedforward pass (`predict`)."""
+        return jnp.float32(self.num_members * self.members.propagate_ops())
+
+    def learn_ops(self, batch: int) -> Float[Array, ""]:
+        """E fit_ops(B): every member's local PC step on the batch (`learn`)."""
+        return self.num_members * self.members.fit_ops(batch)
 
     @property
     def rarity_weight(self) -> Float[Array, " 2"]:

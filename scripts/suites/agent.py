@@ -16,6 +16,7 @@ import jax
 import numpy as np
 
 from agents.config import (
+    SLOTS,
     ActiveInferenceConfig,
     AgentConfig,
     ArgmaxConfig,
@@ -116,8 +117,9 @@ def cartpole(steps: int, episodes: int, seed: int, population: int = 4) -> float
     return float(np.mean(returns))
 
 
-def bench(repeats: int = 200, seed: int = 0) -> dict:
-    """Brain steps/s alone and with the world at population 1 and 64; the vmapped brain against MuJoCo."""
+def bench(repeats: int = 200, seed: int = 0, ops_steps: int = 500) -> dict:
+    """Brain steps/s alone and with the world at population 1 and 64; the vmapped brain against MuJoCo; and each
+    module's synaptic operations per step over `ops_steps` steps of one agent (per step, at ticks, between)."""
     rows, figures = [], {}
     for population in progress((1, 64), desc="timing populations 1 and 64", unit="population"):
         envs = make_vector_env(FORAGER, population, seed)
@@ -139,7 +141,26 @@ def bench(repeats: int = 200, seed: int = 0) -> dict:
             figures.update(env_steps_per_s_p64=world, loop_steps_per_s_p64=loop)
         envs.close()
     print_table(rows, f"{FORAGER}, default agent; agent-steps per second (median of 3 x {repeats} calls)")
+    ops = ops_per_step(AgentConfig(), ops_steps, seed)
+    print_table([dict(module=module, **{name: ops[name][module] for name in ops}) for module in ops["per_step"]],
+                f"{FORAGER}, default agent; synaptic operations per step over {ops_steps} steps (brain.base)")
+    figures.update(ops_per_step=ops["per_step"], ops_at_tick=ops["at_tick"], ops_between_ticks=ops["between_ticks"])
     return figures
+
+
+def ops_per_step(config: AgentConfig, steps: int, seed: int) -> dict[str, dict[str, float]]:
+    """Each module's mean synaptic operations (`info["ops"]`) over `steps` steps of one agent on Forager, and their
+    total: over every step (`per_step`), at planning ticks and between them."""
+    run = Run.start(config, FORAGER, 1, seed)
+    infos = []
+    run.train(steps, on_step=lambda t, info, record, obs: infos.append(info))
+    tick = np.array([bool(info["tick"][0]) for info in infos])
+    modules = sorted(infos[0]["ops"], key=lambda m: list(SLOTS).index(m) if m in SLOTS else len(SLOTS))  # slot order
+    ops = {module: np.array([float(info["ops"][module][0]) for info in infos]) for module in modules}
+    ops["total"] = sum(ops.values())
+    steps_of = {"per_step": np.ones_like(tick), "at_tick": tick, "between_ticks": ~tick}
+    return {name: {module: float(counts[kept].mean()) if kept.any() else 0.0 for module, counts in ops.items()}
+            for name, kept in steps_of.items()}
 
 
 @contextlib.contextmanager

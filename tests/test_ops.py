@@ -1,0 +1,124 @@
+"""Cost accounting (brain.base: synaptic operations): every module's count equals the operations counted by hand
+from the sizes of a small configuration, and the agents report them per step and per module."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from agents.config import AgentConfig, ModelBasedConfig
+from agents.loop import Run
+from brain.basal_ganglia import BasalGanglia
+from brain.pc_perception import PCPerception
+from brain.planner import ActiveInferencePlanner, Factor, GenerativeModel
+from brain.sampling_planner import SamplingPlanner
+from brain.sdr_encoding import BinaryInput, WinnersTakeAll
+from brain.sdr_memory import SparseyMemory
+from brain.situations import Situations
+from brain.world_model import PCWorldModel
+
+FORAGER = "mortal/Forager-v0"
+KEY = jax.random.key(0)
+
+
+def tiny_perception(**options):
+    """latent 2 <- hidden 3 <- observation 4, conditioned on an action of width 2, 3 inference steps."""
+    return PCPerception(4, 2, (3,), action_size=2, steps=3, key=KEY, **options)
+
+
+@pytest.mark.parametrize("integrator, evaluations", [("euler", 1), ("heun", 2)])
+def test_pc_perception_counts_every_synapse_it_uses(integrator, evaluations):
+    perception = tiny_perception(integrator=integrator)
+    state, percept = perception.perceive(perception.init_state(), jnp.ones(4), key=KEY)
+    w1, w2 = 3 * 2, 4 * 3  # synapses latent -> hidden, hidden -> observation
+    prior = 2 * 2 + 2 * 2  # A f(z') (latent x latent) and B u (latent x action)
+    prediction = prior + w1 + w2  # the world model's prediction the latents start from
+    flow = 2 * (w1 + w2)  # per evaluation: predictions down and errors back up through every synapse
+    inference = prior + 3 * evaluations * flow + (w1 + w2)  # the prior once, 3 steps, the final F
+    assert float(percept.ops) == prediction + inference
+    # learning: errors (prior and both W), the products dW, dA, dB, and the biases and prior mean (2 + 3 + 4)
+    assert float(perception.learn_ops(state, jnp.ones(4))) == 2 * prior + 2 * (w1 + w2) + (2 + 3 + 4)
+
+
+def test_pc_perception_with_a_plasticity_gate_counts_only_its_contexts_units():
+    perception = tiny_perception(contexts=2)  # context 0 owns 1 of 2 latent and 1 of 3 hidden units
+    state, percept = perception.perceive(perception.init_state(), jnp.ones(4), key=KEY)
+    w1, w2, prior = 1 * 1, 4 * 1, 1 * (1 + 2)
+    assert float(percept.ops) == (prior + w1 + w2) + prior + 3 * 2 * (w1 + w2) + (w1 + w2)
+    assert float(perception.learn_ops(state, jnp.ones(4))) == 2 * prior + 2 * (w1 + w2) + (1 + 1 + 4)
+
+
+def test_sdr_memory_counts_rows_read_and_writes_made():
+    memory = SparseyMemory(BinaryInput(8, max_active=3), payload_size=2, num_modules=2, cells_per_module=4,
+                           sequences=False)
+    x = jnp.array([1, 0, 1, 0, 0, 1, 0, 0], jnp.float32)  # 3 active bits
+    cells = 2 * 4
+    match = 3 * cells + cells  # a row of Q K bits per active bit, and the Q K bundle fills
+    assert float(memory.recall(x).ops) == match + 2 * 2 * 2  # + payload sums and counts of the 2 winners
+    mask = jnp.array([1.0, 0.0])
+    writes = 3 * 2 + 2 + 2 * 2 * 1  # every active bit to each of the 2 winners, their fills, 1 payload entry each
+    assert float(memory.store_ops(x, jnp.ones(2), mask=mask)) == match + writes
+    assert float(memory.recall(x.at[0].set(0.0)).ops) == 2 * cells + cells + 8  # one bit fewer, one row fewer
+    projected = SparseyMemory(WinnersTakeAll(4, 2, 16, key=KEY), payload_size=1, num_modules=2, cells_per_module=4)
+    assert float(projected.recall(jnp.ones(4)).ops) == 16 * 4 + 2 * cells + cells + 2 * 2 * 1  # P x first
+
+
+def test_pymdp_planner_counts_its_tensor_contractions():
+    model = GenerativeModel((Factor("level", 3, preference=jnp.zeros(3), ordinal=True),
+                             Factor("place", 2, preference=jnp.zeros(2))))
+    for novelty in (False, True):
+        planner = ActiveInferencePlanner(model, 2, policy_len=1, novelty=novelty)  # 2 channels: 2 policies of 1 step
+        state, plan = planner.plan(planner.init_state(), [jnp.array(1), jnp.array(0)], key=KEY)
+        infer = (2 * 9 + 16 * 3) + (2 * 4 + 16 * 2)  # B q and A o, 16 fixed-point updates of every state
+        score = 2 * 1 * ((3 * 9 + 3 * 3) + (3 * 4 + 3 * 2))  # per policy, step: B, A, H[A]; utility, H[qo], ambiguity
+        dirichlet = 2 * 1 * ((3 * 9 + 9 * 2) + (3 * 4 + 4 * 2)) if novelty else 0
+        assert float(plan.ops) == infer + score + dirichlet + 2 * 2 * 2  # + the policies summed into 2 channels
+    first = 2 * 9 + 2 * 4  # pA += o (x) q and A renormalised; no transition yet
+    assert float(planner.learn_ops(state, [jnp.array(1), jnp.array(0)])) == first
+    after = planner.commit(state, jnp.array(1))
+    transitions = (9 + 2 * 9 * 2) + (4 + 2 * 4 * 2)  # q(s') q(s)^T, pB rewritten and B renormalised over 2 channels
+    assert float(planner.learn_ops(after, [jnp.array(1), jnp.array(0)])) == first + transitions
+
+
+def test_gate_and_situations_count_their_synapses():
+    _, selection = BasalGanglia(3).select(BasalGanglia(3).init_state(), jnp.array([0.2, 0.9, 0.1]), key=KEY)
+    assert float(selection.ops) == 13 * 3 * 32  # 13 synapses per channel, 32 settling steps
+    situations = Situations(4, 3, key=KEY)
+    assert float(situations.classify_ops(jnp.ones(3))) == 4 * 3  # every unit against every latent dimension
+    assert float(situations.learn_ops(jnp.ones(3))) == 4 * 3 + 4 + 3 * 3  # + win counts, winner, mean and variance
+
+
+def test_model_based_planner_counts_candidates_times_horizon_times_the_world_model():
+    world_model = PCWorldModel(3, 2, (5,), members=2, key=KEY)
+    synapses = 5 * (3 + 2) + (3 + 3) * 5  # [state, action] -> hidden -> [delta, reward, death, success]
+    assert float(world_model.predict_ops()) == 2 * synapses
+    planner = SamplingPlanner(2, True, horizon=4, candidates=6, plans=2)
+    assert float(planner.plan_ops(world_model.predict_ops(), 7.0)) == 6 * (4 * 2 * synapses + 7)
+
+
+def test_agent_reports_each_modules_ops_at_ticks_and_nothing_between_for_the_planner():
+    run = Run.start(AgentConfig(), FORAGER, 2, 0)  # the default agent: a tick at its first step, none for 49
+    infos = []
+    run.train(4, on_step=lambda t, info, record, obs: infos.append(info))
+    assert set(infos[0]["ops"]) == {"perception", "memory", "planner", "gate", "situations"}
+    for info in infos:
+        for counts in info["ops"].values():
+            assert counts.shape == (2,) and np.all(np.isfinite(counts)) and np.all(counts >= 0)
+    tick, between = infos[0]["ops"], infos[1]["ops"]
+    assert bool(infos[0]["tick"].all()) and not bool(infos[1]["tick"].any())
+    assert np.all(tick["planner"] > 0) and np.all(tick["gate"] > 0)
+    assert np.all(between["planner"] == 0) and np.all(between["gate"] == 0)
+    assert np.all(sum(tick.values()) > sum(between.values()))
+
+
+def test_model_agent_reports_its_modules_ops():
+    config = AgentConfig(planner=ModelBasedConfig(candidates=4, plans=2, horizon=3, members=2, hidden=(8,),
+                                                  recent=2, dreams=1, value="critic"))
+    run = Run.start(config, FORAGER, 1, 0)
+    infos = []
+    run.train(2, on_step=lambda t, info, record, obs: infos.append(info))
+    ops = infos[-1]["ops"]
+    assert set(ops) == {"perception", "memory", "planner", "gate", "world_model", "critic"}
+    assert all(np.isfinite(v).all() and (v > 0).all() for v in ops.values())
+    rollouts = 4 * 3 * float(run.population.states.brain.world_model.predict_ops())  # candidates x horizon x model
+    assert ops["planner"][0] > rollouts  # plus the value at each end
