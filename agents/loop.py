@@ -115,17 +115,25 @@ class Record:
     lives: list[dict] = dataclasses.field(default_factory=list)  # one per finished episode
     steps: int = 0
     running: dict[str, np.ndarray] | None = None  # per env, the sums of the life in progress; None: none begun
+    SUMS = ("length", "drive", "return", "task", "ops")
+
+    def __post_init__(self):
+        if self.running is not None:  # a record saved before a sum was kept (an older checkpoint): it starts at 0
+            n = len(self.running["length"])
+            self.running = {key: np.asarray(self.running.get(key, np.zeros(n)), float) for key in self.SUMS}
 
     def begin(self, num_envs: int) -> None:
         """Every env begins a new life."""
-        self.running = {key: np.zeros(num_envs) for key in ("length", "drive", "return", "task")}
+        self.running = {key: np.zeros(num_envs) for key in self.SUMS}
 
-    def add_step(self, alive: np.ndarray, reward: np.ndarray, env_info: dict) -> None:
-        """This step joins the lives in progress of the envs `alive` (else the step began a new life)."""
+    def add_step(self, alive: np.ndarray, reward: np.ndarray, env_info: dict, ops: np.ndarray) -> None:
+        """This step joins the lives in progress of the envs `alive` (else the step began a new life); `ops`: each
+        brain's synaptic operations at this step."""
         self.running["length"] += alive
         self.running["drive"] += np.where(alive, env_info.get("drive", 0.0), 0.0)
         self.running["return"] += np.where(alive, reward, 0.0)
         self.running["task"] += np.where(alive, env_info.get("task_reward", reward), 0.0)
+        self.running["ops"] += np.where(alive, ops, 0.0)
 
     def end_life(self, env_index, cause: str, truncated: bool) -> None:
         """The life of env `env_index` ended at this step: it joins `lives`, and that env's sums start again."""
@@ -138,10 +146,12 @@ class Record:
         return self._life(env_index, "", True, self.steps)
 
     def _life(self, env_index, cause: str, truncated: bool, step: int) -> dict:
-        """The life in progress of env `env_index`: its length, mean drive, returns, cause of death, and `step`."""
-        length, drive, reward, task = (self.running[k][env_index] for k in ("length", "drive", "return", "task"))
+        """The life in progress of env `env_index`: its length, mean drive, returns, the brain's mean synaptic
+        operations per step, cause of death, and `step`."""
+        length, drive, reward, task, ops = (self.running[k][env_index] for k in self.SUMS)
         return dict(env=env_index, survival_steps=int(length), drive_mean=drive / max(length, 1), return_=float(reward),
-                    task_return=float(task), cause_of_death=cause, truncated=truncated, step=step)
+                    task_return=float(task), ops_per_step=ops / max(length, 1), cause_of_death=cause,
+                    truncated=truncated, step=step)
 
 
 def observation(obs: dict, reward, info: dict, terminated, truncated) -> Observation:
@@ -201,6 +211,19 @@ def divergence(flags: dict, step: int, on_divergence: str) -> dict[int, str]:
     warnings.warn(f"at step {step}, {named}: that life ends, and a newborn brain goes on in a fresh episode",
                   RuntimeWarning, stacklevel=5)
     return diverged
+
+
+def total_ops(info: dict) -> np.ndarray:
+    """Each agent's synaptic operations at this step, over its modules (`info["ops"]`: module -> per agent)."""
+    return np.sum([np.asarray(ops, np.float64) for ops in info["ops"].values()], axis=0)
+
+
+def charges_computation(worlds: gym.vector.VectorEnv) -> bool:
+    """Whether the worlds charge the brains' computation (a mortal world made with `computation_cost` > 0)."""
+    try:
+        return any(cost > 0 for cost in worlds.get_attr("computation_cost"))
+    except AttributeError:  # a world that has no such setting: computing is free there
+        return False
 
 
 def reborn(population: Population, worlds: gym.vector.VectorEnv, i: int, obs: dict, key) -> dict:
@@ -335,17 +358,18 @@ class Run:
             current = self.current
             if self.record.running is None:
                 self.record.begin(self.envs.num_envs)
-        key = self.key
+        key, charge = self.key, charges_computation(self.envs)
         for t in range(steps):
-            current, key, info = self._step(current, key, learn, teacher, on_divergence)
+            current, key, info = self._step(current, key, learn, teacher, on_divergence, charge)
             if on_step is not None:
                 on_step(t, info, self.record, current)
             if until is not None and until(self.record):
                 break
         self.current, self.key = current, key
 
-    def _step(self, current: Observation, key, learn: bool, teacher, on_divergence: str):
-        """One env step of every agent from observation `current`: the next observation, key and the agents' info."""
+    def _step(self, current: Observation, key, learn: bool, teacher, on_divergence: str, charge: bool):
+        """One env step of every agent from observation `current`: the next observation, key and the agents' info.
+        With `charge`, each world is told its brain's synaptic operations before it steps (it drains them)."""
         record, n = self.record, self.envs.num_envs
         if teacher is not None:
             current = current._replace(cue=checked_cue(teacher(current), n, self.population.agent.num_channels,
@@ -356,10 +380,13 @@ class Run:
         if diverged:  # the lives that end: their actions are discarded, their worlds reset after the step
             actions = np.array(actions)
             actions[list(diverged)] = 0
+        ops = total_ops(info)
+        if charge:
+            self.envs.set_attr("computation", [float(o) for o in ops])
         obs, reward, terminated, truncated, env_info = self.envs.step(to_env_action(self.envs.single_action_space,
                                                                                     actions))
         alive = ~(current.terminated | current.truncated | current.success)  # else this step was a reset
-        record.add_step(alive, reward, env_info)
+        record.add_step(alive, reward, env_info, ops)
         for i in np.flatnonzero(alive & (terminated | truncated)):
             record.end_life(i, str(env_info["cause_of_death"][i]), bool(truncated[i] and not terminated[i]))
         for i, module in diverged.items():

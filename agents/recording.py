@@ -25,7 +25,7 @@ An episode keeps what the env did, as Minari lays it out: observations o_0 ... o
 action (the motor command of the selected channel), reward, termination and truncation. Its infos hold,
 per observation, the env's `internal_state`, `drive` and `cause_of_death`, and what the agent computed on
 that observation: `free_energy`, `familiarity`, `channel` (the selected channel), `situation`, `tick`,
-`neg_efe`, `state_entropy`. The agent steps once more on its terminal observation (as in its life: it
+`neg_efe`, `state_entropy`, and `ops` (per module, the synaptic operations it computed). The agent steps once more on its terminal observation (as in its life: it
 learns from its death), which gives the last of these; that step's action is discarded, as the loop's
 autoreset discards it. Minari's `DataCollector` writes an episode out the moment the env ends it, before
 that last agent step, so episodes are kept here and written with `minari.create_dataset_from_buffers`.
@@ -97,8 +97,8 @@ class Episode:
         if len(self.agent_infos) != len(self.observations):
             raise ValueError(f"{len(self.observations)} observations but {len(self.agent_infos)} agent infos")
         env = {name: [info[name] for info in self.env_infos] for name in ENV_INFO}
-        agent = {name: [info[name] for info in self.agent_infos] for name in self.agent_infos[0]}
-        return {name: v if name == "cause_of_death" else np.stack(v) for name, v in {**env, **agent}.items()}
+        env = {name: v if name == "cause_of_death" else np.stack(v) for name, v in env.items()}
+        return {**env, **jax.tree.map(lambda *values: np.stack(values), *self.agent_infos)}
 
     def buffer(self, episode_id: int) -> "EpisodeBuffer":
         from minari.data_collector import EpisodeBuffer
@@ -383,7 +383,7 @@ def _live(agent: Run, recorders: list[EpisodeRecorder], sinks: list, overlay: Ov
             if len(episode.agent_infos) == len(episode.observations):
                 continue  # this life is recorded to its end; its world has moved on
             index = len(episode.agent_infos)
-            mine = {k: v[i] for k, v in info.items() if k not in AGENT_INFO_LEFT_OUT}
+            mine = jax.tree.map(lambda v: np.asarray(v[i]), {k: v for k, v in info.items() if k not in AGENT_INFO_LEFT_OUT})
             episode.agent_infos.append(mine)
             if index in recorder.scenes:
                 ending = episode.cause if episode.ended and index == len(episode) else ""

@@ -10,6 +10,7 @@ A spec (TOML) names brain variants as slot overrides by registry name on a share
     steps = 50_000          # env steps each agent learns before its evaluation life
     episodes = 1            # agents per trial, each evaluated in one fresh life
     horizon = 20_000        # the cap on every life (the world's time limit)
+    [settings]              # optional: keywords every world is made with (gym.make), e.g. computation_cost = 1e-9
     [agent]
     plan_every = 50
     [variants.full]
@@ -20,7 +21,8 @@ A spec (TOML) names brain variants as slot overrides by registry name on a share
     worlds = ["mortal/Forager-v0"]   # optional: this variant runs on these of the spec's worlds only
 
 A trial trains `episodes` newborn agents for `steps` env steps each, then gives each a fresh life (its brain
-keeps what it learnt, and keeps learning) and records how long it survives, its mean drive and its return.
+keeps what it learnt, and keeps learning) and records how long it survives, its mean drive, its return and its
+brain's synaptic operations per step.
 Finished trials are appended to `trials.jsonl` in the sweep's folder the moment they end, keyed by a hash
 of everything that determines them, Mortal's own source code included (`code_version`), so a rerun skips
 them and re-runs any whose settings or code changed. Failed attempts are appended to `failures.jsonl` and
@@ -47,6 +49,7 @@ import sys
 import time
 from pathlib import Path
 
+import gymnasium as gym
 import jax
 import numpy as np
 from scipy import stats
@@ -58,9 +61,10 @@ from agents.loop import Run
 from agents.spec import TYPE_NAMES, SpecError, agent_config, is_a, load_toml, non_empty, world_id
 
 TRIAL_XLA_FLAGS = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
-LIFE_FIELDS = {"survival_steps": "survival_steps", "drive": "drive_mean", "return": "return_"}  # metric -> Record field
-METRICS = {"survival_steps": "survival steps", "drive": "drive", "return": "return"}  # metric -> label
-BETTER = {"survival_steps": 1.0, "drive": -1.0, "return": 1.0}  # metric -> +1 where larger is better
+LIFE_FIELDS = {"survival_steps": "survival_steps", "drive": "drive_mean", "return": "return_",  # metric -> Record field
+               "ops": "ops_per_step"}
+METRICS = {"survival_steps": "survival steps", "drive": "drive", "return": "return", "ops": "ops/step"}  # -> label
+BETTER = {"survival_steps": 1.0, "drive": -1.0, "return": 1.0, "ops": -1.0}  # metric -> +1 where larger is better
 EVALUATION_SEED = 1_000_000  # evaluation worlds are seeded apart from every learning world
 SOURCE_PACKAGES = ("agents", "brain", "envs", "homeostasis")  # the code a trial's result depends on
 
@@ -102,6 +106,7 @@ class Trial:
     steps: int
     episodes: int
     horizon: int | None
+    settings: tuple[tuple[str, object], ...] = ()  # the world's keywords (gym.make), as sorted (name, value) pairs
 
     @property
     def name(self) -> str:
@@ -112,7 +117,8 @@ class Trial:
         """A hash of everything that determines the trial's result, the code included (a rerun with other
         settings, or after an edit to Mortal's source, re-runs it)."""
         settings = dict(variant=self.variant, config=config_to_dict(self.config), world=self.world, seed=self.seed,
-                        steps=self.steps, episodes=self.episodes, horizon=self.horizon, code=code_version())
+                        steps=self.steps, episodes=self.episodes, horizon=self.horizon, settings=dict(self.settings),
+                        code=code_version())
         return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -134,20 +140,23 @@ class SweepSpec:
     """how many times a crashed trial is run again before the sweep gives up on it"""
     variant_worlds: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
     """the worlds a variant runs on, where it names some (default: every world of the spec)"""
+    settings: dict = dataclasses.field(default_factory=dict)
+    """keywords every world is made with (gym.make), e.g. {"computation_cost": 1e-9}"""
 
     def worlds_of(self, variant: str) -> tuple[str, ...]:
         return self.variant_worlds.get(variant, self.worlds)
 
     def trials(self) -> list[Trial]:
-        return [Trial(name, config, world, seed, self.steps, self.episodes, self.horizon)
+        settings = tuple(sorted(self.settings.items()))
+        return [Trial(name, config, world, seed, self.steps, self.episodes, self.horizon, settings)
                 for name, config in self.variants.items() for world in self.worlds_of(name) for seed in self.seeds]
 
 
 # -- the spec file ---------------------------------------------------------------------------------
 _TOP_LEVEL = {  # field -> (expected type, required)
     "name": (str, False), "worlds": (list, True), "seeds": (list, True), "steps": (int, True),
-    "episodes": (int, False), "horizon": (int, False), "retries": (int, False), "agent": (dict, False),
-    "variants": (dict, True),
+    "episodes": (int, False), "horizon": (int, False), "retries": (int, False), "settings": (dict, False),
+    "agent": (dict, False), "variants": (dict, True),
 }
 
 
@@ -196,8 +205,21 @@ def parse_spec(data: dict, default_name: str = "sweep") -> SweepSpec:
     if reference in variant_worlds:
         raise SpecError(f"field 'variants.{reference}.worlds': the first variant is the reference every other is "
                         "compared with, so it runs on every world of the spec")
+    settings = data.get("settings", {})
+    for world in worlds:
+        _check_settings(world, settings)
     return SweepSpec(name, variants, worlds, tuple(seeds), data["steps"],
-                     data.get("episodes", 1), data.get("horizon"), data.get("retries", 2), variant_worlds)
+                     data.get("episodes", 1), data.get("horizon"), data.get("retries", 2), variant_worlds, settings)
+
+
+def _check_settings(world: str, settings: dict) -> None:
+    """The spec's `settings` make `world` (a world that refuses one is a `SpecError` naming it, at load time)."""
+    if not settings:
+        return
+    try:
+        gym.make(world, **settings).close()
+    except (TypeError, ValueError) as error:
+        raise SpecError(f"field 'settings' does not make {world}: {error}") from None
 
 
 def _variant_worlds(value, worlds: tuple[str, ...], label: str) -> tuple[str, ...]:
@@ -222,7 +244,8 @@ def run_trial(trial: Trial, attempt: int = 1) -> dict:
     """
     start = time.perf_counter()
     first = trial.seed * trial.episodes
-    run = Run.start(trial.config, trial.world, trial.episodes, first, max_episode_steps=trial.horizon)
+    run = Run.start(trial.config, trial.world, trial.episodes, first, max_episode_steps=trial.horizon,
+                    **dict(trial.settings))
     try:
         run.train(trial.steps)
         lives = run.evaluate(EVALUATION_SEED + first)

@@ -174,6 +174,7 @@ if __name__ == "__main__":
     channels = run.population.agent.motor.names
     trace, lives_logged = [], len(run.record.lives)
     sums = {"drive": 0.0, "free_energy": 0.0, "familiarity": 0.0, "n": 0}
+    ops = {}  # per module, the synaptic operations summed since the last log
     counts = np.zeros(len(channels))
     progress = tqdm(total=args.steps, desc=f"{run.world} x{run.envs.num_envs}", unit="step", mininterval=2,
                     disable=None)
@@ -185,6 +186,8 @@ if __name__ == "__main__":
         sums["free_energy"] += float(np.mean(info["free_energy"]))
         sums["familiarity"] += float(np.mean(info["familiarity"]))
         sums["n"] += 1
+        for module, count in info["ops"].items():
+            ops[module] = ops.get(module, 0.0) + float(np.mean(count))
         counts[:] += np.bincount(np.asarray(info["channel"]), minlength=len(channels))
         if step % 10 == 0 or step == end:  # and the last step, so that a short run has a trace
             trace.append([step, *np.asarray(obs.intero[0])])
@@ -192,12 +195,16 @@ if __name__ == "__main__":
             writer.add_scalar("charts/survival_steps", life["survival_steps"], step)
             writer.add_scalar("charts/life_drive_mean", life["drive_mean"], step)
             writer.add_scalar("charts/episodic_return", life["return_"], step)
+            writer.add_scalar("charts/life_ops_per_step", life["ops_per_step"], step)
         lives_logged = len(record.lives)
         if step % args.log_every == 0:
             n = max(sums["n"], 1)
             writer.add_scalar("charts/drive", sums["drive"] / n, step)
             writer.add_scalar("brain/free_energy", sums["free_energy"] / n, step)
             writer.add_scalar("brain/familiarity", sums["familiarity"] / n, step)
+            for module, total in ops.items():
+                writer.add_scalar(f"brain/ops/{module}", total / n, step)
+            ops.clear()
             for name, share in zip(channels, counts / max(counts.sum(), 1)):
                 writer.add_scalar(f"brain/channel/{name}", share, step)
             sums.update(drive=0.0, free_energy=0.0, familiarity=0.0, n=0)

@@ -67,6 +67,13 @@ def test_spec_becomes_trials_of_agent_configs(tmp_path):
     assert not {t.key for t in trials} & {t.key for t in longer.trials()}, "a changed budget is a new trial"
 
 
+def test_world_settings_reach_every_trial_and_its_key(tmp_path):
+    costly = load_spec(spec_file(tmp_path, TINY.replace("[agent]", "[settings]\ncomputation_cost = 1e-9\n[agent]")))
+    assert {t.settings for t in costly.trials()} == {(("computation_cost", 1e-9),)}
+    plain = load_spec(spec_file(tmp_path)).trials()
+    assert not {t.key for t in plain} & {t.key for t in costly.trials()}, "other world settings: another trial"
+
+
 def test_serial_sweep_end_to_end_reports_and_retries_crashes(tmp_path, monkeypatch, capsys):
     spec = load_spec(spec_file(tmp_path))
     out = tmp_path / "out"
@@ -187,7 +194,7 @@ def test_ray_sweep_runs_trials_in_their_own_processes_and_retries_crashes(tmp_pa
 def test_summary_is_the_mean_with_bootstrap_intervals_and_paired_differences_from_the_reference(tmp_path):
     spec = load_spec(spec_file(tmp_path))  # variants aif (the reference: listed first) and random
     rows = [dict(variant=variant, world="mortal/Forager-v0", seed=seed, survival_steps=survival, drive=drive,
-                 **{"return": 1.0})
+                 ops=1000.0, **{"return": 1.0})
             for seed, (s_aif, s_random) in enumerate([(100.0, 90.0), (200.0, 170.0), (300.0, 280.0), (250.0, 235.0)])
             for variant, survival, drive in (("aif", s_aif, 0.1), ("random", s_random, 0.3))]
     aif, random = summarise(rows, spec)
@@ -253,6 +260,9 @@ def test_trial_keys_hold_the_code_version_and_the_summary_says_why_trials_failed
         (("[variants.aif]", "[variants.\"a b\"]"), "variant name 'a b' may hold only"),
         (("name = \"tiny\"", "name = \"../tiny\""), "field 'name' may hold only"),
         (("name = \"tiny\"", "name = \"tiny"), "not valid TOML"),
+        (("[agent]", "[settings]\ncomputation_cost = -1.0\n[agent]"),
+         "field 'settings' does not make mortal/Forager-v0: computation_cost must be >= 0"),
+        (("[agent]", "[settings]\nthinking = 1\n[agent]"), "field 'settings' does not make .*'thinking'"),
     ],
 )
 def test_malformed_specs_are_errors_naming_the_field(tmp_path, change, message):
@@ -292,7 +302,8 @@ def test_a_variant_may_run_on_some_of_the_worlds_and_is_compared_there(tmp_path)
         ("aif", "mortal/FoodOnly-v0", 0), ("aif", "mortal/FoodOnly-v0", 1),
         ("random", "mortal/FoodOnly-v0", 0), ("random", "mortal/FoodOnly-v0", 1)]
     rows = [dict(variant=t.variant, world=t.world, seed=t.seed, drive=0.1 + 0.2 * (t.variant == "random"),
-                 survival_steps=100.0 * (t.seed + 1) + 50 * (t.world == "mortal/Forager-v0"), **{"return": 1.0})
+                 survival_steps=100.0 * (t.seed + 1) + 50 * (t.world == "mortal/Forager-v0"), ops=1000.0,
+                 **{"return": 1.0})
             for t in spec.trials()]
     summary = summarise(rows, spec)
     assert [(e["variant"], e["world"]) for e in summary] == [
@@ -328,7 +339,7 @@ def test_the_modules_sweep_removes_each_module_on_its_world_and_reports_one_figu
     assert set(modules.FIGURES) == set(ablated)
     rows = [dict(variant=t.variant, world=t.world, seed=t.seed, survival_steps=1000.0 + 10 * t.seed
                  - 300 * (t.variant != "full"), drive=0.2 + 0.1 * (t.variant != "full") + 0.01 * t.seed,
-                 **{"return": 0.0}) for t in spec.trials()]
+                 ops=1000.0, **{"return": 0.0}) for t in spec.trials()]
     figures = modules.compare(summarise(rows, spec), reference)
     assert set(figures) == set(ablated)
     memory = figures["no-memory"]
@@ -337,3 +348,4 @@ def test_the_modules_sweep_removes_each_module_on_its_world_and_reports_one_figu
     assert memory["diff_ci95"] == pytest.approx([300.0, 300.0])
     assert figures["no-gate"]["figure"] == "drive" and figures["no-gate"]["diff_ci95"] == pytest.approx([0.1, 0.1])
     json.dumps(figures)  # the suite's last line
+
