@@ -12,7 +12,8 @@ Each step, in order (each phase a small pure method of `Agent` with a typed outp
     recall     memory recalls the most similar episode: its familiarity G, and the outcome that followed it
     feel       interoception: the drive D(h), the outcome of the last tick's channel (the drive's fall, or the
                task's reward with homeostasis off), the internal variables' levels and the reward's level
-    plan       at a planning tick (every `plan_every` steps of a life, and at its end): the planner (pymdp)
+    plan       at a planning tick (`Agent.is_tick`: every `plan_every` steps of a life, or on demand with
+               `plan_when="surprised"`, and at a life's end): the planner (pymdp)
                updates its beliefs over its hidden states from the tick's observations, named after the factors
                of its generative model (`generative_model`: the internal variables, "situation", "reward"),
                and scores each channel by expected free energy
@@ -87,6 +88,8 @@ class AgentState(eqx.Module):
     tick_drive: Float[Array, ""]  # drive at the last tick
     tick_reward: Float[Array, ""]  # task reward summed since the last tick
     done: Bool[Array, ""]  # the last observation ended a life: the next one starts a new life
+    since_tick: Int[Array, ""]  # steps since the last planning tick
+    free_energy_mean: Float[Array, ""]  # running mean of perception's free energy (`is_tick`)
 
 
 class Life(NamedTuple):
@@ -167,7 +170,7 @@ class Agent(eqx.Module):
         recalled = self.recall(brain, sensed)
         felt = self.feel(state, life, obs)
         observation = self.observation(sensed, felt)
-        tick = (life.steps % self.config.plan_every == 0) | obs.terminated | obs.truncated | obs.success
+        tick = self.is_tick(state, life, sensed, felt, obs)
         planned = _at_tick(tick, lambda: self.plan(brain, life, observation, key=k_plan), self.unplanned(life))
         choice = _at_tick(tick, lambda: self.select_channel(brain, state, life, planned, recalled, obs.cue, key=k_gate),
                           Choice(planned.planner, state.gate, state.channel, jnp.zeros(())))
@@ -219,6 +222,24 @@ class Agent(eqx.Module):
     def observation(self, sensed: Sensed, felt: Felt) -> list[Int[Array, ""]]:
         """What the planner observes at a tick, by name (see `generative_model`), in its factors' order."""
         return self.model.observe({**felt.levels, "situation": sensed.situation, "reward": felt.reward_level})
+
+    def is_tick(self, state: AgentState, life: Life, sensed: Sensed, felt: Felt, obs: Observation) -> Bool[Array, ""]:
+        """Whether this step is a planning tick. Always at a life's first step and at its end; otherwise, with
+        `plan_when="tick"`, every `plan_every` steps of the life; with `"surprised"`, when perception is surprised,
+        when the drive has risen since the last tick, or `plan_every` steps after it (an upper bound):
+
+            surprised_t = F_t > Fbar_{t-1} + (kappa - 1) |Fbar_{t-1}|     (F_t > kappa Fbar_{t-1} for Fbar >= 0)
+            Fbar_t      = Fbar_{t-1} + rho (F_t - Fbar_{t-1})              (Fbar_0 = F_0 at birth)
+            rose_t      = D_t - D_tick > drive_rise
+
+        kappa = `surprise_ratio`, rho = `surprise_rate`, D_tick the drive at the last tick."""
+        cfg, ended = self.config, obs.terminated | obs.truncated | obs.success
+        if cfg.plan_when == "tick":
+            return (life.steps % cfg.plan_every == 0) | ended
+        mean, energy = state.free_energy_mean, sensed.percept.free_energy
+        surprised = energy > mean + (cfg.surprise_ratio - 1) * jnp.abs(mean)
+        rose = felt.drive - state.tick_drive > cfg.drive_rise
+        return (life.steps == 0) | (state.since_tick >= cfg.plan_every) | surprised | rose | ended
 
     def plan(self, brain: Brain, life: Life, observation, *, key: PRNGKeyArray) -> Planned:
         """The planner updates its beliefs from `observation` and scores each channel."""
@@ -299,8 +320,10 @@ class Agent(eqx.Module):
 
     def carry(self, state: AgentState, brain: Brain, perception, experience: Experience, obs: Observation
               ) -> AgentState:
-        """The state the next step starts from; at a tick, the episode to store at the next one."""
+        """The state the next step starts from; at a tick, the episode to store at the next one; the free
+        energy's running mean (`is_tick`)."""
         tick, felt = experience.tick, experience.felt
+        energy, mean, rate = experience.sensed.percept.free_energy, state.free_energy_mean, self.config.surprise_rate
         return AgentState(
             brain=brain,
             perception=perception,
@@ -313,6 +336,8 @@ class Agent(eqx.Module):
             tick_drive=jnp.where(tick, felt.drive, state.tick_drive),
             tick_reward=jnp.where(tick, 0.0, experience.life.reward),
             done=obs.terminated | obs.truncated | obs.success,
+            since_tick=jnp.where(tick, 1, state.since_tick + 1),
+            free_energy_mean=jnp.where(state.steps == 0, energy, mean + rate * (energy - mean)),
         )
 
     def report(self, experience: Experience, ops: dict[str, Array]) -> dict[str, Array]:
@@ -394,6 +419,8 @@ def build_agent(config: AgentConfig, env: gym.Env, *, key: PRNGKeyArray) -> tupl
         tick_drive=jnp.zeros(()),
         tick_reward=jnp.zeros(()),
         done=jnp.array(False),
+        since_tick=jnp.array(0),
+        free_energy_mean=jnp.zeros(()),
     )
     return agent, state
 

@@ -41,13 +41,15 @@ class PCConfig:
     hidden: tuple[int, ...] = (64,)
     """widths of the hidden layers between latent and observation"""
     steps: int = 8
-    """inference steps per control step"""
+    """inference steps per control step (the most, with `settle_tolerance`)"""
     contexts: int = 1
     """contexts (e.g. a curriculum's lessons) a plasticity gate divides the latent and hidden units among; 1: no gate"""
+    settle_tolerance: float = 0.0
+    """inference stops once |F_t - F_{t-1}| <= tol (|F_{t-1}| + eps) (brain.predictive_coding); 0: always `steps`"""
 
     def build(self, in_size: int, num_channels: int, *, key):
         return PCPerception(in_size, self.latent, self.hidden, action_size=num_channels, steps=self.steps,
-                            contexts=self.contexts, key=key)
+                            contexts=self.contexts, settle_tolerance=self.settle_tolerance, key=key)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -309,7 +311,16 @@ class AgentConfig:
     homeostasis: Literal["on", "off"] = "on"
     """on: preferences are the set-points; off: preferences are the task's external reward"""
     plan_every: int = 50
-    """env steps per planning tick, counted in the current life (the channel chosen is held in between)"""
+    """env steps per planning tick, counted in the current life (the channel chosen is held in between); with
+    plan_when=surprised, the most steps between two ticks"""
+    plan_when: Literal["tick", "surprised"] = "tick"
+    """tick: plan every `plan_every` steps; surprised: also on surprise or a rise of the drive (Agent.is_tick)"""
+    surprise_ratio: float = 1.5
+    """kappa: a tick when free energy exceeds kappa times its running mean (plan_when=surprised), >= 1"""
+    surprise_rate: float = 0.05
+    """rho: the rate of free energy's running mean (plan_when=surprised), in (0, 1]"""
+    drive_rise: float = 0.02
+    """a tick when the drive has risen this much since the last tick (plan_when=surprised)"""
     learn_every: int = 4
     """env steps per perception learning step (counted, like `plan_every`, in the current life)"""
     select_every: int = 20_000
@@ -381,6 +392,10 @@ def validate(config: AgentConfig) -> None:
         raise ConfigError(f"ModelBasedConfig.discount must be <= 1, got {config.planner.discount}")
     if config.levels < 3:
         raise ConfigError(f"AgentConfig.levels must be >= 3 to tell low, right and high apart, got {config.levels}")
+    if config.surprise_ratio < 1:
+        raise ConfigError(f"AgentConfig.surprise_ratio must be >= 1, got {config.surprise_ratio}")
+    if not 0 < config.surprise_rate <= 1:
+        raise ConfigError(f"AgentConfig.surprise_rate must be in (0, 1], got {config.surprise_rate}")
     if config.habit_rate > 1:
         raise ConfigError(f"AgentConfig.habit_rate must be <= 1, got {config.habit_rate}")
     if config.reward_levels < 3 or config.reward_levels % 2 == 0:

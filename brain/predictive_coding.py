@@ -20,6 +20,11 @@ Inference (`infer`): the free layers follow dz_l/dt = -dF/dz_l = -e_l + f'(z_l) 
 learned synapses E_{l+1} instead of W_{l+1}^T (Ororbia's neural generative coding). With `precondition=True`
 each unit's step is divided by a bound on its curvature, H_l = 1/v_l + (W_{l+1} * W_{l+1})^T (1/v_{l+1})
 (Jacobi preconditioning; still a descent on F), so the step keeps pace with large learned precisions.
+With `settle_tolerance` tol > 0 inference stops early, once free energy has settled,
+
+    |F_t - F_{t-1}| <= tol (|F_{t-1}| + eps)       (F_t: free energy before step t; at most `steps` steps)
+
+in one `lax.while_loop` (no reverse-mode gradient through it; tol = 0 keeps the plain `lax.scan`).
 
 Learning (`learn`): one step along -dF/d(parameter), each a product of quantities at the synapse:
 dW_l = e_l f(z_{l-1})^T, db_l = e_l, dm = e_0, dA = e_0 f(z_0')^T, dB = e_0 u^T, dE_l = dW_l^T, and
@@ -67,6 +72,7 @@ ACTIVATIONS = {
     "identity": (lambda z: z, lambda z, a: jnp.ones_like(z)),
 }
 INTEGRATORS = ("euler", "heun")
+SETTLE_EPS = 1e-6  # eps of the early exit's relative tolerance (module docstring)
 
 States = tuple[Float[Array, "*batch n"], ...]  # one array per layer, source first
 Masks = tuple[Float[Array, " n"], ...] | None  # one 0/1 array per layer: 0 silences a unit and freezes its synapses
@@ -91,9 +97,10 @@ class Context(NamedTuple):
 class Diagnostics(NamedTuple):
     """How inference went, returned by every `infer` call."""
 
-    free_energy: Float[Array, " steps_plus_1"]  # F before the first step and after each step
+    free_energy: Float[Array, " steps_plus_1"]  # F before the first step and after each step (the last F after
+    # the steps an early exit did not take)
     layer_errors: Float[Array, " layers"]  # mean squared prediction error (z - mu)^2 per layer, at the end
-    steps: Int[Array, ""]  # the steps taken
+    steps: Int[Array, ""]  # the steps taken (`steps`, or fewer after an early exit)
     ops: Float[Array, ""]  # synaptic operations of the call (`inference_ops`)
 
 
@@ -122,6 +129,7 @@ class PCStack(eqx.Module):
     min_variance: float = eqx.field(static=True)
     action_size: int | None = eqx.field(static=True)  # None: not temporal
     unroll: int = eqx.field(static=True)
+    settle_tolerance: float = eqx.field(static=True)  # 0: always `steps` steps
 
     def __init__(
         self,
@@ -139,6 +147,7 @@ class PCStack(eqx.Module):
         feedback: bool = False,
         action_size: int | None = None,
         unroll: int = 1,
+        settle_tolerance: float = 0.0,
         key: PRNGKeyArray,
     ):
         """`sizes`: widths from the source (layer 0) to the sink; `activation`: a name in `ACTIVATIONS`, or one
@@ -147,7 +156,8 @@ class PCStack(eqx.Module):
         `variance`: the initial variances and `precision_learning_rate` their learning rates, each one for all
         layers or one per layer (rate 0: fixed; learned variances are floored at `min_variance`);
         `feedback`: learned feedback synapses (NGC); `action_size`: a temporal stack (world model) whose source
-        prior is conditioned on the previous source state and an action of this width; `unroll`: scan unrolling.
+        prior is conditioned on the previous source state and an action of this width; `unroll`: scan unrolling;
+        `settle_tolerance`: inference stops once free energy has settled to this relative change (0: never early).
         Weights start uniform in +-1/sqrt(fan_in) (as `eqx.nn.Linear`), A and B at zero."""
         sizes = tuple(int(n) for n in sizes)
         if len(sizes) < 2 or min(sizes) < 1:
@@ -171,6 +181,8 @@ class PCStack(eqx.Module):
             )
         if not 0 < min_variance <= min(variance):
             raise ValueError(f"need 0 < min_variance <= variance, got {min_variance} and {variance}")
+        if not settle_tolerance >= 0:
+            raise ValueError(f"settle_tolerance must be >= 0, got {settle_tolerance}")
         if action_size is not None and action_size < 0:
             raise ValueError(f"action_size must be >= 0 (or None), got {action_size}")
         keys = jax.random.split(key, 2 * (len(sizes) - 1))
@@ -199,6 +211,7 @@ class PCStack(eqx.Module):
         self.min_variance = float(min_variance)
         self.action_size = None if action_size is None else int(action_size)
         self.unroll = int(unroll)
+        self.settle_tolerance = float(settle_tolerance)
 
     @property
     def num_layers(self) -> int:
@@ -308,7 +321,8 @@ class PCStack(eqx.Module):
         masks: Masks = None,
     ) -> tuple[States, Diagnostics]:
         """Settles one sample's free layers (`clamped[l]` False) by `steps` steps of the gradient flow on F,
-        starting from `states` (e.g. `propagate(...)` with the clamped values put in). One `lax.scan`."""
+        starting from `states` (e.g. `propagate(...)` with the clamped values put in): one `lax.scan`, or with
+        `settle_tolerance` one `lax.while_loop` that stops once F has settled (`_settle`)."""
         masks = self._masks(masks)
         self._check_layers(states, "states")
         self._check_context(context)
@@ -352,11 +366,17 @@ class PCStack(eqx.Module):
             z = tuple(zl if c else zl + h * vl for zl, vl, h, c in zip(z, velocity, step_size, clamped))
             return z, self._energy(diffs, errors)
 
-        states, energies = jax.lax.scan(step, tuple(states), None, length=self.steps, unroll=self.unroll)
-        taken = jnp.asarray(self.steps)
-        _, diffs, errors = flow(states)
         constant = self._log_variance_term(masks)
-        trace = jnp.append(energies, self._energy(diffs, errors)) + constant
+        if self.settle_tolerance == 0:
+            states, energies = jax.lax.scan(step, tuple(states), None, length=self.steps, unroll=self.unroll)
+            taken = jnp.asarray(self.steps)
+        else:
+            states, energies, taken = self._settle(step, tuple(states), constant)
+        _, diffs, errors = flow(states)
+        final = self._energy(diffs, errors)
+        if self.settle_tolerance > 0:  # the steps not taken hold the last F
+            energies = jnp.where(jnp.arange(self.steps) < taken, energies, final)
+        trace = jnp.append(energies, final) + constant
         layer_errors = jnp.stack([jnp.mean(d * d) for d in diffs])
         finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(z)) for z in states]))
         states = checked(
@@ -364,6 +384,27 @@ class PCStack(eqx.Module):
         )
         ops = self.inference_ops(clamped, taken, temporal=context is not None, masks=masks)
         return states, Diagnostics(trace, layer_errors, taken, ops)
+
+    def _settle(self, step, states: States, constant) -> tuple[States, Float[Array, " steps"], Int[Array, ""]]:
+        """`step` until F has settled, |F_t - F_{t-1}| <= tol (|F_{t-1}| + eps), or for `steps` steps, in one
+        `lax.while_loop` (vmapped, each sample stops on its own). `step(z, None) -> (z', energy of z)`, F = energy +
+        `constant`. Returns the states, F before each step taken (0 after them), and the steps taken."""
+        tolerance = self.settle_tolerance
+
+        def running(carry):
+            _, _, taken, settled = carry
+            return (taken < self.steps) & ~settled
+
+        def body(carry):
+            z, energies, taken, _ = carry
+            z, energy = step(z, None)
+            previous, now = energies[jnp.maximum(taken - 1, 0)] + constant, energy + constant
+            settled = (taken > 0) & (jnp.abs(now - previous) <= tolerance * (jnp.abs(previous) + SETTLE_EPS))
+            return z, energies.at[taken].set(energy), taken + 1, settled
+
+        start = (states, jnp.zeros(self.steps), jnp.asarray(0), jnp.asarray(False))
+        states, energies, taken, _ = jax.lax.while_loop(running, body, start)
+        return states, energies, taken
 
     # --- cost: synaptic operations (module docstring) ---
 
@@ -407,7 +448,7 @@ class PCStack(eqx.Module):
 
     def fit_ops(self, batch: int) -> Float[Array, ""]:
         """`fit` of a batch of B: per sample a feedforward pass S and the hidden layers' inference (source and sink
-        clamped, `steps` steps), then `learn_ops`."""
+        clamped; at `steps` steps: exact without an early exit, an upper bound with one), then `learn_ops`."""
         clamped = (True, *(False,) * (self.num_layers - 2), True)
         settle = self.propagate_ops() + self.inference_ops(clamped, self.steps, temporal=False)
         return batch * settle + self.learn_ops(batch, temporal=False)

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from agents.config import AgentConfig, ModelBasedConfig
+from agents.config import AgentConfig, ConfigError, ModelBasedConfig, PCConfig, validate
 from agents.loop import Run
 from brain.basal_ganglia import BasalGanglia
 from brain.pc_perception import PCPerception
@@ -122,3 +122,91 @@ def test_model_agent_reports_its_modules_ops():
     assert all(np.isfinite(v).all() and (v > 0).all() for v in ops.values())
     rollouts = 4 * 3 * float(run.population.states.brain.world_model.predict_ops())  # candidates x horizon x model
     assert ops["planner"][0] > rollouts  # plus the value at each end
+
+
+# --- adaptive computation ---
+
+def settling(tolerance: float, steps: int = 50):
+    return PCPerception(4, 2, (3,), action_size=2, steps=steps, settle_tolerance=tolerance, key=KEY)
+
+
+def test_inference_stops_early_on_an_easy_input_and_counts_only_the_steps_taken():
+    perception = settling(1e-3)
+    state = perception.init_state()
+    easy = state.states[-1]  # the observation the prior predicts: F settles at once
+    hard = 3.0 * jax.random.normal(jax.random.key(1), (4,))
+    perceive = jax.jit(lambda x: perception.perceive(state, x, key=KEY))
+    start = perception.stack.propagate(perception.stack.source_mean(state.context))[:-1]
+    infer = jax.jit(lambda x: perception.stack.infer((*start, x), clamped=(False, False, True), context=state.context))
+    (_, easy_percept), (_, easy_run) = perceive(easy), infer(easy)
+    (_, hard_percept), (_, hard_run) = perceive(hard), infer(hard)
+    assert 2 <= int(easy_run.steps) < int(hard_run.steps) < 50
+    w, prior = 3 * 2 + 4 * 3, 2 * (2 + 2)
+    for percept, run in ((easy_percept, easy_run), (hard_percept, hard_run)):
+        assert float(percept.ops) == (prior + w) + prior + int(run.steps) * 2 * w + w
+        trace = np.asarray(run.free_energy)
+        assert trace.shape == (51,) and np.all(trace[int(run.steps):] == trace[-1])  # steps not taken: the last F
+        change = abs(trace[int(run.steps) - 1] - trace[int(run.steps) - 2])
+        assert change <= 1e-3 * (abs(trace[int(run.steps) - 2]) + 1e-6)  # it stopped because F had settled
+    assert float(easy_percept.ops) < float(hard_percept.ops)
+    # vmapped, each sample stops on its own
+    _, both = jax.vmap(lambda x: perception.perceive(state, x, key=KEY))(jnp.stack([easy, hard]))
+    np.testing.assert_array_equal(both.ops, [easy_percept.ops, hard_percept.ops])
+
+
+def test_without_a_tolerance_inference_is_the_scan_of_every_step():
+    hard = 3.0 * jax.random.normal(jax.random.key(1), (4,))
+    scan, never = settling(0.0), settling(1e-30)  # a tolerance no step meets: every step, through the while loop
+    stack = scan.stack
+    start = (*stack.propagate(stack.source_mean(scan.init_state().context))[:-1], hard)
+    context = scan.init_state().context
+    states, run = stack.infer(start, clamped=(False, False, True), context=context)
+    looped, loop_run = never.stack.infer(start, clamped=(False, False, True), context=context)
+    assert int(run.steps) == int(loop_run.steps) == 50
+    for a, b in zip(states, looped):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(run.free_energy, loop_run.free_energy, rtol=1e-6)
+    # tol = 0 is the plain scan: reverse-mode gradients go through it (not through a while loop)
+    final = lambda s, x: s.infer((*start[:-1], x), clamped=(False, False, True), context=context)[1].free_energy[-1]
+    assert np.isfinite(jax.grad(final, argnums=1)(stack, hard)).all()
+    with pytest.raises(ValueError, match="[Rr]everse-mode"):
+        jax.grad(final, argnums=1)(never.stack, hard)
+
+
+def ticks_by_the_rule(infos, config: AgentConfig) -> np.ndarray:
+    """`Agent.is_tick` with plan_when="surprised", recomputed from the infos of one life of one agent."""
+    ticks, mean, since, tick_drive = [], None, 0, 0.0
+    for t, info in enumerate(infos):
+        energy, drive = float(info["free_energy"][0]), float(info["drive"][0])
+        mean = energy if mean is None else mean
+        surprised = energy > mean + (config.surprise_ratio - 1) * abs(mean)
+        tick = t == 0 or since >= config.plan_every or surprised or drive - tick_drive > config.drive_rise
+        ticks.append(tick)
+        mean, since = mean + config.surprise_rate * (energy - mean), 1 if tick else since + 1
+        tick_drive = drive if tick else tick_drive
+    return np.array(ticks)
+
+
+def test_planning_when_surprised_plans_at_fewer_steps_and_follows_its_equations():
+    config = AgentConfig(plan_when="surprised", plan_every=20)
+    run, infos = Run.start(config, FORAGER, 1, 0), []
+    run.train(120, on_step=lambda t, info, record, obs: infos.append(info))
+    assert not run.record.lives  # one life: the rule below needs no deaths
+    tick = np.array([bool(info["tick"][0]) for info in infos])
+    assert 6 <= tick.sum() < 120  # at least every plan_every steps; plan_every=1 would plan at all 120
+    np.testing.assert_array_equal(tick, ticks_by_the_rule(infos, config))
+    planner = np.array([float(info["ops"]["planner"][0]) for info in infos])
+    assert np.all(planner[~tick] == 0) and np.all(planner[tick] > 0)
+    channel = np.array([int(info["channel"][0]) for info in infos])
+    np.testing.assert_array_equal(channel[1:][~tick[1:]], channel[:-1][~tick[1:]])  # held between ticks
+
+
+@pytest.mark.parametrize("config, message", [
+    (AgentConfig(surprise_ratio=0.5), "AgentConfig.surprise_ratio must be >= 1"),
+    (AgentConfig(surprise_rate=0.0), r"AgentConfig.surprise_rate must be in \(0, 1\]"),
+    (AgentConfig(drive_rise=-0.1), "AgentConfig.drive_rise must be finite and >= 0"),
+    (AgentConfig(perception=PCConfig(settle_tolerance=float("nan"))), "PCConfig.settle_tolerance must be finite"),
+])
+def test_adaptive_settings_out_of_range_are_named_errors(config, message):
+    with pytest.raises(ConfigError, match=message):
+        validate(config)
