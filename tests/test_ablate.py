@@ -349,3 +349,24 @@ def test_the_modules_sweep_removes_each_module_on_its_world_and_reports_one_figu
     assert figures["no-gate"]["figure"] == "drive" and figures["no-gate"]["diff_ci95"] == pytest.approx([0.1, 0.1])
     json.dumps(figures)  # the suite's last line
 
+
+def test_the_metabolism_sweep_pays_for_thinking_and_reports_adaptive_against_both_fixed_brains():
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from envs.forager import COMPUTATION_COST
+    from suites import metabolism
+
+    spec = load_spec(ROOT / "scripts" / "sweeps" / "metabolism.toml")
+    assert tuple(spec.variants) == metabolism.VERSIONS and len(spec.seeds) >= 5
+    assert spec.settings == {"computation_cost": COMPUTATION_COST} and spec.worlds == ("mortal/Forager-v0",)
+    adaptive, most, least = (spec.variants[v] for v in metabolism.VERSIONS)
+    assert adaptive.plan_when == "surprised" and most.plan_every == 1 and least.perception.steps < most.perception.steps
+    ops = {"adaptive": 20_000.0, "max": 100_000.0, "min": 10_000.0}
+    rows = [dict(variant=t.variant, world=t.world, seed=t.seed, survival_steps=5000.0 + 100 * t.seed
+                 + 1000 * (t.variant == "adaptive"), drive=0.3, ops=ops[t.variant], **{"return": 0.0})
+            for t in spec.trials()]
+    figures = metabolism.compare(summarise(rows, spec))
+    assert figures["adaptive"] == {"survival_steps_mean": 6200.0, "drive_mean": 0.3, "ops_per_step": 20_000.0}
+    assert figures["adaptive_vs_max_diff_ci95"] == pytest.approx([1000.0, 1000.0])  # adaptive minus max
+    assert figures["adaptive_vs_min_diff_ci95"] == pytest.approx([1000.0, 1000.0])
+    assert figures["adaptive_ops_fraction_of_max"] == pytest.approx(0.2)
+    json.dumps(figures)  # the suite's last line
