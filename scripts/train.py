@@ -46,6 +46,9 @@ class Args:
     """agents living side by side, each in its own copy of the world (the brain step is vmapped)"""
     seed: int = 0
     """seed of the worlds and the brains"""
+    computation_cost: float = 0.0
+    """nutrient per synaptic operation the brain computes (mortal worlds; 0: thinking is free; 1.3e-9,
+    envs.forager.COMPUTATION_COST, makes thinking at full capacity cost the Forager's metabolic decay)"""
     checkpoint_every: int = 20_000
     """env steps between checkpoints (checkpoint.ckpt is the newest, the last 3 are kept); TensorBoard events and
     the internal-state trace are flushed with each, so a crash loses at most this many steps"""
@@ -99,14 +102,16 @@ def append_trace(path: Path, rows: list) -> np.ndarray:
     return trace
 
 
-RESUMED_FLAGS = ("world", "population", "seed")  # fixed by a checkpoint: on --resume, given only to agree with it
+RESUMED_FLAGS = ("world", "population", "seed", "computation_cost")  # fixed by a checkpoint: on --resume, given only
+# to agree with it
 
 
 def flags_given(argv: list[str]) -> dict:
     """The `RESUMED_FLAGS` given on the command line, read before the rest (`--world` chooses the default brain)."""
     parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     for name in RESUMED_FLAGS:
-        parser.add_argument(f"--{name}", type=type(getattr(Args, name)))
+        spellings = dict.fromkeys((f"--{name.replace('_', '-')}", f"--{name}"))  # tyro's, and the field's
+        parser.add_argument(*spellings, dest=name, type=type(getattr(Args, name)))
     return {k: v for k, v in vars(parser.parse_known_args(argv)[0]).items() if v is not None}
 
 
@@ -138,9 +143,11 @@ def check(args: Args, given: dict) -> None:
         header = checkpoint.read_header(args.resume) if args.resume else {}
     except (ValueError, OSError) as error:
         usage_error(str(error))
+    made = {"computation_cost": 0.0, **header.get("settings", {}), **header} if args.resume else {}
     for name, value in given.items():
-        if name in header and header[name] != value:
-            usage_error(f"--{name} {value} conflicts with the checkpoint {args.resume}, made with {header[name]}")
+        if name in made and made[name] != value:
+            usage_error(f"--{name.replace('_', '-')} {value} conflicts with the checkpoint {args.resume}, made with "
+                        f"{made[name]}")
 
 
 if __name__ == "__main__":
@@ -158,8 +165,9 @@ if __name__ == "__main__":
         folder = Path(args.resume).parent
     else:
         try:
-            run = Run.start(args.agent, args.world, args.population, args.seed)
-        except (ConfigError, gym.error.Error) as error:  # a brain too big for the world's channels, an unknown world
+            settings = {"computation_cost": args.computation_cost} if args.computation_cost else {}
+            run = Run.start(args.agent, args.world, args.population, args.seed, **settings)
+        except (ConfigError, gym.error.Error, TypeError, ValueError) as error:  # a brain too big for the world's channels, an unknown world
             usage_error(str(error))
         name = f"{args.world.replace('/', '-')}__{args.agent.describe()}__{args.seed}__{time.strftime('%Y%m%d-%H%M%S')}"
         folder = Path(args.runs) / name

@@ -40,6 +40,8 @@ def usage_error(monkeypatch, capsys, *argv: str) -> str:
     (["--plan-every", "0"], "AgentConfig.plan_every must be >= 1, got 0"),
     (["--episodic-weight", "nan"], "AgentConfig.episodic_weight must be finite and >= 0, got nan"),
     (["--world", "mortal/NoSuchWorld-v0"], "NoSuchWorld"),
+    (["--population", "1", "--computation-cost", "-1"], "computation_cost must be >= 0"),
+    (["--world", "CartPole-v1", "--computation-cost", "1e-9"], "computation_cost"),
     (["--population", "1", "planner:active-inference", "--planner.policy-len", "9"], "lower policy_len"),
 ])
 def test_bad_counts_and_intervals_are_usage_errors(monkeypatch, capsys, argv, message):
@@ -53,7 +55,7 @@ def test_a_short_run_works_and_resume_refuses_conflicting_flags(monkeypatch, cap
     saved = folder / "checkpoint.ckpt"
     capsys.readouterr()
     for flag, value, theirs in [("--world", "mortal/FoodOnly-v0", "mortal/Forager-v0"), ("--population", "2", "1"),
-                                ("--seed", "3", "0")]:
+                                ("--seed", "3", "0"), ("--computation-cost", "1e-09", "0.0")]:
         err = usage_error(monkeypatch, capsys, "--resume", str(saved), flag, value)
         assert f"{flag} {value} conflicts with the checkpoint" in err and theirs in err
     train(monkeypatch, "--resume", str(saved), "--steps", "3", "--seed", "0")  # agreeing flags; --steps honoured
