@@ -57,10 +57,6 @@ class CircuitState(NamedTuple):
     thalamus: Float[Array, " channels"]
 
 
-def _relu(u):
-    return jnp.maximum(u, 0.0)
-
-
 def _strongest_rival(activity: Float[Array, " channels"]) -> Float[Array, " channels"]:
     """For each channel, the largest activity among the other channels."""
     leader = jnp.argmax(activity)
@@ -124,14 +120,14 @@ class BasalGanglia(AbstractGate):
 
     def _step(self, state: CircuitState, x: Float[Array, " channels"]) -> CircuitState:
         """One exact low-pass step of every population towards its rate given the current inputs."""
-        d1_rate = _relu((1 + _LG) * x - _E)
-        d2_rate = _relu((1 - _LE) * x - _E)
-        stn_rate = _relu(x - state.gpe - _EP)
+        d1_rate = jax.nn.relu((1 + _LG) * x - _E)
+        d2_rate = jax.nn.relu((1 - _LE) * x - _E)
+        stn_rate = jax.nn.relu(x - state.gpe - _EP)
         # The STN projects diffusely: normalised by the channel count (weight wp/n per pair), the
         # STN-GPe loop gain stays 0.9 whatever the number of channels (Nengo's plain sum grows as 0.9n).
         diffuse = _WP * jnp.mean(state.stn)
-        gpe_rate = _relu(-state.striatum_d2 + diffuse - _EE)
-        gpi_rate = _relu(-state.striatum_d1 + diffuse - _WE * state.gpe - _EG)
+        gpe_rate = jax.nn.relu(-state.striatum_d2 + diffuse - _EE)
+        gpi_rate = jax.nn.relu(-state.striatum_d1 + diffuse - _WE * state.gpe - _EG)
         thalamus_rate = jnp.clip(
             x - self.gpi_weight * gpi_rate - self.trn_weight * _strongest_rival(state.thalamus), 0.0, 1.0
         )
