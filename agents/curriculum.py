@@ -277,15 +277,14 @@ class Teacher:
 
     def __init__(self, channels: tuple[str, ...], physiology):
         self.channels = {name: i for i, name in enumerate(channels)}
-        self.names, self.set_point, self.scale = physiology.names, np.asarray(physiology.set_point), np.asarray(
-            physiology.scale)
+        self.physiology, self.names = physiology, physiology.names
         self.resources = [i for i, name in enumerate(self.names) if f"approach {name}" in self.channels]
 
     def __call__(self, obs) -> np.ndarray:
         return np.array([self.choose(h) for h in np.asarray(obs.intero)], np.int32)
 
     def choose(self, h: np.ndarray) -> int:
-        u = (h - self.set_point) / self.scale
+        u = self.physiology.deviation(h)
         if "temperature" in self.names:
             heat = u[self.names.index("temperature")]
             if heat > 0.8 and "cool" in self.channels:

@@ -12,7 +12,7 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int
 
-from homeostasis import Physiology, drive
+from homeostasis import Physiology, deviation, drive
 
 
 class Interoception(eqx.Module):
@@ -30,7 +30,8 @@ class Interoception(eqx.Module):
         self.n, self.m, self.levels = physiology.n, physiology.m, levels
 
     def deviation(self, h: Float[Array, " variables"]) -> Float[Array, " variables"]:
-        return (h - self.set_point) / self.scale
+        """u = (h - h*) / scale (`homeostasis.deviation`)."""
+        return deviation(h, self.set_point, self.scale)
 
     def drive(self, h: Float[Array, " variables"]) -> Float[Array, ""]:
         """D(h), the homeostatic drive (`homeostasis.drive`), over the last axis of `h`."""

@@ -23,8 +23,8 @@ import numpy as np
 from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
 __all__ = ["AbstractGate", "AbstractMemory", "AbstractPerception", "AbstractPlanner", "AbstractSituations",
-           "Percept", "Plan", "Recollection", "Selection", "checked", "finite_salience", "finite_or_zero",
-           "non_finite", "unchecked"]
+           "Percept", "Plan", "Recollection", "Selection", "check_vector", "checked", "finite_salience",
+           "finite_or_zero", "is_traced", "non_finite", "unchecked"]
 
 
 class Percept(NamedTuple):
@@ -163,6 +163,23 @@ class AbstractGate(eqx.Module):
         self, state, salience: Float[Array, " channels"], *, key: PRNGKeyArray
     ) -> tuple[object, Selection]:
         """Picks a channel; returns the new state and the selection."""
+
+
+def is_traced(x) -> bool:
+    """True inside `jit`/`vmap`, where values (not shapes) are unknown and cannot be checked eagerly."""
+    return isinstance(x, jax.core.Tracer)
+
+
+def check_vector(x, size: int, name: str) -> None:
+    """Raises a clear error for a wrong shape, a non-numeric dtype or (when concrete) non-finite values."""
+    shape = jnp.shape(x)
+    if shape != (size,):
+        raise ValueError(f"{name} must have shape ({size},), got {shape}")
+    dtype = jnp.result_type(x)
+    if not (jnp.issubdtype(dtype, jnp.number) or dtype == jnp.bool_):
+        raise TypeError(f"{name} must be numeric or boolean, got dtype {dtype}")
+    if not is_traced(x) and not np.all(np.isfinite(np.asarray(x, dtype=np.float64))):
+        raise ValueError(f"{name} contains NaN or infinite values")
 
 
 _CHECKING = [True]

@@ -32,7 +32,7 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
-from brain.base import AbstractPerception, Percept, checked
+from brain.base import AbstractPerception, Percept, check_vector, checked
 from brain.plasticity_gate import FREE, PlasticityGate
 from brain.predictive_coding import Context, PCStack, States
 
@@ -110,10 +110,7 @@ class PCPerception(AbstractPerception):
         return PerceptionState(self.stack.propagate(self.stack.source_mean(context, self.masks), self.masks), context)
 
     def _check_observation(self, x) -> None:
-        if jnp.shape(x) != (self.in_size,):
-            raise ValueError(f"observation must have shape ({self.in_size},), got {jnp.shape(x)}")
-        if not jnp.issubdtype(jnp.result_type(x), jnp.floating):
-            raise TypeError(f"observation must be a float array, got dtype {jnp.result_type(x)}")
+        check_vector(x, self.in_size, "observation")
 
     def perceive(
         self, state: PerceptionState, x: Float[Array, " in_size"], *, key: PRNGKeyArray

@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray, UInt32
 
-from brain.base import checked
+from brain.base import check_vector, checked, is_traced
 
 WORD_BITS = 32
 
@@ -54,23 +54,6 @@ def count_set_rows(rows: UInt32[Array, "rows words"], n: int) -> Int[Array, " n"
 def count_bits(words: UInt32[Array, "*batch words"]) -> Array:
     """Number of set bits along the last axis (int32)."""
     return jax.lax.population_count(words).astype(jnp.int32).sum(-1)
-
-
-def is_traced(x) -> bool:
-    """True inside `jit`/`vmap`, where values (not shapes) are unknown and cannot be checked eagerly."""
-    return isinstance(x, jax.core.Tracer)
-
-
-def check_vector(x, size: int, name: str) -> None:
-    """Raises a clear error for a wrong shape, a non-numeric dtype or (when concrete) non-finite values."""
-    shape = jnp.shape(x)
-    if shape != (size,):
-        raise ValueError(f"{name} must have shape ({size},), got {shape}")
-    dtype = jnp.result_type(x)
-    if not (jnp.issubdtype(dtype, jnp.number) or dtype == jnp.bool_):
-        raise TypeError(f"{name} must be numeric or boolean, got dtype {dtype}")
-    if not is_traced(x) and not np.all(np.isfinite(np.asarray(x, dtype=np.float64))):
-        raise ValueError(f"{name} contains NaN or infinite values")
 
 
 class AbstractBinariser(eqx.Module):

@@ -5,7 +5,7 @@ set-points).
 """
 
 from homeostasis.allostasis import forecast, steps_to_death
-from homeostasis.drive import drive, homeostatic_reward
+from homeostasis.drive import deviation, drive, homeostatic_reward
 from homeostasis.physiology import Physiology
 
-__all__ = ["Physiology", "drive", "forecast", "homeostatic_reward", "steps_to_death"]
+__all__ = ["Physiology", "deviation", "drive", "forecast", "homeostatic_reward", "steps_to_death"]

@@ -1,6 +1,6 @@
 """Homeostatic drive and reward (Keramati & Gutkin 2014).
 
-    D(h) = (sum_i |(h*_i - h_i) / s_i|^n)^(1/m),        r_t = D(h_t) - D(h_{t+1})
+    u_i = (h_i - h*_i) / s_i,        D(h) = (sum_i |u_i|^n)^(1/m),        r_t = D(h_t) - D(h_{t+1})
 
 `s_i` scales each deviation (the distance from set-point to viable bound, so that a nutrient level and a
 body temperature weigh alike); with s = 1, n = 4, m = 3 this is the paper's drive. Maximising the
@@ -20,10 +20,15 @@ def array_namespace(x):
     return numpy
 
 
+def deviation(h, set_point, scale=1.0):
+    """u = (h - h*) / s: how far, and which way, each variable is from its set-point, in units of its scale."""
+    return (h - set_point) / scale
+
+
 def drive(h, set_point, scale=1.0, n: float = 4.0, m: float = 3.0):
     """D(h) over the last axis of `h` (batched over leading axes)."""
     xp = array_namespace(h)
-    return xp.sum(xp.abs((set_point - h) / scale) ** n, axis=-1) ** (1.0 / m)
+    return xp.sum(xp.abs(deviation(h, set_point, scale)) ** n, axis=-1) ** (1.0 / m)
 
 
 def homeostatic_reward(h, h_next, set_point, scale=1.0, n: float = 4.0, m: float = 3.0):

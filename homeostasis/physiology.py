@@ -21,7 +21,7 @@ import dataclasses
 import jax
 import numpy as np
 
-from homeostasis.drive import array_namespace, drive, homeostatic_reward
+from homeostasis.drive import array_namespace, deviation, drive, homeostatic_reward
 
 
 @jax.tree_util.register_dataclass
@@ -86,6 +86,10 @@ class Physiology:
             + xp.matmul(events, self.effects)
             + self.conductance * (ambient - h)
         )
+
+    def deviation(self, h):
+        """u = (h - h*) / scale per variable (`homeostasis.deviation`)."""
+        return deviation(h, self.set_point, self.scale)
 
     def drive(self, h):
         return drive(h, self.set_point, self.scale, self.n, self.m)
