@@ -115,6 +115,33 @@ def test_planner_with_the_true_cartpole_dynamics_balances_for_500_steps():
     assert total == 500.0
 
 
+def test_the_model_based_agent_learns_to_balance_longer_than_random_play_in_500_steps():
+    """Frozen test lives on the same six CartPole worlds: the newborn falls at once (its model knows nothing),
+    random play lasts ~22 steps, and after 500 steps of learning (2 agents) the brain outlives both."""
+
+    def exam(run):
+        worlds = make_vector_env("CartPole-v1", 2 * 3, 7)  # three test worlds per agent, seeds 7 ... 12
+        lengths = [life["survival_steps"] for life in run.exam(worlds, seed=7)]
+        worlds.close()
+        return float(np.mean(lengths))
+
+    def random_play(seed: int, rng) -> int:
+        env, steps, ended = gym.make("CartPole-v1"), 0, False
+        env.reset(seed=seed)
+        while not ended:
+            _, _, terminated, truncated, _ = env.step(int(rng.integers(2)))
+            steps, ended = steps + 1, terminated or truncated
+        return steps
+
+    run = Run.start(SMALL, "CartPole-v1", population=2, seed=0)
+    newborn = exam(run)
+    run.train(500)
+    learnt = exam(run)
+    rng = np.random.default_rng(0)
+    random = np.mean([random_play(seed, rng) for seed in range(7, 13) for _ in range(5)])
+    assert learnt > 1.5 * random and learnt > 2 * newborn, (newborn, random, learnt)
+
+
 @pytest.mark.parametrize("world, value", [("CartPole-v1", "memory"), ("Pendulum-v1", "critic")])  # Discrete, Box
 def test_model_based_agent_lives_and_its_frozen_copy_does_not_learn(world, value):
     config = dataclasses.replace(SMALL, planner=dataclasses.replace(SMALL.planner, value=value))
