@@ -228,6 +228,12 @@ SLOTS = {
     "gate": {"basal-ganglia": BasalGangliaConfig, "argmax": ArgmaxConfig, "softmax": SoftmaxConfig},
     "situations": {"competitive": CompetitiveConfig},
 }
+def in_slot_order(modules) -> list[str]:
+    """Module names in the order the config's slots come in (`SLOTS`), any others after them by name."""
+    order = list(SLOTS)
+    return sorted(modules, key=lambda m: (order.index(m) if m in order else len(order), m))
+
+
 COUNTED = {"situations": (CompetitiveConfig, "units")}  # slots a bare count may be given for: situations=64 is 64 units
 
 

@@ -21,7 +21,7 @@ import numpy as np
 
 import envs  # noqa: F401  (registers the mortal worlds)
 from agents.agent import Agent, AgentState, Observation, build_agent
-from agents.config import SLOTS, AgentConfig
+from agents.config import AgentConfig, in_slot_order
 from agents.motor import to_env_action
 from brain.base import unchecked
 
@@ -199,8 +199,7 @@ DIVERGENCE = ("stop", "end-life")
 def divergence(flags: dict, step: int, on_divergence: str) -> dict[int, str]:
     """The agents whose brain diverged at `step`, each with the modules that did, in slot order (`flags`: module
     -> bool per agent); with `on_divergence="stop"`, a FloatingPointError naming them instead."""
-    order = list(SLOTS)  # the brain's slots, in the order the config names them; other modules after them
-    modules = sorted(flags, key=lambda m: (order.index(m) if m in order else len(order), m))
+    modules = in_slot_order(flags)
     diverged = {int(i): " and ".join(m for m in modules if flags[m][i])
                 for i in np.flatnonzero(np.any([flags[m] for m in modules], axis=0))}
     if not diverged:

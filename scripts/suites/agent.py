@@ -16,7 +16,6 @@ import jax
 import numpy as np
 
 from agents.config import (
-    SLOTS,
     ActiveInferenceConfig,
     AgentConfig,
     ArgmaxConfig,
@@ -24,6 +23,7 @@ from agents.config import (
     NoMemoryConfig,
     RandomPlannerConfig,
     SoftmaxConfig,
+    in_slot_order,
 )
 from agents.loop import Run, make_vector_env, observation
 from suites._report import print_table, progress
@@ -155,7 +155,7 @@ def ops_per_step(config: AgentConfig, steps: int, seed: int) -> dict[str, dict[s
     infos = []
     run.train(steps, on_step=lambda t, info, record, obs: infos.append(info))
     tick = np.array([bool(info["tick"][0]) for info in infos])
-    modules = sorted(infos[0]["ops"], key=lambda m: list(SLOTS).index(m) if m in SLOTS else len(SLOTS))  # slot order
+    modules = in_slot_order(infos[0]["ops"])
     ops = {module: np.array([float(info["ops"][module][0]) for info in infos]) for module in modules}
     ops["total"] = sum(ops.values())
     steps_of = {"per_step": np.ones_like(tick), "at_tick": tick, "between_ticks": ~tick}
