@@ -9,11 +9,12 @@ Each step, in order (each phase a small pure method of `Agent` with a typed outp
     begin      a step after a life ended starts a new one: perception and the planner's beliefs start afresh
     perceive   perception settles its latent on the exteroceptive reading, and the situation units classify
                it (a death is a situation of its own)
-    recall     memory recalls the most similar episode: its familiarity G, and the outcome that followed it
     feel       interoception: the drive D(h), the outcome of the last tick's channel (the drive's fall, or the
                task's reward with homeostasis off), the internal variables' levels and the reward's level
+    recall     at a planning tick (below), memory recalls the most similar episode: its familiarity G, and the
+               outcome that followed it (only the gate reads it, and only at a tick)
     plan       at a planning tick (`Agent.is_tick`: every `plan_every` steps of a life, or on demand with
-               `plan_when="surprised"`, and at a life's end): the planner (pymdp)
+               `plan_when="drive"` or `"surprised"`, and at a life's end): the planner (pymdp)
                updates its beliefs over its hidden states from the tick's observations, named after the factors
                of its generative model (`generative_model`: the internal variables, "situation", "reward"),
                and scores each channel by expected free energy
@@ -27,7 +28,7 @@ Each step, in order (each phase a small pure method of `Agent` with a typed outp
                `learn_every` steps of a life: one local Hebbian step of perception
 
 The step's info holds the synaptic operations each module computed (`Agent.cost`, in `info["ops"]`; the unit
-is `brain.base`'s); between ticks the planner and the gate compute nothing.
+is `brain.base`'s); between ticks memory, the planner and the gate compute nothing.
 
 Called by the loop, on slower timescales: `Agent.select` (every `select_every` steps, structural selection:
 an unused situation unit regrows) and `Agent.enter` (a curriculum's new lesson: the perception's plasticity
@@ -167,10 +168,10 @@ class Agent(eqx.Module):
         k_perceive, k_plan, k_gate, k_store = jax.random.split(key, 4)
         brain, life = state.brain, self.begin(state, obs)
         sensed = self.perceive(brain, life, obs, key=k_perceive)
-        recalled = self.recall(brain, sensed)
         felt = self.feel(state, life, obs)
         observation = self.observation(sensed, felt)
         tick = self.is_tick(state, life, sensed, felt, obs)
+        recalled = _at_tick(tick, lambda: self.recall(brain, sensed), _nothing(lambda: self.recall(brain, sensed)))
         planned = _at_tick(tick, lambda: self.plan(brain, life, observation, key=k_plan), self.unplanned(life))
         choice = _at_tick(tick, lambda: self.select_channel(brain, state, life, planned, recalled, obs.cue, key=k_gate),
                           Choice(planned.planner, state.gate, state.channel, jnp.zeros(())))
@@ -225,21 +226,24 @@ class Agent(eqx.Module):
 
     def is_tick(self, state: AgentState, life: Life, sensed: Sensed, felt: Felt, obs: Observation) -> Bool[Array, ""]:
         """Whether this step is a planning tick. Always at a life's first step and at its end; otherwise, with
-        `plan_when="tick"`, every `plan_every` steps of the life; with `"surprised"`, when perception is surprised,
-        when the drive has risen since the last tick, or `plan_every` steps after it (an upper bound):
+        `plan_when="tick"`, every `plan_every` steps of the life; with `"drive"`, when the drive has risen since the
+        last tick (the channel held is failing its need), or `plan_every` steps after it (an upper bound); with
+        `"surprised"`, also when perception is surprised:
 
+            rose_t      = D_t - D_tick > drive_rise
             surprised_t = F_t > Fbar_{t-1} + (kappa - 1) |Fbar_{t-1}|     (F_t > kappa Fbar_{t-1} for Fbar >= 0)
             Fbar_t      = Fbar_{t-1} + rho (F_t - Fbar_{t-1})              (Fbar_0 = F_0 at birth)
-            rose_t      = D_t - D_tick > drive_rise
 
         kappa = `surprise_ratio`, rho = `surprise_rate`, D_tick the drive at the last tick."""
         cfg, ended = self.config, obs.terminated | obs.truncated | obs.success
         if cfg.plan_when == "tick":
             return (life.steps % cfg.plan_every == 0) | ended
-        mean, energy = state.free_energy_mean, sensed.percept.free_energy
-        surprised = energy > mean + (cfg.surprise_ratio - 1) * jnp.abs(mean)
         rose = felt.drive - state.tick_drive > cfg.drive_rise
-        return (life.steps == 0) | (state.since_tick >= cfg.plan_every) | surprised | rose | ended
+        due = (life.steps == 0) | (state.since_tick >= cfg.plan_every) | rose | ended
+        if cfg.plan_when == "drive":
+            return due
+        mean, energy = state.free_energy_mean, sensed.percept.free_energy
+        return due | (energy > mean + (cfg.surprise_ratio - 1) * jnp.abs(mean))
 
     def plan(self, brain: Brain, life: Life, observation, *, key: PRNGKeyArray) -> Planned:
         """The planner updates its beliefs from `observation` and scores each channel."""
@@ -346,7 +350,7 @@ class Agent(eqx.Module):
         sensed, plan, channel = experience.sensed, experience.planned.plan, experience.choice.channel
         return {
             "free_energy": sensed.percept.free_energy,
-            "familiarity": experience.recalled.familiarity,
+            "familiarity": experience.recalled.familiarity,  # 0 between ticks
             "drive": experience.felt.drive,
             "channel": channel,
             "situation": sensed.situation,
@@ -447,6 +451,11 @@ def generative_model(config: AgentConfig, interoception: Interoception, variable
 def _where(condition, on_true, on_false):
     """Selects between two pytrees of the same structure, leaf by leaf."""
     return jax.tree.map(lambda a, b: jnp.where(condition, a, b), on_true, on_false)
+
+
+def _nothing(phase):
+    """Zeros shaped like what `phase()` returns (it is traced for its shapes, not run)."""
+    return jax.tree.map(lambda leaf: jnp.zeros(leaf.shape, leaf.dtype), jax.eval_shape(phase))
 
 
 def _at_tick(tick: Bool[Array, ""], phase, between):

@@ -318,15 +318,16 @@ class AgentConfig:
     """on: preferences are the set-points; off: preferences are the task's external reward"""
     plan_every: int = 50
     """env steps per planning tick, counted in the current life (the channel chosen is held in between); with
-    plan_when=surprised, the most steps between two ticks"""
-    plan_when: Literal["tick", "surprised"] = "tick"
-    """tick: plan every `plan_every` steps; surprised: also on surprise or a rise of the drive (Agent.is_tick)"""
+    plan_when=drive or surprised, the most steps between two ticks"""
+    plan_when: Literal["tick", "drive", "surprised"] = "tick"
+    """tick: plan every `plan_every` steps; drive: also when the drive has risen since the last tick; surprised:
+    also then or when perception is surprised (Agent.is_tick)"""
     surprise_ratio: float = 1.5
     """kappa: a tick when free energy exceeds kappa times its running mean (plan_when=surprised), >= 1"""
     surprise_rate: float = 0.05
     """rho: the rate of free energy's running mean (plan_when=surprised), in (0, 1]"""
     drive_rise: float = 0.02
-    """a tick when the drive has risen this much since the last tick (plan_when=surprised)"""
+    """a tick when the drive has risen this much since the last tick (plan_when=drive or surprised)"""
     learn_every: int = 4
     """env steps per perception learning step (counted, like `plan_every`, in the current life)"""
     select_every: int = 20_000

@@ -96,7 +96,7 @@ def test_model_based_planner_counts_candidates_times_horizon_times_the_world_mod
     assert float(planner.plan_ops(world_model.predict_ops(), 7.0)) == 6 * (4 * 2 * synapses + 7)
 
 
-def test_agent_reports_each_modules_ops_at_ticks_and_nothing_between_for_the_planner():
+def test_agent_reports_each_modules_ops_at_ticks_and_nothing_between_for_memory_planner_and_gate():
     run = Run.start(AgentConfig(), FORAGER, 2, 0)  # the default agent: a tick at its first step, none for 49
     infos = []
     run.train(4, on_step=lambda t, info, record, obs: infos.append(info))
@@ -106,8 +106,9 @@ def test_agent_reports_each_modules_ops_at_ticks_and_nothing_between_for_the_pla
             assert counts.shape == (2,) and np.all(np.isfinite(counts)) and np.all(counts >= 0)
     tick, between = infos[0]["ops"], infos[1]["ops"]
     assert bool(infos[0]["tick"].all()) and not bool(infos[1]["tick"].any())
-    assert np.all(tick["planner"] > 0) and np.all(tick["gate"] > 0)
-    assert np.all(between["planner"] == 0) and np.all(between["gate"] == 0)
+    assert np.all(tick["planner"] > 0) and np.all(tick["gate"] > 0) and np.all(tick["memory"] > 0)
+    assert np.all(between["planner"] == 0) and np.all(between["gate"] == 0) and np.all(between["memory"] == 0)
+    assert np.all(infos[1]["familiarity"] == 0)  # memory recalls only for the gate, at a tick
     assert np.all(sum(tick.values()) > sum(between.values()))
 
 
