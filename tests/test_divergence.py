@@ -28,10 +28,11 @@ def member(run: Run, i: int):
 
 
 def poisoned_active_inference() -> Run:
-    """Two agents three steps into life: agent 0's perception and agent 1's memory hold NaNs (the brain and the
-    population of tests/test_agent.py, so the step is compiled once)."""
+    """Two agents five steps into life, their next step a planning tick (memory recalls only at one): agent 0's
+    perception and agent 1's memory hold NaNs (the brain and the population of tests/test_agent.py, so the step
+    is compiled once)."""
     run = Run.start(ACTIVE_INFERENCE, "mortal/Forager-v0", population=2, seed=0)
-    run.train(3)
+    run.train(5)
     poison(run, 0, lambda s: s.brain.perception.stack.weights[0])
     poison(run, 1, lambda s: s.brain.memory.payload_sum)
     poison(run, 1, lambda s: s.brain.memory.payload_count, 1)  # every cell holds data (the NaN)
@@ -40,12 +41,12 @@ def poisoned_active_inference() -> Run:
 
 def test_ending_the_lives_of_diverged_brains_goes_on_with_newborn_ones():
     run = poisoned_active_inference()
-    with pytest.warns(RuntimeWarning, match="at step 3, agent 0: the perception diverged .*; agent 1: the memory "
+    with pytest.warns(RuntimeWarning, match="at step 5, agent 0: the perception diverged .*; agent 1: the memory "
                                             "diverged .*: that life ends"):
         run.train(2, on_divergence="end-life")
     ended = {life["env"]: life for life in run.record.lives}
     assert ended[0]["cause_of_death"] == "perception diverged" and ended[1]["cause_of_death"] == "memory diverged"
-    assert ended[0]["survival_steps"] == 4 and run.record.steps == 5  # its 4th step ended it
+    assert ended[0]["survival_steps"] == 6 and run.record.steps == 7  # its 6th step ended it
     for i in (0, 1):  # newborn brains, one step into a new life
         assert not non_finite(member(run, i).brain) and int(member(run, i).life_steps) == 1
 

@@ -175,12 +175,12 @@ def test_without_a_tolerance_inference_is_the_scan_of_every_step():
 
 
 def ticks_by_the_rule(infos, config: AgentConfig) -> np.ndarray:
-    """`Agent.is_tick` with plan_when="surprised", recomputed from the infos of one life of one agent."""
+    """`Agent.is_tick` with plan_when="drive" or "surprised", recomputed from the infos of one life of one agent."""
     ticks, mean, since, tick_drive = [], None, 0, 0.0
     for t, info in enumerate(infos):
         energy, drive = float(info["free_energy"][0]), float(info["drive"][0])
         mean = energy if mean is None else mean
-        surprised = energy > mean + (config.surprise_ratio - 1) * abs(mean)
+        surprised = config.plan_when == "surprised" and energy > mean + (config.surprise_ratio - 1) * abs(mean)
         tick = t == 0 or since >= config.plan_every or surprised or drive - tick_drive > config.drive_rise
         ticks.append(tick)
         mean, since = mean + config.surprise_rate * (energy - mean), 1 if tick else since + 1
@@ -188,8 +188,9 @@ def ticks_by_the_rule(infos, config: AgentConfig) -> np.ndarray:
     return np.array(ticks)
 
 
-def test_planning_when_surprised_plans_at_fewer_steps_and_follows_its_equations():
-    config = AgentConfig(plan_when="surprised", plan_every=20)
+@pytest.mark.parametrize("plan_when", ["drive", "surprised"])
+def test_planning_on_demand_plans_at_fewer_steps_and_follows_its_equations(plan_when):
+    config = AgentConfig(plan_when=plan_when, plan_every=20)
     run, infos = Run.start(config, FORAGER, 1, 0), []
     run.train(120, on_step=lambda t, info, record, obs: infos.append(info))
     assert not run.record.lives  # one life: the rule below needs no deaths
