@@ -35,6 +35,7 @@ an unused situation unit regrows) and `Agent.enter` (a curriculum's new lesson: 
 gate switches to the lesson's own units).
 """
 
+import functools
 from typing import NamedTuple
 
 import equinox as eqx
@@ -171,7 +172,8 @@ class Agent(eqx.Module):
         felt = self.feel(state, life, obs)
         observation = self.observation(sensed, felt)
         tick = self.is_tick(state, life, sensed, felt, obs)
-        recalled = _at_tick(tick, lambda: self.recall(brain, sensed), _nothing(lambda: self.recall(brain, sensed)))
+        recall = functools.partial(self.recall, brain, sensed)
+        recalled = _at_tick(tick, recall, _nothing(recall))
         planned = _at_tick(tick, lambda: self.plan(brain, life, observation, key=k_plan), self.unplanned(life))
         choice = _at_tick(tick, lambda: self.select_channel(brain, state, life, planned, recalled, obs.cue, key=k_gate),
                           Choice(planned.planner, state.gate, state.channel, jnp.zeros(())))
