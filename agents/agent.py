@@ -280,11 +280,20 @@ class Agent(eqx.Module):
 
     def learn(self, brain: Brain, state: AgentState, experience: Experience, extero: Float[Array, " extero"], *,
               key: PRNGKeyArray) -> Brain:
-        """At a tick, `learn_at_tick`; every `learn_every` steps of a life, one local step of perception."""
+        """At a tick, `learn_at_tick`; at `perception_learns`, one local step of perception."""
         brain = _at_tick(experience.tick, lambda: self.learn_at_tick(brain, state, experience, key=key), brain)
-        learn_now = experience.life.steps % self.config.learn_every == 0
-        perception = _where(learn_now, brain.perception.learn(experience.sensed.perception, extero), brain.perception)
+        perception = _where(self.perception_learns(state, experience), brain.perception.learn(experience.sensed.perception, extero), brain.perception)
         return eqx.tree_at(lambda b: b.perception, brain, perception)
+
+    def perception_learns(self, state: AgentState, experience: Experience) -> Bool[Array, ""]:
+        """Whether perception takes a learning step: every `learn_every` steps of a life; with
+        `learn_when="surprised"`, only those where free energy is above its running mean, F_t > Fbar_{t-1}
+        (`is_tick`; none at birth, before there is a mean). The local update, dW = eta e x^T, is small where the error e is, so the steps skipped
+        change the synapses least and save their operations."""
+        due = experience.life.steps % self.config.learn_every == 0
+        if self.config.learn_when == "always":
+            return due
+        return due & (state.steps > 0) & (experience.sensed.percept.free_energy > state.free_energy_mean)
 
     def learn_at_tick(self, brain: Brain, state: AgentState, experience: Experience, *, key: PRNGKeyArray) -> Brain:
         """Memory stores the last tick's latent with the outcome of the channel taken then (nothing at a life's
@@ -306,11 +315,11 @@ class Agent(eqx.Module):
     def cost(self, brain: Brain, state: AgentState, experience: Experience, extero: Float[Array, " extero"]
              ) -> dict[str, Array]:
         """The synaptic operations (`brain.base`) each module computes this step, by slot: perception's inference,
-        and its learning step every `learn_every` steps; memory's recall, and its store at a tick (not a life's
+        and its learning step (`perception_learns`); memory's recall, and its store at a tick (not a life's
         first); the planner's plan and learning and the gate's selection at a tick only (0 between ticks); the
         situations' classification, and their learning at a tick."""
         life, sensed, tick = experience.life, experience.sensed, experience.tick
-        learn_now = life.steps % self.config.learn_every == 0
+        learn_now = self.perception_learns(state, experience)
         taken = jax.nn.one_hot(state.channel, self.num_channels)
         latent = sensed.percept.latent
         store = brain.memory.store_ops(state.tick_latent, taken * experience.felt.outcome, mask=taken)

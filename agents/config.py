@@ -11,7 +11,7 @@ import importlib
 import math
 import os
 import sys
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal, Union, get_args, get_origin
 
 import tyro
 
@@ -325,11 +325,14 @@ class AgentConfig:
     surprise_ratio: float = 1.5
     """kappa: a tick when free energy exceeds kappa times its running mean (plan_when=surprised), >= 1"""
     surprise_rate: float = 0.05
-    """rho: the rate of free energy's running mean (plan_when=surprised), in (0, 1]"""
+    """rho: the rate of free energy's running mean (plan_when=surprised, learn_when=surprised), in (0, 1]"""
     drive_rise: float = 0.02
     """a tick when the drive has risen this much since the last tick (plan_when=drive or surprised)"""
     learn_every: int = 4
     """env steps per perception learning step (counted, like `plan_every`, in the current life)"""
+    learn_when: Literal["always", "surprised"] = "always"
+    """always: perception learns every `learn_every` steps; surprised: only at those where its free energy is
+    above its running mean (Agent.perception_learns)"""
     select_every: int = 20_000
     """env steps per structural selection step (regrow unused situation units)"""
     levels: int = 15
@@ -378,9 +381,12 @@ MAY_BE_ZERO = {"dreams"}  # counts >= 0 (every other count must be >= 1)
 
 
 def _check_fields(config) -> None:
-    """Reals finite and >= 0 (> 0 in POSITIVE); counts >= 1 (>= 0 in MAY_BE_ZERO), or None where typed so."""
+    """Reals finite and >= 0 (> 0 in POSITIVE); counts >= 1 (>= 0 in MAY_BE_ZERO), or None where typed so; a
+    choice one of its names."""
     for field in dataclasses.fields(config):
         value, where = getattr(config, field.name), f"{type(config).__name__}.{field.name}"
+        if get_origin(field.type) is Literal and value not in get_args(field.type):
+            raise ConfigError(f"{where} must be one of {get_args(field.type)}, got {value!r}")
         if field.type is float:
             positive = field.name in POSITIVE
             if not (math.isfinite(value) and (value > 0 if positive else value >= 0)):

@@ -208,7 +208,30 @@ def test_planning_on_demand_plans_at_fewer_steps_and_follows_its_equations(plan_
     (AgentConfig(surprise_rate=0.0), r"AgentConfig.surprise_rate must be in \(0, 1\]"),
     (AgentConfig(drive_rise=-0.1), "AgentConfig.drive_rise must be finite and >= 0"),
     (AgentConfig(perception=PCConfig(settle_tolerance=float("nan"))), "PCConfig.settle_tolerance must be finite"),
+    (AgentConfig(plan_when="often"), r"AgentConfig.plan_when must be one of \('tick', 'drive', 'surprised'\)"),
+    (AgentConfig(learn_when="sometimes"), r"AgentConfig.learn_when must be one of \('always', 'surprised'\)"),
 ])
 def test_adaptive_settings_out_of_range_are_named_errors(config, message):
     with pytest.raises(ConfigError, match=message):
         validate(config)
+
+
+def test_learning_on_surprise_takes_perceptions_learning_steps_only_where_free_energy_is_above_its_mean():
+    config = AgentConfig(learn_when="surprised", learn_every=2)
+    run, infos, learned = Run.start(config, FORAGER, 1, 0), [], []
+    for _ in range(40):
+        before = run.population.states.brain.perception
+        run.train(1, on_step=lambda t, info, record, obs: infos.append(info))
+        after = run.population.states.brain.perception
+        learned.append(not all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(before), jax.tree.leaves(after))))
+    assert not run.record.lives  # one life: its step count is the index below
+    energy = np.array([float(info["free_energy"][0]) for info in infos])
+    mean = energy[0]
+    for t, e in enumerate(energy):  # the running mean of is_tick, Fbar_t = Fbar_{t-1} + rho (F_t - Fbar_{t-1})
+        expected = t % 2 == 0 and e > mean
+        assert learned[t] == expected, t
+        mean += config.surprise_rate * (e - mean)
+    assert 0 < sum(learned) < 20  # some due steps learn, some are skipped
+    perception = np.array([float(info["ops"]["perception"][0]) for info in infos])
+    learning = np.array(learned)
+    assert np.all(perception[learning] > perception[~learning].max())  # the learning step's operations, counted
