@@ -359,7 +359,9 @@ def test_the_metabolism_sweep_pays_for_thinking_and_reports_adaptive_against_bot
     assert tuple(spec.variants) == metabolism.VERSIONS and len(spec.seeds) >= 5
     assert spec.settings == {"computation_cost": COMPUTATION_COST} and spec.worlds == ("mortal/Forager-v0",)
     adaptive, most, least = (spec.variants[v] for v in metabolism.VERSIONS)
-    assert adaptive.plan_when == "drive" and most.plan_every == 1 and least.perception.steps < most.perception.steps
+    assert adaptive.plan_when == "drive" and adaptive.learn_when == "surprised"
+    assert adaptive.perception.settle_tolerance > 0
+    assert most.plan_every == 1 and least.perception.steps < most.perception.steps
     ops = {"adaptive": 20_000.0, "max": 100_000.0, "min": 10_000.0}
     rows = [dict(variant=t.variant, world=t.world, seed=t.seed, survival_steps=5000.0 + 100 * t.seed
                  + 1000 * (t.variant == "adaptive"), drive=0.3, ops=ops[t.variant], **{"return": 0.0})
