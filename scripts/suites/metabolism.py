@@ -1,4 +1,4 @@
-"""Metabolism: how much to think when thinking costs food (evaluate, long: about an hour on 2 CPU cores).
+"""Metabolism: how much to think when thinking costs food (evaluate, long: about an hour on 2 idle CPU cores).
 
 The sweep in scripts/sweeps/metabolism.toml, in one Ray run: on mortal/Forager-v0 with the computation cost
 on (`computation_cost`: every nutrient pays that much per synaptic operation the brain computes), three
