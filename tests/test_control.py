@@ -310,3 +310,27 @@ def test_evaluation_lives_have_a_step_cap_and_say_when_it_cut_them():
     lives = run.evaluate(seed=1)
     assert all(not life["capped"] and life["cap"] == EVALUATION_CAP and life["cause_of_death"] for life in lives)
     run.envs.close()
+
+
+def test_the_control_suite_resumes_the_tasks_it_finished_and_names_unknown_ones(tmp_path, monkeypatch):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    from suites import control
+
+    ran = []
+
+    def fake_task(task, pool, seeds, budget, *protocol):
+        ran.append((task, budget))
+        return dict(mortal_return=float(budget)), [dict(task=task, brain="mortal", test_return=float(budget))]
+
+    monkeypatch.setattr(control, "run_task", fake_task)
+    run = dict(tasks=("CartPole-v1", "Pendulum-v1"), seeds=2, baselines=False, cache=str(tmp_path))
+    first = control.evaluate(**run, budget_fraction=0.1)
+    assert ran == [("CartPole-v1", 5_000), ("Pendulum-v1", 5_000)] and len(list(tmp_path.glob("*.json"))) == 2
+    assert control.evaluate(**run, budget_fraction=0.1) == first and len(ran) == 2  # both reused
+    control.evaluate(**run, budget_fraction=0.2)  # another protocol runs afresh
+    assert ran[2:] == [("CartPole-v1", 10_000), ("Pendulum-v1", 10_000)]
+    with pytest.raises(ValueError, match="Hopper-v5"):
+        control.evaluate(tasks=("Hopper-v5",), baselines=False, cache=str(tmp_path))

@@ -10,13 +10,20 @@ actions (`scripts/baselines_control.py`). Test episodes do not count in the budg
 Per task: the mean test return at the budget with its 95% t-interval over seeds, and the first evaluation
 step at which the seeds' mean test return reached the target (null if never).
 
+Each task's result (Mortal's and its baselines', from one run of that task) is saved under `cache`, keyed by
+Mortal's code version, this suite's and the baselines' source and the protocol; a rerun reuses the tasks already
+done, so the suite can be stopped between tasks and resumed (`--cache ''` runs everything afresh).
+
 bench: agent steps/s of the model-based brain (its default candidates and horizon) at population 1 and 64 on
 CartPole-v1 and Pendulum-v1, beside PPO's training steps/s on the same task, in one run.
 """
 
 import concurrent.futures
+import hashlib
+import json
 import multiprocessing
 import time
+from pathlib import Path
 
 import jax
 import numpy as np
@@ -25,6 +32,7 @@ from tqdm import tqdm
 
 from agents.config import default_config
 from agents.loop import Run, make_vector_env, observation
+from agents.sweep import code_version
 from suites._report import print_table, progress
 
 TARGETS = {  # task: (threshold, budget): the budgets at which tuned DQN, PPO or SAC reach these returns
@@ -79,6 +87,46 @@ def first_reaching(curve, threshold: float):
     return next((step for step, returns in curve if np.mean(returns) >= threshold), None)
 
 
+def task_key(task: str, protocol: dict) -> str:
+    """A hash of everything a task's result depends on: the task, the protocol, Mortal's code version and the
+    source of this suite and of the baselines."""
+    scripts = Path(__file__).resolve().parents[1]
+    sources = [(scripts / name).read_bytes() for name in ("suites/control.py", "baselines_control.py")]
+    settings = json.dumps(dict(task=task, protocol=protocol, code=code_version()), sort_keys=True).encode()
+    return hashlib.sha256(b"\0".join([settings, *sources])).hexdigest()[:16]
+
+
+def run_task(task: str, pool, seeds: int, budget: int, eval_every: int, eval_episodes: int, final_episodes: int,
+             test_seed: int) -> tuple[dict, list[dict]]:
+    """One task: the default brain, and its baselines in `pool` (None: none) at the same time; its figures and
+    table rows."""
+    threshold = TARGETS[task][0]
+    jobs = {}
+    if pool is not None:
+        from baselines_control import ALGORITHMS, train_and_test
+
+        jobs = {(algo, seed): pool.submit(train_and_test, algo, task, seed, budget, eval_every, eval_episodes,
+                                          final_episodes, test_seed)
+                for algo in ALGORITHMS[task] for seed in range(seeds)}
+    result = mortal(task, seeds, budget, eval_every, eval_episodes, final_episodes, test_seed)
+    entry = dict(mortal_return=float(result["final"].mean()), mortal_ci95=interval(result["final"]),
+                 mortal_steps_to_threshold=first_reaching(result["curve"], threshold))
+    rows = [dict(task=task, brain="mortal (model-based, PC world model)", budget=budget,
+                 test_return=entry["mortal_return"], ci95=entry["mortal_ci95"],
+                 steps_to_threshold=entry["mortal_steps_to_threshold"], seconds=result["seconds"])]
+    for algo in dict.fromkeys(algo for algo, _ in jobs):
+        runs = [jobs[algo, seed].result() for seed in range(seeds)]
+        final = np.array([r["final_mean"] for r in runs])
+        curve = [(step, [r["curve"][i][1] for r in runs]) for i, (step, _) in enumerate(runs[0]["curve"])]
+        entry[f"{algo}_return"] = float(final.mean())
+        rows.append(dict(task=task, brain=f"sb3 {algo.upper()} (zoo hyperparameters)", budget=budget,
+                         test_return=float(final.mean()), ci95=interval(final),
+                         steps_to_threshold=first_reaching(curve, threshold),
+                         seconds=float(sum(r["seconds"] for r in runs))))
+    entry["mortal_curve"] = result["curve"]
+    return entry, rows
+
+
 def evaluate(
     tasks: tuple[str, ...] = tuple(TARGETS),
     seeds: int = 5,
@@ -88,46 +136,40 @@ def evaluate(
     baselines: bool = True,
     budget_fraction: float = 1.0,
     test_seed: int = 10_000,
+    cache: str = "runs/control",
 ) -> dict:
     """Long (hours on 2 CPU cores): the default brain and tuned sb3 baselines on classic control (module docstring).
-    `budget_fraction` < 1 shortens every budget (a quicker, labelled run)."""
+    `budget_fraction` < 1 shortens every budget (a quicker, labelled run); `cache` is where each finished task's
+    result is kept ('' keeps none)."""
     print(f"classic control: {seeds} seeds per task, test episodes every {eval_every:,} steps "
           f"({eval_episodes}; {final_episodes} at the budget); long", flush=True)
+    unknown = [task for task in tasks if task not in TARGETS]
+    if unknown:
+        raise ValueError(f"no target for {unknown}: the suite's tasks are {list(TARGETS)}")
     pool = concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) if baselines else None
-    jobs = {}
-    for task in tasks:
-        budget = int(TARGETS[task][1] * budget_fraction)
-        if pool is not None:
-            from baselines_control import ALGORITHMS, train_and_test
-
-            for algo in ALGORITHMS[task]:
-                for seed in range(seeds):
-                    jobs[task, algo, seed] = pool.submit(train_and_test, algo, task, seed, budget, eval_every,
-                                                         eval_episodes, final_episodes, test_seed)
     figures, rows = {}, []
-    for task in tasks:
-        threshold, full_budget = TARGETS[task]
-        budget = int(full_budget * budget_fraction)
-        result = mortal(task, seeds, budget, eval_every, eval_episodes, final_episodes, test_seed)
-        entry = dict(mortal_return=float(result["final"].mean()), mortal_ci95=interval(result["final"]),
-                     mortal_steps_to_threshold=first_reaching(result["curve"], threshold))
-        rows.append(dict(task=task, brain="mortal (model-based, PC world model)", budget=budget,
-                         test_return=entry["mortal_return"], ci95=entry["mortal_ci95"],
-                         steps_to_threshold=entry["mortal_steps_to_threshold"], seconds=result["seconds"]))
+    try:
+        for task in tasks:
+            threshold, full_budget = TARGETS[task]
+            budget = int(full_budget * budget_fraction)
+            protocol = dict(seeds=seeds, budget=budget, eval_every=eval_every, eval_episodes=eval_episodes,
+                            final_episodes=final_episodes, baselines=baselines, test_seed=test_seed)
+            saved = Path(cache) / f"{task}-{task_key(task, protocol)}.json" if cache else None
+            if saved is not None and saved.exists():
+                entry, task_rows = json.loads(saved.read_text()).values()
+                print(f"{task}: reusing the result saved in {saved} (same code and protocol)", flush=True)
+            else:
+                entry, task_rows = run_task(task, pool, seeds, budget, eval_every, eval_episodes, final_episodes,
+                                            test_seed)
+                if saved is not None:
+                    saved.parent.mkdir(parents=True, exist_ok=True)
+                    saved.with_suffix(".tmp").write_text(json.dumps(dict(figures=entry, rows=task_rows)))
+                    saved.with_suffix(".tmp").replace(saved)
+            figures[task], rows = entry, rows + task_rows
+            print_table(task_rows, f"{task}: target {threshold} at {full_budget:,} steps")
+    finally:
         if pool is not None:
-            for algo in ALGORITHMS[task]:
-                runs = [jobs[task, algo, seed].result() for seed in range(seeds)]
-                final = np.array([r["final_mean"] for r in runs])
-                curve = [(step, [r["curve"][i][1] for r in runs]) for i, (step, _) in enumerate(runs[0]["curve"])]
-                entry[f"{algo}_return"] = float(final.mean())
-                rows.append(dict(task=task, brain=f"sb3 {algo.upper()} (zoo hyperparameters)", budget=budget,
-                                 test_return=float(final.mean()), ci95=interval(final),
-                                 steps_to_threshold=first_reaching(curve, threshold),
-                                 seconds=float(sum(r["seconds"] for r in runs))))
-        figures[task] = entry
-        print_table(rows[-3:], f"{task}: target {threshold} at {full_budget:,} steps")
-    if pool is not None:
-        pool.shutdown()
+            pool.shutdown(cancel_futures=True)
     print_table(rows, "classic control: mean test return at the budget over seeds, deterministic/frozen")
     return figures
 
