@@ -162,8 +162,9 @@ class ModelBasedConfig:
     """weight of the episodic value of a plan's first action in its salience"""
     value_weight: float = 1.0
     """weight of the value of a plan's end state (the value beyond the horizon)"""
-    value: Literal["memory", "critic"] = "memory"
-    """the value beyond the horizon: recalled from memory (max_c Q(s_H, c)), or a PC critic's V(s_H) (TD-learned)"""
+    value: Literal["memory", "critic"] = "critic"
+    """the value beyond the horizon: a PC critic's V(s_H) (TD-learned on what the world model learns from, memory's
+    replay included), or recalled from memory (max_c Q(s_H, c)); README "Learning to act" says why the critic"""
 
     def build(self, *args, **kwargs):
         raise TypeError("the model-based planner is built with its agent (agents.model_agent.build_model_agent)")

@@ -23,9 +23,9 @@ The utility of one predicted step (the negative expected free energy, per step) 
 
 (reward in units of its running mean magnitude; D the homeostatic drive of the predicted internal variables;
 with homeostasis off, drive_weight is 0). The value beyond the horizon is value_weight V(s_H) plus
-novelty_weight (1 - G(s_H)), G the SDR familiarity, and V either recalled from memory (`value="memory"`:
-max_c Q(s_H, c)) or a critic's (`value="critic"`: `brain.critic.PCCritic`, learned by local PC steps on the
-TD targets of the same transitions the world model learns from). Nothing here names a task.
+novelty_weight (1 - G(s_H)), G the SDR familiarity, and V either a critic's (`value="critic"`, the default:
+`brain.critic.PCCritic`, learned by local PC steps on the TD targets of the same transitions the world model
+learns from) or recalled from memory (`value="memory"`: max_c Q(s_H, c)). Nothing here names a task.
 
 The step's info holds the synaptic operations (`brain.base`) each module computed, `info["ops"]`: perception's
 inference; memory's recalls (this place, the replay cues, the value of the place reached) and its store; the
