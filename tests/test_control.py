@@ -316,13 +316,18 @@ def test_evaluation_lives_have_a_step_cap_and_say_when_it_cut_them():
     run.envs.close()
 
 
-def test_the_control_suite_resumes_the_tasks_it_finished_and_names_unknown_ones(tmp_path, monkeypatch):
-    import sys
+@pytest.fixture
+def control(monkeypatch):
+    """The control suite (`scripts/suites/control.py`), importable as the scripts import it."""
     from pathlib import Path
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "scripts"))
     from suites import control
 
+    return control
+
+
+def test_the_control_suite_resumes_the_tasks_it_finished_and_names_unknown_ones(control, tmp_path, monkeypatch):
     ran = []
 
     def fake_task(task, pool, seeds, budget, *protocol):
@@ -338,3 +343,48 @@ def test_the_control_suite_resumes_the_tasks_it_finished_and_names_unknown_ones(
     assert ran[2:] == [("CartPole-v1", 10_000), ("Pendulum-v1", 10_000)]
     with pytest.raises(ValueError, match="Hopper-v5"):
         control.evaluate(tasks=("Hopper-v5",), baselines=False, cache=str(tmp_path))
+
+
+def test_the_control_suite_resumes_a_stopped_task_where_it_was(control, tmp_path, monkeypatch):
+    monkeypatch.setattr(control, "default_config", lambda task: SMALL)
+    protocol = dict(task="CartPole-v1", seeds=2, budget=60, eval_every=30, eval_episodes=1, final_episodes=2,
+                    test_seed=7)
+    never_stopped = control.mortal(**protocol)
+
+    train = Run.train
+
+    def stop_at_the_second_lesson(run, steps, **kwargs):
+        if run.record.steps:
+            raise KeyboardInterrupt
+        return train(run, steps, **kwargs)
+
+    monkeypatch.setattr(Run, "train", stop_at_the_second_lesson)
+    with pytest.raises(KeyboardInterrupt):
+        control.mortal(**protocol, checkpoint=tmp_path / "run.ckpt")
+    monkeypatch.setattr(Run, "train", train)
+    resumed = control.mortal(**protocol, checkpoint=tmp_path / "run.ckpt")
+    assert [step for step, _ in resumed["curve"]] == [30, 60]
+    np.testing.assert_array_equal(np.asarray(resumed["curve"][0][1]), never_stopped["curve"][0][1])
+    np.testing.assert_array_equal(resumed["final"], never_stopped["final"])
+
+
+def test_the_control_suite_keeps_each_finished_baseline_run(control, tmp_path, monkeypatch):
+    import concurrent.futures
+
+    import baselines_control
+
+    trained = []
+
+    def fake_baseline(algo, task, seed, budget, *protocol):
+        trained.append((algo, seed))
+        return dict(curve=[(budget, 100.0 + seed)], final_mean=100.0 + seed, seconds=1.0)
+
+    monkeypatch.setattr(baselines_control, "train_and_test", fake_baseline)
+    monkeypatch.setattr(control, "mortal", lambda *args: dict(curve=[(50, [1.0, 3.0])], final=np.array([1.0, 3.0]),
+                                                              seconds=1.0))
+    runs = []
+    for _ in range(2):
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            runs.append(control.run_task("CartPole-v1", pool, 2, 50, 50, 1, 1, 7, stem=tmp_path / "task"))
+    assert sorted(trained) == [("dqn", 0), ("dqn", 1), ("ppo", 0), ("ppo", 1)]  # once each: the rerun reused them
+    assert runs[0] == runs[1] and runs[0][0]["ppo_return"] == 100.5

@@ -12,13 +12,16 @@ step at which the seeds' mean test return reached the target (null if never).
 
 Each task's result (Mortal's and its baselines', from one run of that task) is saved under `cache`, keyed by
 Mortal's code version, this suite's and the baselines' source and the protocol; a rerun reuses the tasks already
-done, so the suite can be stopped between tasks and resumed (`--cache ''` runs everything afresh).
+done (`--cache ''` runs everything afresh). Within a task, Mortal's run is checkpointed there after every
+evaluation (`agents.checkpoint`: resuming equals never stopping) and each baseline run's result is saved when it
+ends, under the same key: a stopped suite resumes where it was, losing at most `eval_every` steps.
 
 bench: agent steps/s of the model-based brain (its default candidates and horizon) at population 1 and 64 on
 CartPole-v1 and Pendulum-v1, beside PPO's training steps/s on the same task, in one run.
 """
 
 import concurrent.futures
+import functools
 import hashlib
 import json
 import multiprocessing
@@ -30,6 +33,7 @@ import numpy as np
 from scipy import stats
 from tqdm import tqdm
 
+from agents.checkpoint import load_with_extra, save
 from agents.config import default_config
 from agents.loop import Run, make_vector_env, observation
 from agents.sweep import code_version
@@ -44,21 +48,27 @@ TARGETS = {  # task: (threshold, budget): the budgets at which tuned DQN, PPO or
 
 
 def mortal(task: str, seeds: int, budget: int, eval_every: int, eval_episodes: int, final_episodes: int,
-           test_seed: int) -> dict:
-    """The default brain on `task`: its test curve per seed and its final test returns."""
-    run = Run.start(default_config(task), task, population=seeds, seed=0)
-    curve, start = [], time.perf_counter()
-    for step in progress(range(eval_every, budget + 1, eval_every), desc=f"mortal {task}", unit="test"):
-        run.train(eval_every)
-        episodes = final_episodes if step == budget else eval_episodes
-        returns = frozen_returns(run, task, episodes, test_seed)
+           test_seed: int, checkpoint: Path | None = None) -> dict:
+    """The default brain on `task`: its test curve per seed and its final test returns. With `checkpoint`, the
+    run is saved there after every evaluation, and resumed from it if it is there."""
+    if checkpoint is not None and checkpoint.exists():
+        run, saved = load_with_extra(checkpoint, expect=default_config(task))
+        curve, spent = saved["curve"], saved["seconds"]
+        tqdm.write(f"  mortal {task}: resuming after {curve[-1][0]:,} steps from {checkpoint}")
+    else:
+        run, curve, spent = Run.start(default_config(task), task, population=seeds, seed=0), [], 0.0
+    tests = sorted({*range(eval_every, budget + 1, eval_every), budget})
+    start = time.perf_counter() - spent
+    for step in progress([step for step in tests if not curve or step > curve[-1][0]], desc=f"mortal {task}",
+                         unit="test"):
+        run.train(step - (curve[-1][0] if curve else 0))
+        returns = frozen_returns(run, task, final_episodes if step == budget else eval_episodes, test_seed)
         curve.append((step, returns.mean(1).tolist()))
         tqdm.write(f"  mortal {task}: {step:,} steps, test return per seed {np.round(returns.mean(1), 1).tolist()} "
                    f"({time.perf_counter() - start:.0f}s)")
-    if budget % eval_every:
-        run.train(budget % eval_every)
-        returns = frozen_returns(run, task, final_episodes, test_seed)
-        curve.append((budget, returns.mean(1).tolist()))
+        if checkpoint is not None:
+            save(run, checkpoint, keep=1, extra=dict(curve=curve, seconds=time.perf_counter() - start))
+    run.envs.close()
     return dict(curve=curve, final=np.asarray(curve[-1][1]), seconds=time.perf_counter() - start)
 
 
@@ -87,6 +97,18 @@ def first_reaching(curve, threshold: float):
     return next((step for step, returns in curve if np.mean(returns) >= threshold), None)
 
 
+def save_result(path: Path, job: concurrent.futures.Future) -> None:
+    """Writes a finished job's result to `path` as JSON, atomically (a crash leaves no partial file)."""
+    if not job.cancelled() and job.exception() is None:
+        write_json(path, job.result())
+
+
+def write_json(path: Path, value) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.with_suffix(".tmp").write_text(json.dumps(value))
+    path.with_suffix(".tmp").replace(path)
+
+
 def task_key(task: str, protocol: dict) -> str:
     """A hash of everything a task's result depends on: the task, the protocol, Mortal's code version and the
     source of this suite and of the baselines."""
@@ -97,25 +119,35 @@ def task_key(task: str, protocol: dict) -> str:
 
 
 def run_task(task: str, pool, seeds: int, budget: int, eval_every: int, eval_episodes: int, final_episodes: int,
-             test_seed: int) -> tuple[dict, list[dict]]:
+             test_seed: int, stem: Path | None = None) -> tuple[dict, list[dict]]:
     """One task: the default brain, and its baselines in `pool` (None: none) at the same time; its figures and
-    table rows."""
+    table rows. With `stem`, the brain's run is checkpointed at `<stem>.ckpt` and each baseline run's result
+    saved at `<stem>-<algo>-seed<seed>.json`, and both are resumed from there."""
     threshold = TARGETS[task][0]
     jobs = {}
     if pool is not None:
         from baselines_control import ALGORITHMS, train_and_test
 
-        jobs = {(algo, seed): pool.submit(train_and_test, algo, task, seed, budget, eval_every, eval_episodes,
-                                          final_episodes, test_seed)
-                for algo in ALGORITHMS[task] for seed in range(seeds)}
-    result = mortal(task, seeds, budget, eval_every, eval_episodes, final_episodes, test_seed)
+        for algo in ALGORITHMS[task]:
+            for seed in range(seeds):
+                saved = None if stem is None else stem.with_name(f"{stem.name}-{algo}-seed{seed}.json")
+                if saved is not None and saved.exists():
+                    jobs[algo, seed] = json.loads(saved.read_text())
+                    continue
+                jobs[algo, seed] = pool.submit(train_and_test, algo, task, seed, budget, eval_every, eval_episodes,
+                                               final_episodes, test_seed)
+                if saved is not None:
+                    jobs[algo, seed].add_done_callback(functools.partial(save_result, saved))
+    result = mortal(task, seeds, budget, eval_every, eval_episodes, final_episodes, test_seed,
+                    None if stem is None else stem.with_name(f"{stem.name}.ckpt"))
     entry = dict(mortal_return=float(result["final"].mean()), mortal_ci95=interval(result["final"]),
                  mortal_steps_to_threshold=first_reaching(result["curve"], threshold))
     rows = [dict(task=task, brain="mortal (model-based, PC world model)", budget=budget,
                  test_return=entry["mortal_return"], ci95=entry["mortal_ci95"],
                  steps_to_threshold=entry["mortal_steps_to_threshold"], seconds=result["seconds"])]
     for algo in dict.fromkeys(algo for algo, _ in jobs):
-        runs = [jobs[algo, seed].result() for seed in range(seeds)]
+        runs = [job.result() if isinstance(job, concurrent.futures.Future) else job
+                for job in (jobs[algo, seed] for seed in range(seeds))]
         final = np.array([r["final_mean"] for r in runs])
         curve = [(step, [r["curve"][i][1] for r in runs]) for i, (step, _) in enumerate(runs[0]["curve"])]
         entry[f"{algo}_return"] = float(final.mean())
@@ -154,17 +186,19 @@ def evaluate(
             budget = int(full_budget * budget_fraction)
             protocol = dict(seeds=seeds, budget=budget, eval_every=eval_every, eval_episodes=eval_episodes,
                             final_episodes=final_episodes, baselines=baselines, test_seed=test_seed)
-            saved = Path(cache) / f"{task}-{task_key(task, protocol)}.json" if cache else None
+            stem = Path(cache) / f"{task}-{task_key(task, protocol)}" if cache else None
+            saved = None if stem is None else stem.with_name(f"{stem.name}.json")
             if saved is not None and saved.exists():
                 entry, task_rows = json.loads(saved.read_text()).values()
                 print(f"{task}: reusing the result saved in {saved} (same code and protocol)", flush=True)
             else:
                 entry, task_rows = run_task(task, pool, seeds, budget, eval_every, eval_episodes, final_episodes,
-                                            test_seed)
+                                            test_seed, stem)
                 if saved is not None:
-                    saved.parent.mkdir(parents=True, exist_ok=True)
-                    saved.with_suffix(".tmp").write_text(json.dumps(dict(figures=entry, rows=task_rows)))
-                    saved.with_suffix(".tmp").replace(saved)
+                    write_json(saved, dict(figures=entry, rows=task_rows))
+                    for partial in stem.parent.glob(f"{stem.name}-*"):  # its checkpoints and baseline results
+                        partial.unlink()
+                    stem.with_name(f"{stem.name}.ckpt").unlink(missing_ok=True)
             figures[task], rows = entry, rows + task_rows
             print_table(task_rows, f"{task}: target {threshold} at {full_budget:,} steps")
     finally:
