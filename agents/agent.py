@@ -162,10 +162,11 @@ class Agent(eqx.Module):
     num_channels: int = eqx.field(static=True)
 
     def step(
-        self, state: AgentState, obs: Observation, key: PRNGKeyArray
+        self, state: AgentState, obs: Observation, key: PRNGKeyArray, learn: bool = True
     ) -> tuple[AgentState, Array, dict[str, Array]]:
         """One control step, the phases in order (see the module docstring). Pure: jit it once and vmap it over a
-        population. The planning tick's phases run under `jax.lax.cond`; between ticks they hold what they had."""
+        population. The planning tick's phases run under `jax.lax.cond`; between ticks they hold what they had.
+        With `learn=False` (static: a test) the learn phase is skipped."""
         k_perceive, k_plan, k_gate, k_store = jax.random.split(key, 4)
         brain, life = state.brain, self.begin(state, obs)
         sensed = self.perceive(brain, life, obs, key=k_perceive)
@@ -180,7 +181,8 @@ class Agent(eqx.Module):
         action, perception = self.act(brain, sensed, choice, obs.extero)
         experience = Experience(life, sensed, recalled, felt, observation, planned, choice, tick)
         ops = self.cost(brain, state, experience, obs.extero)
-        brain = self.learn(brain, state, experience, obs.extero, key=k_store)
+        if learn:
+            brain = self.learn(brain, state, experience, obs.extero, key=k_store)
         return self.carry(state, brain, perception, experience, obs), action, self.report(experience, ops)
 
     # --- the phases ---

@@ -78,13 +78,13 @@ class Population:
         # second call compile the step again
         self.states = jax.tree.map(lambda leaf: jnp.asarray(leaf, dtype=leaf.dtype), states)
         kind = type(agent)
-        step = jax.vmap(kind.step, in_axes=(None, 0, 0, 0))
 
         def step_all(states, obs, key, learn):
             key, step_key = jax.random.split(key)
             keys = jax.random.split(step_key, len(obs.reward))
+            step = jax.vmap(functools.partial(kind.step, learn=learn), in_axes=(None, 0, 0, 0))
             after, actions, info = step(agent, states, obs, keys)
-            if not learn:  # a test: the brain is left as it was
+            if not learn:  # a test: the agent learnt nothing, and its brain is left exactly as it was
                 after = eqx.tree_at(lambda s: s.brain, after, states.brain)
             return after, key, actions, info
 

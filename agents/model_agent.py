@@ -17,6 +17,8 @@ Each step, in order (each phase a small pure function below):
                first action, with hysteresis for the plan being followed
     act        motor: the plan's first action (raw), or the chosen channel's reflex
 
+A frozen step (`learn=False`, a test) skips `learn` and keeps the running statistics: the brain acts as it is.
+
 The utility of one predicted step (the negative expected free energy, per step) is
 
     u = reward_weight r  -  drive_weight D(h)  -  death_cost p(death)  +  disagreement_weight sigma^2_ensemble
@@ -144,8 +146,9 @@ class ModelAgent(eqx.Module):
 
     # --- phases ---
 
-    def perceive(self, brain: ModelBrain, perception_state, obs, *, key) -> tuple[ModelBrain, Percept]:
-        statistics = brain.extero_statistics.update(obs.extero)
+    def perceive(self, brain: ModelBrain, perception_state, obs, *, key, learn: bool = True
+                 ) -> tuple[ModelBrain, Percept]:
+        statistics = brain.extero_statistics.update(obs.extero) if learn else brain.extero_statistics
         x = statistics.normalise(obs.extero)
         perception_state, percept = brain.perception.perceive(perception_state, x, key=key)
         deviation = jnp.clip(self.interoception.deviation(obs.intero), -2.0, 2.0)
@@ -196,9 +199,17 @@ class ModelAgent(eqx.Module):
         ended = jnp.clip(batch.death + batch.success, 0.0, 1.0)
         return brain.critic.learn(batch.state, utility, ended, s_next, weights)
 
+    def surprise(self, brain: ModelBrain, state: ModelAgentState, life_steps, s) -> Float[Array, ""]:
+        """The world model's squared error on the transition just completed, (s - s_prev) / std against its
+        prediction from (s_prev, a_prev), before it learns from it (0 at a life's first step)."""
+        delta = (s - state.previous_state) / brain.delta_statistics.std
+        error = brain.world_model.predict(state.previous_state, state.previous_action).delta - delta
+        return jnp.mean(error ** 2) * (life_steps > 0)
+
     def learn(self, state: ModelAgentState, life_steps, brain: ModelBrain, s, obs, *, key
               ) -> tuple[ModelBrain, Recent, dict]:
-        """Learns from the transition (s_prev, a_prev) -> s, if there is one in this life (see the module docstring)."""
+        """Learns from the transition (s_prev, a_prev) -> s, if there is one in this life (see the module docstring);
+        returns the brain, the recent trace and the learning's synaptic operations by module."""
         cfg = self.config.planner
         k_model, k_store, k_dream = jax.random.split(key, 3)
         valid = (life_steps > 0).astype(jnp.float32)
@@ -240,8 +251,7 @@ class ModelAgent(eqx.Module):
         brain = eqx.tree_at(lambda b: (b.delta_statistics, b.reward_statistics, b.world_model, b.memory, b.critic),
                             brain, (delta_statistics, reward_statistics, world_model, memory, critic),
                             is_leaf=lambda x: x is None)
-        return brain, recent, {"value_target": value, "model_error": jnp.mean((world_model.predict(
-            transition.state, transition.action).delta - transition.delta) ** 2) * valid, "ops": ops}
+        return brain, recent, ops
 
     def plan(self, brain: ModelBrain, plan_state: PlanState, s, *, key) -> tuple[PlanState, Plans]:
         return self.planner.plan(plan_state, s, lambda x, a: self.utility(brain, x, a),
@@ -270,8 +280,9 @@ class ModelAgent(eqx.Module):
         low, high = (jnp.asarray(self.action_space.low), jnp.asarray(self.action_space.high))
         return low + (action + 1.0) * 0.5 * (high - low)
 
-    def step(self, state: ModelAgentState, obs, key: PRNGKeyArray):
-        """One control step; see the module docstring. Pure: jit it once and vmap it over a population."""
+    def step(self, state: ModelAgentState, obs, key: PRNGKeyArray, learn: bool = True):
+        """One control step; see the module docstring. Pure: jit it once and vmap it over a population. With
+        `learn=False` (static) nothing learns: the brain acts as it is, and is returned unchanged."""
         k_perceive, k_learn, k_plan, k_gate = jax.random.split(key, 4)
         finite = jnp.all(jnp.isfinite(obs.extero)) & jnp.all(jnp.isfinite(obs.intero)) & jnp.isfinite(obs.reward)
         obs = checked(obs, ~finite, "non-finite observation (extero, intero or reward) reached the agent")
@@ -280,10 +291,14 @@ class ModelAgent(eqx.Module):
         perception_state = _where(new_life, brain.perception.init_state(), state.perception)
         plan_state = _where(new_life, self.planner.init_state(), state.plan)
         life_steps = jnp.where(new_life, 0, state.life_steps)
-        brain, percept = self.perceive(brain, perception_state, obs, key=k_perceive)
+        brain, percept = self.perceive(brain, perception_state, obs, key=k_perceive, learn=learn)
         perception_diverged = non_finite((percept.state, percept.free_energy))
         percept = percept._replace(state=finite_or_zero(percept.state))
-        brain, recent, learnt = self.learn(state, life_steps, brain, percept.state, obs, key=k_learn)
+        model_error = self.surprise(brain, state, life_steps, percept.state)
+        if learn:
+            brain, recent, learnt = self.learn(state, life_steps, brain, percept.state, obs, key=k_learn)
+        else:
+            recent, learnt = state.recent, {"memory": jnp.zeros(())}
         recall = self.recall(brain.memory, percept.state)
         plan_state, plans = self.plan(brain, plan_state, percept.state, key=k_plan)
         gate_state, chosen, channel, gate_ops = self.select_plan(brain.gate, state.gate, plans, recall, key=k_gate)
@@ -302,13 +317,13 @@ class ModelAgent(eqx.Module):
             "channel": channel,
             "utility": plans.utility[chosen],
             "episodic_value": recall.value,
-            "model_error": learnt["model_error"],
+            "model_error": model_error,
             "diverged": {
                 "perception": perception_diverged,
                 "memory": non_finite(recall.values),
                 "planner": non_finite(plans.utility),
             },
-            "ops": self.cost(brain, percept, recall, learnt["ops"], gate_ops),
+            "ops": self.cost(brain, percept, recall, learnt, gate_ops),
         }
         return new_state, action, info
 

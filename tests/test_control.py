@@ -167,6 +167,12 @@ def test_model_based_agent_lives_and_its_frozen_copy_does_not_learn(world, value
     exams.close()
     assert returns.shape == (2, 2) and np.all(np.isfinite(returns))
     assert all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(before), jax.tree.leaves(run.population.states)))
+    # a frozen step acts on the brain as it is: the transition a learning step would learn from does not sway it
+    _, acted, planned = run.population.step(run.current, jax.random.key(3), learn=False)
+    run.population.states = eqx.tree_at(lambda s: s.previous_state, before, before.previous_state + 1.0)
+    _, swayed, replanned = run.population.step(run.current, jax.random.key(3), learn=False)
+    np.testing.assert_array_equal(acted, swayed)
+    np.testing.assert_array_equal(planned["utility"], replanned["utility"])
 
 
 def test_critic_learns_the_values_of_a_chain_by_td():
