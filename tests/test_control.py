@@ -353,7 +353,7 @@ def test_the_control_suite_resumes_the_tasks_it_finished_and_names_unknown_ones(
 
 def test_the_control_suite_resumes_a_stopped_task_where_it_was(control, tmp_path, monkeypatch):
     monkeypatch.setattr(control, "default_config", lambda task: SMALL)
-    protocol = dict(task="CartPole-v1", seeds=2, budget=60, eval_every=30, eval_episodes=1, final_episodes=2,
+    protocol = dict(task="CartPole-v1", seeds=2, budget=60, eval_every=30, eval_episodes=1, final_episodes=1,
                     test_seed=7)
     never_stopped = control.mortal(**protocol)
 
