@@ -376,8 +376,8 @@ def test_the_control_suite_resumes_a_stopped_task_where_it_was(control, tmp_path
 
 def test_the_control_suite_keeps_each_finished_baseline_run(control, tmp_path, monkeypatch):
     import concurrent.futures
-
-    import baselines_control
+    import sys
+    import types
 
     trained = []
 
@@ -385,7 +385,9 @@ def test_the_control_suite_keeps_each_finished_baseline_run(control, tmp_path, m
         trained.append((algo, seed))
         return dict(curve=[(budget, 100.0 + seed)], final_mean=100.0 + seed, seconds=1.0)
 
-    monkeypatch.setattr(baselines_control, "train_and_test", fake_baseline)
+    # the real module imports torch, which only the `ppo` extra installs
+    fake_module = types.SimpleNamespace(ALGORITHMS={"CartPole-v1": ("ppo", "dqn")}, train_and_test=fake_baseline)
+    monkeypatch.setitem(sys.modules, "baselines_control", fake_module)
     monkeypatch.setattr(control, "mortal", lambda *args: dict(curve=[(50, [1.0, 3.0])], final=np.array([1.0, 3.0]),
                                                               seconds=1.0))
     runs = []
