@@ -180,7 +180,7 @@ class Agent(eqx.Module):
                           Choice(planned.planner, state.gate, state.channel, jnp.zeros(())))
         action, perception = self.act(brain, sensed, choice, obs.extero)
         experience = Experience(life, sensed, recalled, felt, observation, planned, choice, tick)
-        ops = self.cost(brain, state, experience, obs.extero)
+        ops = self.cost(brain, state, experience, obs.extero, learn)
         if learn:
             brain = self.learn(brain, state, experience, obs.extero, key=k_store)
         return self.carry(state, brain, perception, experience, obs), action, self.report(experience, ops)
@@ -314,24 +314,25 @@ class Agent(eqx.Module):
         return eqx.tree_at(lambda b: (b.memory, b.planner, b.habit, b.situations), brain,
                            (memory, planner, habit, situations))
 
-    def cost(self, brain: Brain, state: AgentState, experience: Experience, extero: Float[Array, " extero"]
-             ) -> dict[str, Array]:
+    def cost(self, brain: Brain, state: AgentState, experience: Experience, extero: Float[Array, " extero"],
+             learn: bool = True) -> dict[str, Array]:
         """The synaptic operations (`brain.base`) each module computes this step, by slot: perception's inference,
         and its learning step (`perception_learns`); memory's recall, and its store at a tick (not a life's
         first); the planner's plan and learning and the gate's selection at a tick only (0 between ticks); the
-        situations' classification, and their learning at a tick."""
-        life, sensed, tick = experience.life, experience.sensed, experience.tick
-        learn_now = self.perception_learns(state, experience)
+        situations' classification, and their learning at a tick. With `learn=False` the learning terms are 0."""
+        life, sensed = experience.life, experience.sensed
+        learns_at_tick = experience.tick & learn
+        learn_now = self.perception_learns(state, experience) & learn
         taken = jax.nn.one_hot(state.channel, self.num_channels)
         latent = sensed.percept.latent
         store = brain.memory.store_ops(state.tick_latent, taken * experience.felt.outcome, mask=taken)
         ops = {
             "perception": sensed.percept.ops + learn_now * brain.perception.learn_ops(sensed.perception, extero),
-            "memory": experience.recalled.ops + (tick & (life.steps > 0)) * store,
-            "planner": experience.planned.plan.ops + tick * brain.planner.learn_ops(experience.planned.planner,
-                                                                                    experience.observation),
+            "memory": experience.recalled.ops + (learns_at_tick & (life.steps > 0)) * store,
+            "planner": experience.planned.plan.ops
+                       + learns_at_tick * brain.planner.learn_ops(experience.planned.planner, experience.observation),
             "gate": experience.choice.ops,
-            "situations": brain.situations.classify_ops(latent) + tick * brain.situations.learn_ops(latent),
+            "situations": brain.situations.classify_ops(latent) + learns_at_tick * brain.situations.learn_ops(latent),
         }
         return {slot: jnp.asarray(count, jnp.float32) for slot, count in ops.items()}
 

@@ -1,6 +1,7 @@
 """Cost accounting (brain.base: synaptic operations): every module's count equals the operations counted by hand
 from the sizes of a small configuration, and the agents report them per step and per module."""
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -110,6 +111,21 @@ def test_agent_reports_each_modules_ops_at_ticks_and_nothing_between_for_memory_
     assert np.all(between["planner"] == 0) and np.all(between["gate"] == 0) and np.all(between["memory"] == 0)
     assert np.all(infos[1]["familiarity"] == 0)  # memory recalls only for the gate, at a tick
     assert np.all(sum(tick.values()) > sum(between.values()))
+
+
+def test_a_frozen_step_counts_no_learning_ops():
+    run = Run.start(AgentConfig(), FORAGER, 2, 0)
+    run.train(3)  # past the first step, so that a tick stores the episode of the last one
+    states = run.population.states
+    ticking = jnp.full_like(states.life_steps, AgentConfig().plan_every)  # the next step is a tick
+    run.population.states = states = eqx.tree_at(lambda s: s.life_steps, states, ticking)
+    _, _, frozen = run.population.step(run.current, jax.random.key(1), learn=False)
+    run.population.states = states
+    _, _, learning = run.population.step(run.current, jax.random.key(1))
+    assert bool(frozen["tick"].all()) and bool(learning["tick"].all())
+    for slot in ("memory", "planner", "situations"):  # a tick's store and learning steps are skipped
+        assert np.all(frozen["ops"][slot] < learning["ops"][slot]), slot
+    assert np.all(frozen["ops"]["gate"] == learning["ops"]["gate"])  # selection is not learning
 
 
 def test_model_agent_reports_its_modules_ops():
