@@ -391,8 +391,18 @@ def test_the_control_suite_keeps_each_finished_baseline_run(control, tmp_path, m
     monkeypatch.setattr(control, "mortal", lambda *args: dict(curve=[(50, [1.0, 3.0])], final=np.array([1.0, 3.0]),
                                                               seconds=1.0))
     runs = []
-    for _ in range(2):
+    for mortal_version in ("before", "after"):  # a change to Mortal: another stem, the same baselines' stem
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
-            runs.append(control.run_task("CartPole-v1", pool, 2, 50, 50, 1, 1, 7, stem=tmp_path / "task"))
+            runs.append(control.run_task("CartPole-v1", pool, 2, 50, 50, 1, 1, 7, stem=tmp_path / mortal_version,
+                                         baselines_stem=tmp_path / "baselines"))
     assert sorted(trained) == [("dqn", 0), ("dqn", 1), ("ppo", 0), ("ppo", 1)]  # once each: the rerun reused them
     assert runs[0] == runs[1] and runs[0][0]["ppo_return"] == 100.5
+
+
+def test_the_baselines_key_ignores_mortal_and_the_task_key_does_not(control, monkeypatch):
+    protocol = dict(seeds=2, budget=50)
+    before = control.task_key("CartPole-v1", protocol), control.task_key("CartPole-v1", protocol, baselines_only=True)
+    monkeypatch.setattr(control, "code_version", lambda: "another version of Mortal")
+    after = control.task_key("CartPole-v1", protocol), control.task_key("CartPole-v1", protocol, baselines_only=True)
+    assert before[0] != after[0] and before[1] == after[1]
+    assert control.task_key("CartPole-v1", dict(protocol, budget=60), baselines_only=True) != before[1]

@@ -10,11 +10,12 @@ actions (`scripts/baselines_control.py`). Test episodes do not count in the budg
 Per task: the mean test return at the budget with its 95% t-interval over seeds, and the first evaluation
 step at which the seeds' mean test return reached the target (null if never).
 
-Each task's result (Mortal's and its baselines', from one run of that task) is saved under `cache`, keyed by
-Mortal's code version, this suite's and the baselines' source and the protocol; a rerun reuses the tasks already
-done (`--cache ''` runs everything afresh). Within a task, Mortal's run is checkpointed there after every
-evaluation (`agents.checkpoint`: resuming equals never stopping) and each baseline run's result is saved when it
-ends, under the same key: a stopped suite resumes where it was, losing at most `eval_every` steps.
+Each task's result (Mortal's and its baselines') is saved under `cache`, keyed by Mortal's code version, this
+suite's and the baselines' source and the protocol; a rerun reuses the tasks already done (`--cache ''` runs
+everything afresh). Within a task, Mortal's run is checkpointed there after every evaluation
+(`agents.checkpoint`: resuming equals never stopping), so a stopped suite resumes where it was, losing at most
+`eval_every` steps. Each baseline run's result is saved when it ends, keyed by the protocol and the baselines'
+source only: a change to Mortal reruns Mortal, not PPO, DQN or SAC.
 
 bench: agent steps/s of the model-based brain (its default candidates and horizon) at population 1 and 64 on
 CartPole-v1 and Pendulum-v1, beside PPO's training steps/s on the same task, in one run.
@@ -109,20 +110,22 @@ def write_json(path: Path, value) -> None:
     path.with_suffix(".tmp").replace(path)
 
 
-def task_key(task: str, protocol: dict) -> str:
-    """A hash of everything a task's result depends on: the task, the protocol, Mortal's code version and the
-    source of this suite and of the baselines."""
+def task_key(task: str, protocol: dict, *, baselines_only: bool = False) -> str:
+    """A hash of everything a task's result depends on: the task, the protocol, the baselines' source and, unless
+    `baselines_only` (the key of the baselines' runs, which no change to Mortal touches), Mortal's code version
+    and this suite's source."""
     scripts = Path(__file__).resolve().parents[1]
-    sources = [(scripts / name).read_bytes() for name in ("suites/control.py", "baselines_control.py")]
-    settings = json.dumps(dict(task=task, protocol=protocol, code=code_version()), sort_keys=True).encode()
-    return hashlib.sha256(b"\0".join([settings, *sources])).hexdigest()[:16]
+    names = ("baselines_control.py",) if baselines_only else ("suites/control.py", "baselines_control.py")
+    code = None if baselines_only else code_version()
+    settings = json.dumps(dict(task=task, protocol=protocol, code=code), sort_keys=True).encode()
+    return hashlib.sha256(b"\0".join([settings, *((scripts / name).read_bytes() for name in names)])).hexdigest()[:16]
 
 
 def run_task(task: str, pool, seeds: int, budget: int, eval_every: int, eval_episodes: int, final_episodes: int,
-             test_seed: int, stem: Path | None = None) -> tuple[dict, list[dict]]:
+             test_seed: int, stem: Path | None = None, baselines_stem: Path | None = None) -> tuple[dict, list[dict]]:
     """One task: the default brain, and its baselines in `pool` (None: none) at the same time; its figures and
-    table rows. With `stem`, the brain's run is checkpointed at `<stem>.ckpt` and each baseline run's result
-    saved at `<stem>-<algo>-seed<seed>.json`, and both are resumed from there."""
+    table rows. With `stem`, the brain's run is checkpointed at `<stem>.ckpt`; with `baselines_stem`, each baseline
+    run's result is saved at `<baselines_stem>-<algo>-seed<seed>.json`; both are resumed from there."""
     threshold = TARGETS[task][0]
     jobs = {}
     if pool is not None:
@@ -130,7 +133,8 @@ def run_task(task: str, pool, seeds: int, budget: int, eval_every: int, eval_epi
 
         for algo in ALGORITHMS[task]:
             for seed in range(seeds):
-                saved = None if stem is None else stem.with_name(f"{stem.name}-{algo}-seed{seed}.json")
+                saved = (None if baselines_stem is None
+                         else baselines_stem.with_name(f"{baselines_stem.name}-{algo}-seed{seed}.json"))
                 if saved is not None and saved.exists():
                     jobs[algo, seed] = json.loads(saved.read_text())
                     continue
@@ -186,17 +190,19 @@ def evaluate(
             budget = int(full_budget * budget_fraction)
             protocol = dict(seeds=seeds, budget=budget, eval_every=eval_every, eval_episodes=eval_episodes,
                             final_episodes=final_episodes, baselines=baselines, test_seed=test_seed)
-            stem = Path(cache) / f"{task}-{task_key(task, protocol)}" if cache else None
+            key, baselines_key = task_key(task, protocol), task_key(task, protocol, baselines_only=True)
+            stem = Path(cache) / f"{task}-{key}" if cache else None
+            baselines_stem = Path(cache) / f"{task}-baselines-{baselines_key}" if cache else None
             saved = None if stem is None else stem.with_name(f"{stem.name}.json")
             if saved is not None and saved.exists():
                 entry, task_rows = json.loads(saved.read_text()).values()
                 print(f"{task}: reusing the result saved in {saved} (same code and protocol)", flush=True)
             else:
                 entry, task_rows = run_task(task, pool, seeds, budget, eval_every, eval_episodes, final_episodes,
-                                            test_seed, stem)
-                if saved is not None:
+                                            test_seed, stem, baselines_stem)
+                if saved is not None:  # the brain's checkpoints go; the baselines' runs stay for the next brain
                     write_json(saved, dict(figures=entry, rows=task_rows))
-                    for partial in stem.parent.glob(f"{stem.name}-*"):  # its checkpoints and baseline results
+                    for partial in stem.parent.glob(f"{stem.name}-*.ckpt"):
                         partial.unlink()
                     stem.with_name(f"{stem.name}.ckpt").unlink(missing_ok=True)
             figures[task], rows = entry, rows + task_rows
