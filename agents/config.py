@@ -137,7 +137,9 @@ class ModelBasedConfig:
     temperature: float = 0.5
     """MPPI's lambda, in units of the spread of the candidates' utilities"""
     noise: float = 0.3
-    """sampling noise: the std of Box actions in [-1, 1], or the uniform share of Discrete choices"""
+    """Discrete actions' sampling noise: the uniform share mixed into each step's choice probabilities"""
+    box_noise: float = 0.6
+    """Box actions' sampling noise: the std of the sampled actions in [-1, 1] (README "Learning to act" says why)"""
     members: int = 4
     """world-model ensemble members (their disagreement is the epistemic term)"""
     hidden: tuple[int, ...] = (64, 64)

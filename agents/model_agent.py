@@ -393,7 +393,8 @@ def build_model_agent(config, env: gym.Env, *, key: PRNGKeyArray) -> tuple[Model
     state_size = perception.latent_size + len(physiology.names)
     horizon = cfg.horizon or task_of(env).horizon
     planner = SamplingPlanner(action_size, discrete, horizon=horizon, candidates=cfg.candidates, plans=cfg.plans,
-                              discount=cfg.discount, temperature=cfg.temperature, noise=cfg.noise)
+                              discount=cfg.discount, temperature=cfg.temperature,
+                              noise=cfg.noise if discrete else cfg.box_noise)
     world_model = PCWorldModel(state_size, action_size, cfg.hidden, members=cfg.members,
                                learning_rate=cfg.learning_rate, key=k_model)
     agent = ModelAgent(interoception, prototypes, planner, config, motor, env.action_space, perception.latent_size)

@@ -13,7 +13,8 @@ import pytest
 import envs
 from agents.config import (AgentConfig, ArgmaxConfig, IdentityConfig, ModelBasedConfig, NoMemoryConfig,
                            RandomPlannerConfig, SDRConfig, default_config)
-from agents.loop import EVALUATION_CAP, Run, check_finite, checked_cue, make_vector_env
+from agents.agent import build_agent
+from agents.loop import EVALUATION_CAP, Run, check_finite, checked_cue, make_env, make_vector_env
 from brain.critic import PCCritic
 from brain.sampling_planner import SamplingPlanner
 from brain.world_model import PCWorldModel, Transition
@@ -190,6 +191,14 @@ def test_critic_learns_the_values_of_a_chain_by_td():
 def test_default_brain_on_standard_tasks_is_model_based_on_raw_actions():
     assert isinstance(default_config("CartPole-v1").planner, ModelBasedConfig)
     assert default_config("CartPole-v1").motor == "raw" and default_config("mortal/Forager-v0").motor == "reflexes"
+
+
+@pytest.mark.parametrize("task, noise", [("CartPole-v1", 0.1), ("Pendulum-v1", 0.7)])
+def test_the_planners_sampling_noise_is_the_configs_for_its_kind_of_action(task, noise):
+    planner = ModelBasedConfig(noise=0.1, box_noise=0.7)
+    config = dataclasses.replace(default_config(task), planner=planner)
+    agent, _ = build_agent(config, make_env(task), key=jax.random.key(0))
+    assert agent.planner.noise == noise
 
 
 def run_until_end(env, action, limit=1000):
