@@ -315,7 +315,7 @@ class Agent(eqx.Module):
                            (memory, planner, habit, situations))
 
     def cost(self, brain: Brain, state: AgentState, experience: Experience, extero: Float[Array, " extero"],
-             learn: bool = True) -> dict[str, Array]:
+             learn: bool) -> dict[str, Array]:
         """The synaptic operations (`brain.base`) each module computes this step, by slot: perception's inference,
         and its learning step (`perception_learns`); memory's recall, and its store at a tick (not a life's
         first); the planner's plan and learning and the gate's selection at a tick only (0 between ticks); the

@@ -202,9 +202,8 @@ def evaluate(
                                             test_seed, stem, baselines_stem)
                 if saved is not None:  # the brain's checkpoints go; the baselines' runs stay for the next brain
                     write_json(saved, dict(figures=entry, rows=task_rows))
-                    for partial in stem.parent.glob(f"{stem.name}-*.ckpt"):
-                        partial.unlink()
-                    stem.with_name(f"{stem.name}.ckpt").unlink(missing_ok=True)
+                    for checkpoint in stem.parent.glob(f"{stem.name}*.ckpt"):  # <stem>.ckpt and <stem>-<steps>.ckpt
+                        checkpoint.unlink()
             figures[task], rows = entry, rows + task_rows
             print_table(task_rows, f"{task}: target {threshold} at {full_budget:,} steps")
     finally:
