@@ -8,9 +8,9 @@ Each step, in order (each phase a small pure function below):
     perceive   normalise the exteroceptive reading (running statistics), settle perception's latent;
                the model state s = [latent, deviations of the internal variables from their set-points]
     learn      from the transition just completed (s_prev, a_prev -> s): the world model takes one local PC
-               step on the recent trace and on what memory replays, for this place and for `dreams` random
-               cues (spontaneous replay); memory stores s_prev with
-               the episodic value of the action taken, u + gamma V(s), and the transition itself
+               step on the recent trace and on the episodes memory replays (`AbstractMemory.replay`: stored
+               transitions, whole) for this place and for `dreams` random cues (spontaneous replay); memory
+               stores s_prev with the episodic value of the action taken, u + gamma V(s), and the transition
     recall     memory's familiarity of s and the episodic value Q(s, c) of each action channel
     plan       candidate action sequences rolled through the world model, scored by expected free energy
     select     the basal ganglia picks among the best plans: salience = utility + episodic value of its
@@ -101,8 +101,7 @@ class Recall(NamedTuple):
     familiarity: Float[Array, ""]
     values: Float[Array, " channels"]  # Q(s, c): the mean episodic value of each channel taken from here
     value: Float[Array, ""]  # max over the channels memory knows of (0 when it knows none)
-    replay: Transition  # one remembered transition per channel (leading axis: channels)
-    replay_weight: Float[Array, " channels"]
+    code: Int[Array, " code"]  # the recalled code, whose episodes memory can replay
     ops: Float[Array, ""]  # memory's synaptic operations for the recall
 
 
@@ -137,12 +136,14 @@ class ModelAgent(eqx.Module):
         mask = jnp.concatenate([onehot, jnp.repeat(onehot, self._block())])
         return payload, mask
 
-    def _unpack(self, payload, known):
+    def _unpack(self, payload, known) -> tuple[Float[Array, " channels"], Float[Array, " channels"], Transition]:
+        """Per channel: its value, how much of memory holds one, and its transition (leading axis: channels); the
+        known share of each channel's transition is that of its first entry (a block is stored whole)."""
         c, n, a = self.num_channels, self.state_size, self.planner.action_size
         blocks = payload[c:].reshape(c, self._block())
-        replay = Transition(blocks[:, :n], blocks[:, n:n + a], blocks[:, n + a:2 * n + a], blocks[:, -3], blocks[:, -2],
-                            blocks[:, -1])
-        return payload[:c], known[:c], replay
+        transition = Transition(blocks[:, :n], blocks[:, n:n + a], blocks[:, n + a:2 * n + a], blocks[:, -3],
+                                blocks[:, -2], blocks[:, -1])
+        return payload[:c], known[c:].reshape(c, self._block())[:, 0], transition
 
     # --- phases ---
 
@@ -158,10 +159,17 @@ class ModelAgent(eqx.Module):
 
     def recall(self, memory: AbstractMemory, s: Float[Array, " state"]) -> Recall:
         recollection = memory.recall(s)
-        values, known, replay = self._unpack(recollection.payload, recollection.known)
-        has = known > 0
+        values, has = recollection.payload[: self.num_channels], recollection.known[: self.num_channels] > 0
         value = jnp.where(has.any(), jnp.max(jnp.where(has, values, -jnp.inf)), 0.0)
-        return Recall(recollection.familiarity, jnp.where(has, values, value), value, replay, known, recollection.ops)
+        return Recall(recollection.familiarity, jnp.where(has, values, value), value, recollection.code,
+                      recollection.ops)
+
+    def replay(self, memory: AbstractMemory, code, *, key) -> tuple[Transition, Float[Array, " channels"], Array]:
+        """The transitions of one episode memory keeps under `code`, one per channel (leading axis: channels), whether
+        it holds each, and the replay's synaptic operations."""
+        episode = memory.replay(code, key=key)
+        _, known, transitions = self._unpack(episode.payload, episode.known)
+        return transitions, known, episode.ops
 
     @property
     def drive_weight(self) -> float:
@@ -211,7 +219,7 @@ class ModelAgent(eqx.Module):
         """Learns from the transition (s_prev, a_prev) -> s, if there is one in this life (see the module docstring);
         returns the brain, the recent trace and the learning's synaptic operations by module."""
         cfg = self.config.planner
-        k_model, k_store, k_dream = jax.random.split(key, 3)
+        k_model, k_store, k_dream, k_replay = jax.random.split(key, 4)
         valid = (life_steps > 0).astype(jnp.float32)
         raw_delta = s - state.previous_state
         delta_statistics = brain.delta_statistics.update(raw_delta, valid)
@@ -226,11 +234,14 @@ class ModelAgent(eqx.Module):
             state.recent.valid.at[slot].set(jnp.maximum(state.recent.valid[slot], valid)),
             jnp.where(valid > 0, (slot + 1) % state.recent.valid.shape[0], slot),
         )
-        # replay: what memory recalls for the place just left, and for spontaneous (random) cues: dreams
+        # replay: episodes memory keeps for the place just left, and for spontaneous (random) cues: dreams
         cues = jnp.concatenate([state.previous_state[None], jax.random.normal(k_dream, (cfg.dreams, s.shape[0]))])
         recalled = jax.vmap(lambda cue: self.recall(brain.memory, cue))(cues)
-        replay = jax.tree.map(lambda x: x.reshape(-1, *x.shape[2:]), recalled.replay)
-        replay_weight = recalled.replay_weight.reshape(-1) * cfg.replay_weight * valid
+        replays = jax.random.split(k_replay, len(cues))
+        replay, known, replay_ops = jax.vmap(lambda code, k: self.replay(brain.memory, code, key=k))(recalled.code,
+                                                                                                     replays)
+        replay = jax.tree.map(lambda x: x.reshape(-1, *x.shape[2:]), replay)
+        replay_weight = known.reshape(-1) * cfg.replay_weight * valid
         batch = jax.tree.map(lambda a, b: jnp.concatenate([a, b]), recent.transitions, replay)
         weights = jnp.concatenate([recent.valid, replay_weight])
         world_model = brain.world_model.learn(batch, key=k_model, weights=weights)
@@ -243,7 +254,7 @@ class ModelAgent(eqx.Module):
         payload, mask = self._payload(state.previous_channel, value, transition)
         memory = brain.memory.store(state.previous_state, payload, key=k_store, mask=mask * valid)
         size = weights.shape[0]
-        ops = {"memory": recalled.ops.sum() + reached.ops
+        ops = {"memory": recalled.ops.sum() + replay_ops.sum() + reached.ops
                          + brain.memory.store_ops(state.previous_state, payload, mask=mask * valid),
                "world_model": brain.world_model.learn_ops(size) + brain.world_model.predict_ops()}
         if brain.critic is not None:

@@ -6,7 +6,7 @@ module is a pytree of arrays that `jax.jit` and `jax.vmap` take whole.
 
 Cost: one shared unit, the synaptic operation ("op"): one multiply-accumulate over one synapse, or one read or
 write of one stored weight, bit or payload entry (work per unit, such as an activation, is not counted). Every
-output tuple (`Percept`, `Recollection`, `Plan`, `Selection`) carries `ops`, what the call that made it
+output tuple (`Percept`, `Recollection`, `Episode`, `Plan`, `Selection`) carries `ops`, what the call that made it
 computed; a call that returns a module or a bare array (`learn`, `store`, `classify`) has a sibling
 `<call>_ops` taking the same arguments, which says what that call computes. Both default to 0, so a module of
 your own that does not count still works: it is just free.
@@ -23,7 +23,7 @@ import numpy as np
 from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
 __all__ = ["AbstractGate", "AbstractMemory", "AbstractPerception", "AbstractPlanner", "AbstractSituations",
-           "Percept", "Plan", "Recollection", "Selection", "check_vector", "checked", "finite_salience",
+           "Episode", "Percept", "Plan", "Recollection", "Selection", "check_vector", "checked", "finite_salience",
            "finite_or_zero", "is_traced", "non_finite", "unchecked"]
 
 
@@ -83,6 +83,14 @@ class Recollection(NamedTuple):
     ops: Float[Array, ""] = np.float32(0)  # synaptic operations of the `recall` call (0: not counted)
 
 
+class Episode(NamedTuple):
+    """One stored episode, whole: what a memory replays."""
+
+    payload: Float[Array, " payload"]  # the payload of one store, not averaged with others
+    known: Float[Array, " payload"]  # per entry, 1 where the episode holds data in it, 0 where it holds none
+    ops: Float[Array, ""] = np.float32(0)  # synaptic operations of the `replay` call (0: not counted)
+
+
 class AbstractMemory(eqx.Module):
     """Episodic memory: stores an episode in one trial, recalls by similarity."""
 
@@ -107,6 +115,11 @@ class AbstractMemory(eqx.Module):
     ) -> Float[Array, ""]:
         """The synaptic operations of `store(x, payload, mask=mask)`; a memory that does not count says 0."""
         return jnp.zeros(())
+
+    def replay(self, code: Int[Array, " code"], *, key: PRNGKeyArray) -> Episode:
+        """One episode stored under `code` (a `Recollection`'s), drawn at random and returned whole, as it was
+        stored: what offline learning replays. A memory that keeps no episode whole replays nothing (known 0)."""
+        return Episode(jnp.zeros(self.payload_size), jnp.zeros(self.payload_size))
 
 
 class AbstractSituations(eqx.Module):

@@ -26,7 +26,11 @@ to the winners (a cell whose bundle is more than `freeze_at` full is frozen) and
 winner's running payload sums, counting per payload entry: a store may bind only some entries (`mask`, e.g.
 the value of the one action taken), so a recalled entry is the mean of what was stored in it, not weighted by
 how often it was stored. The recalled payload is, per entry, the mean over the code's cells that hold data in
-it of each cell's mean (`known`: the fraction of the code's cells that do). Horizontal weights (optional,
+it of each cell's mean (`known`: the fraction of the code's cells that do). Each cell also keeps one episode
+whole, per entry: reservoir sampling (Vitter 1985) replaces it at the n-th store in that entry with
+probability 1/n, so it is a uniform draw over everything the cell stored, never a blend. `replay` returns the
+episode of one of the code's cells, drawn at random: a transition as it happened, where the mean is an
+average of many (measured on Pendulum brains, README "Learning to act"). Horizontal weights (optional,
 `sequences`) store the hetero-association code(t) -> code(t+1). Every array has a fixed size, so store and
 recall cost the same however many episodes are stored.
 
@@ -34,7 +38,9 @@ Cost (`brain.base`: synaptic operations; n the input's active bits, P the payloa
 binariser's synapses (`ops`), one row of Q K cell bits per active bit and the Q K bundle fills:
 match = binarise + n Q K + Q K. A recall adds the payloads of the code's cells (sums and counts: 2 Q P); a
 store adds its writes: the weights from every active bit to the Q winners (n Q), their fills (Q), and the
-payload sums and counts of the entries it binds (2 Q m, m the entries the mask lets in).
+payload sums, counts and kept episodes of the entries it binds (3 Q m, m the entries the mask lets in; the
+episode's entries are counted whether or not the draw replaces them). A replay reads one cell's episode and
+counts (2 P).
 
 Capacity (`predicted_capacity`). After M stores of random inputs with a of N bits active, under random
 codes each cell has won ~M/K of them, so a bundle's density is d = 1 - exp(-M a / (N K)). A cue that keeps
@@ -54,7 +60,7 @@ import numpy as np
 from jaxtyping import Array, Float, Int, PRNGKeyArray, UInt32
 from scipy.stats import binom
 
-from brain.base import AbstractMemory, Recollection, checked
+from brain.base import AbstractMemory, Episode, Recollection, checked
 from brain.sdr_encoding import WORD_BITS, AbstractBinariser, check_vector, count_set_rows, is_traced, pack_bits
 
 
@@ -98,6 +104,11 @@ def cells_for(items: int, num_modules: int, input_bits: int, active_bits: int, n
     return cells
 
 
+def _write_key(key: PRNGKeyArray) -> PRNGKeyArray:
+    """The key of a store's write (which cells keep its episode), apart from the key that chose its code."""
+    return jax.random.fold_in(key, 1)
+
+
 class SparseyMemory(AbstractMemory):
     """Episodic memory of Q x K binary cells: `store` in one trial, `recall` the best match, `predict` the next code."""
 
@@ -107,6 +118,7 @@ class SparseyMemory(AbstractMemory):
     sequence_weights: UInt32[Array, "cells_or_0 cell_words"]
     payload_sum: Float[Array, "Q K payload"]
     payload_count: Int[Array, "Q K payload"]
+    episode_payload: Float[Array, "Q K payload"]
     in_size: int = eqx.field(static=True)
     payload_size: int = eqx.field(static=True)
     num_modules: int = eqx.field(static=True)
@@ -161,6 +173,7 @@ class SparseyMemory(AbstractMemory):
         self.sequence_weights = jnp.zeros((cells if sequences else 0, cell_words), jnp.uint32)
         self.payload_sum = jnp.zeros((num_modules, cells_per_module, payload_size), jnp.float32)
         self.payload_count = jnp.zeros((num_modules, cells_per_module, payload_size), jnp.int32)
+        self.episode_payload = jnp.zeros((num_modules, cells_per_module, payload_size), jnp.float32)
         self.in_size = binariser.in_size
         self.payload_size = payload_size
         self.num_modules = num_modules
@@ -225,10 +238,10 @@ class SparseyMemory(AbstractMemory):
 
     def write(
         self, x: Float[Array, " in_size"], code: Int[Array, " Q"], payload: Float[Array, " payload"],
-        mask: Float[Array, " payload"] | None = None,
+        mask: Float[Array, " payload"] | None = None, *, key: PRNGKeyArray,
     ) -> "SparseyMemory":
         """Binds `x` and `payload` (the entries where `mask` is 1; all by default) to `code` in one trial:
-        weights from `x`'s active bits to the code's cells -> 1."""
+        weights from `x`'s active bits to the code's cells -> 1; `key` draws which cells keep this episode."""
         self.binariser.check(x)
         self._check_code(code)
         check_vector(payload, self.payload_size, "payload")
@@ -243,14 +256,18 @@ class SparseyMemory(AbstractMemory):
         was_set = (rows[:, cells // WORD_BITS] >> (cells % WORD_BITS).astype(jnp.uint32)) & 1  # (active, Q)
         newly_set = ((active < self.binariser.out_size)[:, None] & (was_set == 0)).sum(0) * learning
         learned = rows | self._cells(jnp.where(learning, cells, self.num_cells))
+        count = self.payload_count[modules, code] + (mask > 0).astype(jnp.int32)  # (Q, payload)
+        kept = (mask > 0) & (jax.random.uniform(key, (self.num_modules, 1)) * count <= 1.0)  # reservoir: p = 1/n
+        episode = jnp.where(kept, jnp.asarray(payload, jnp.float32), self.episode_payload[modules, code])
         return eqx.tree_at(
-            lambda m: (m.weights, m.fill, m.payload_sum, m.payload_count),
+            lambda m: (m.weights, m.fill, m.payload_sum, m.payload_count, m.episode_payload),
             self,
             (
                 self.weights.at[active].set(learned, mode="drop"),
                 self.fill.at[modules, code].add(newly_set.astype(jnp.int32)),
                 self.payload_sum.at[modules, code].add(jnp.asarray(payload * mask, jnp.float32)),
-                self.payload_count.at[modules, code].add((mask > 0).astype(jnp.int32)),
+                self.payload_count.at[modules, code].set(count),
+                self.episode_payload.at[modules, code].set(episode),
             ),
         )
 
@@ -260,15 +277,15 @@ class SparseyMemory(AbstractMemory):
     ) -> "SparseyMemory":
         """Stores `x` with `payload` (where `mask` is 1) in a single trial: `write(x, encode(x), payload, mask)`."""
         code, _ = self.encode(x, key=key)
-        return self.write(x, code, payload, mask)
+        return self.write(x, code, payload, mask, key=_write_key(key))
 
     def store_ops(
         self, x: Float[Array, " in_size"], payload: Float[Array, " payload"], *,
         mask: Float[Array, " payload"] | None = None,
     ) -> Float[Array, ""]:
-        """match + n Q + Q + 2 Q m (module docstring): the match that chooses the code, then the writes."""
+        """match + n Q + Q + 3 Q m (module docstring): the match that chooses the code, then the writes."""
         entries = self.payload_size if mask is None else (jnp.asarray(mask) > 0).sum()
-        writes = (self.binariser.active_count(x) + 1 + 2 * entries) * self.num_modules
+        writes = (self.binariser.active_count(x) + 1 + 3 * entries) * self.num_modules
         return self.match_ops(x) + writes
 
     def recall(self, cue: Float[Array, " in_size"]) -> Recollection:
@@ -289,6 +306,14 @@ class SparseyMemory(AbstractMemory):
         cell_means = self.payload_sum[modules, code] / jnp.maximum(count, 1)
         bound = (count > 0).astype(jnp.float32)
         return (bound * cell_means).sum(0) / jnp.maximum(bound.sum(0), 1.0), bound.mean(0)
+
+    def replay(self, code: Int[Array, " Q"], *, key: PRNGKeyArray) -> Episode:
+        """The episode one of `code`'s cells keeps (the cell drawn at random), whole: per entry, a uniform draw over
+        what that cell stored in it (module docstring); known where the cell stored anything."""
+        self._check_code(code)
+        module = jax.random.randint(key, (), 0, self.num_modules)
+        known = (self.payload_count[module, code[module]] > 0).astype(jnp.float32)
+        return Episode(self.episode_payload[module, code[module]], known, jnp.float32(2 * self.payload_size))
 
     def associate(self, code: Int[Array, " Q"], next_code: Int[Array, " Q"]) -> "SparseyMemory":
         """Hetero-association code(t) -> code(t+1): horizontal weights from `code`'s cells to `next_code`'s -> 1."""
@@ -321,7 +346,7 @@ class SparseyMemory(AbstractMemory):
         def step(memory, inputs):
             x, payload, key = inputs
             code, _ = memory.encode(x, key=key)
-            return memory.write(x, code, payload), code
+            return memory.write(x, code, payload, key=_write_key(key)), code
 
         return jax.lax.scan(step, self, (xs, payloads, jax.random.split(key, len(xs))))
 
@@ -336,13 +361,13 @@ class SparseyMemory(AbstractMemory):
             )
         keys = jax.random.split(key, len(xs))
         first, _ = self.encode(xs[0], key=keys[0])
-        memory = self.write(xs[0], first, payloads[0])
+        memory = self.write(xs[0], first, payloads[0], key=_write_key(keys[0]))
 
         def step(carry, inputs):
             memory, previous = carry
             x, payload, key = inputs
             code, _ = memory.encode(x, key=key)
-            return (memory.write(x, code, payload).associate(previous, code), code), code
+            return (memory.write(x, code, payload, key=_write_key(key)).associate(previous, code), code), code
 
         (memory, _), codes = jax.lax.scan(step, (memory, first), (xs[1:], payloads[1:], keys[1:]))
         return memory, jnp.concatenate([first[None], codes])

@@ -57,8 +57,10 @@ def test_sdr_memory_counts_rows_read_and_writes_made():
     match = 3 * cells + cells  # a row of Q K bits per active bit, and the Q K bundle fills
     assert float(memory.recall(x).ops) == match + 2 * 2 * 2  # + payload sums and counts of the 2 winners
     mask = jnp.array([1.0, 0.0])
-    writes = 3 * 2 + 2 + 2 * 2 * 1  # every active bit to each of the 2 winners, their fills, 1 payload entry each
+    writes = 3 * 2 + 2 + 3 * 2 * 1  # every active bit to each of the 2 winners, their fills, 1 payload entry each
+    # (its sum, count and kept episode)
     assert float(memory.store_ops(x, jnp.ones(2), mask=mask)) == match + writes
+    assert float(memory.replay(memory.recall(x).code, key=KEY).ops) == 2 * 2  # one cell's episode and counts
     assert float(memory.recall(x.at[0].set(0.0)).ops) == 2 * cells + cells + 8  # one bit fewer, one row fewer
     projected = SparseyMemory(WinnersTakeAll(4, 2, 16, key=KEY), payload_size=1, num_modules=2, cells_per_module=4)
     assert float(projected.recall(jnp.ones(4)).ops) == 16 * 4 + 2 * cells + cells + 2 * 2 * 1  # P x first

@@ -6,6 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from brain.ablations import NoMemory
 from brain.base import AbstractMemory, Recollection
 from brain.sdr_encoding import BinaryInput, WinnersTakeAll, count_bits, count_set_rows, pack_bits
 from brain.sdr_memory import SparseyMemory, cells_for, predicted_capacity
@@ -73,6 +74,36 @@ def test_episodic_value_of_a_channel_is_its_mean_outcome_not_weighted_by_how_oft
     recollection = memory.recall(x)
     np.testing.assert_allclose(recollection.payload, [2.0, -4.0, 0.0], rtol=1e-6)
     np.testing.assert_allclose(recollection.known, [1.0, 1.0, 0.0])
+
+
+def test_replay_returns_one_stored_episode_whole_drawn_uniformly_where_recall_returns_the_mean():
+    """The same place stored 4 times: recall gives a mean of the payloads, replay gives one store's payload whole,
+    each store about as often as the others over memories built with different keys (reservoir sampling)."""
+    x = jnp.asarray(random_inputs(np.random.default_rng(3), 1))
+    payloads = jnp.array([[1.0, 10.0, 100.0], [2.0, 20.0, 200.0], [3.0, 30.0, 300.0], [4.0, 40.0, 400.0]])
+
+    @jax.jit
+    def replayed(key):
+        memory, _ = empty_memory().store_many(jnp.repeat(x, 4, axis=0), payloads, key=key)
+        return memory.recall(x[0]).payload, memory.replay(memory.recall(x[0]).code, key=jax.random.fold_in(key, 7))
+
+    means, episodes = jax.vmap(replayed)(jax.random.split(jax.random.key(0), 400))
+    assert not (np.asarray(means)[:, None, :] == np.asarray(payloads)[None]).all(-1).any()  # recall: a blend
+    np.testing.assert_array_equal(episodes.known, np.ones((400, PAYLOAD)))
+    which = (np.asarray(episodes.payload)[:, None, :] == np.asarray(payloads)[None]).all(-1)  # [replay, store]
+    assert which.sum(1).tolist() == [1] * 400  # every replay is one store, whole: no blend, no entries mixed
+    assert np.all(np.abs(which.mean(0) - 0.25) < 0.08), which.mean(0)
+
+
+def test_replay_knows_only_the_entries_that_were_stored():
+    x = random_inputs(np.random.default_rng(4), 1)[0]
+    memory = empty_memory()
+    assert float(memory.replay(memory.recall(x).code, key=jax.random.key(0)).known.sum()) == 0.0
+    memory = memory.store(x, jnp.array([1.0, 2.0, 3.0]), mask=jnp.array([1.0, 1.0, 0.0]), key=jax.random.key(1))
+    episode = memory.replay(memory.recall(x).code, key=jax.random.key(2))
+    np.testing.assert_array_equal(episode.known, [1.0, 1.0, 0.0])
+    np.testing.assert_array_equal(episode.payload[:2], [1.0, 2.0])
+    assert float(NoMemory(BITS, PAYLOAD).replay(jnp.zeros(1, int), key=jax.random.key(0)).known.sum()) == 0.0
 
 
 def test_one_presentation_is_recalled_exactly_with_its_payload():
@@ -231,7 +262,8 @@ def test_bad_input_is_rejected_clearly(filled):
     with pytest.raises(Exception, match="the memory was cued with a non-finite input"):  # and values under jit
         eqx.filter_jit(lambda m, c: m.recall(c))(memory, nan)
     with pytest.raises(Exception, match="the memory was given a non-finite input to store"):
-        eqx.filter_jit(lambda m, c: m.write(c, jnp.zeros(MODULES, jnp.int32), jnp.zeros(PAYLOAD)))(memory, nan)
+        eqx.filter_jit(lambda m, c: m.write(c, jnp.zeros(MODULES, jnp.int32), jnp.zeros(PAYLOAD),
+                                                    key=jax.random.key(0)))(memory, nan)
 
 
 @pytest.mark.parametrize(
