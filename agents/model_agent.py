@@ -136,14 +136,14 @@ class ModelAgent(eqx.Module):
         mask = jnp.concatenate([onehot, jnp.repeat(onehot, self._block())])
         return payload, mask
 
-    def _unpack(self, payload, known) -> tuple[Float[Array, " channels"], Float[Array, " channels"], Transition]:
-        """Per channel: its value, how much of memory holds one, and its transition (leading axis: channels); the
-        known share of each channel's transition is that of its first entry (a block is stored whole)."""
+    def _transitions(self, payload, known) -> tuple[Transition, Float[Array, " channels"]]:
+        """Each channel's transition in a payload (leading axis: channels), and whether the payload holds it (its
+        first entry's `known`: a block is stored whole)."""
         c, n, a = self.num_channels, self.state_size, self.planner.action_size
         blocks = payload[c:].reshape(c, self._block())
         transition = Transition(blocks[:, :n], blocks[:, n:n + a], blocks[:, n + a:2 * n + a], blocks[:, -3],
                                 blocks[:, -2], blocks[:, -1])
-        return payload[:c], known[c:].reshape(c, self._block())[:, 0], transition
+        return transition, known[c:].reshape(c, self._block())[:, 0]
 
     # --- phases ---
 
@@ -168,8 +168,7 @@ class ModelAgent(eqx.Module):
         """The transitions of one episode memory keeps under `code`, one per channel (leading axis: channels), whether
         it holds each, and the replay's synaptic operations."""
         episode = memory.replay(code, key=key)
-        _, known, transitions = self._unpack(episode.payload, episode.known)
-        return transitions, known, episode.ops
+        return *self._transitions(episode.payload, episode.known), episode.ops
 
     @property
     def drive_weight(self) -> float:
