@@ -8,9 +8,10 @@ Each step, in order (each phase a small pure function below):
     perceive   normalise the exteroceptive reading (running statistics), settle perception's latent;
                the model state s = [latent, deviations of the internal variables from their set-points]
     learn      from the transition just completed (s_prev, a_prev -> s): the world model takes one local PC
-               step on the recent trace and on the episodes memory replays (`AbstractMemory.replay`: stored
-               transitions, whole) for this place and for `dreams` random cues (spontaneous replay); memory
-               stores s_prev with the episodic value of the action taken, u + gamma V(s), and the transition
+               step on the recent trace and on the transitions memory replays for this place and for `dreams`
+               random cues (spontaneous replay): recall's means, or with `replay="episode"` one stored
+               transition, whole (`AbstractMemory.replay`); memory stores s_prev with the episodic value of the
+               action taken, u + gamma V(s), and the transition
     recall     memory's familiarity of s and the episodic value Q(s, c) of each action channel
     plan       candidate action sequences rolled through the world model, scored by expected free energy
     select     the basal ganglia picks among the best plans: salience = utility + episodic value of its
@@ -48,7 +49,8 @@ from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 from agents.agent import _where
 from agents.interoception import Interoception
 from agents.motor import primitives_for
-from brain.base import AbstractGate, AbstractMemory, AbstractPerception, checked, finite_or_zero, non_finite
+from brain.base import (AbstractGate, AbstractMemory, AbstractPerception, Episode, checked, finite_or_zero,
+                        non_finite)
 from brain.critic import PCCritic
 from brain.normaliser import RunningNormaliser
 from brain.sampling_planner import PlanState, Plans, SamplingPlanner, first_action_index
@@ -101,7 +103,6 @@ class Recall(NamedTuple):
     familiarity: Float[Array, ""]
     values: Float[Array, " channels"]  # Q(s, c): the mean episodic value of each channel taken from here
     value: Float[Array, ""]  # max over the channels memory knows of (0 when it knows none)
-    code: Int[Array, " code"]  # the recalled code, whose episodes memory can replay
     ops: Float[Array, ""]  # memory's synaptic operations for the recall
 
 
@@ -161,14 +162,21 @@ class ModelAgent(eqx.Module):
         recollection = memory.recall(s)
         values, has = recollection.payload[: self.num_channels], recollection.known[: self.num_channels] > 0
         value = jnp.where(has.any(), jnp.max(jnp.where(has, values, -jnp.inf)), 0.0)
-        return Recall(recollection.familiarity, jnp.where(has, values, value), value, recollection.code,
-                      recollection.ops)
+        return Recall(recollection.familiarity, jnp.where(has, values, value), value, recollection.ops)
 
-    def replay(self, memory: AbstractMemory, code, *, key) -> tuple[Transition, Float[Array, " channels"], Array]:
-        """The transitions of one episode memory keeps under `code`, one per channel (leading axis: channels), whether
-        it holds each, and the replay's synaptic operations."""
-        episode = memory.replay(code, key=key)
-        return *self._transitions(episode.payload, episode.known), episode.ops
+    def replay(self, memory: AbstractMemory, cues: Float[Array, "cues state"], *, key
+               ) -> tuple[Transition, Float[Array, " replayed"], Array]:
+        """The transitions memory replays for `cues` (one per cue and channel, flattened), whether it holds each, and
+        memory's synaptic operations: recall's means (`replay="mean"`) or one stored transition each, whole."""
+        recollections = jax.vmap(memory.recall)(cues)
+        if self.config.planner.replay == "episode":
+            keys = jax.random.split(key, len(cues))
+            replayed = jax.vmap(lambda code, k: memory.replay(code, key=k))(recollections.code, keys)
+        else:
+            replayed = Episode(recollections.payload, recollections.known, jnp.zeros(len(cues)))
+        transitions, known = jax.vmap(self._transitions)(replayed.payload, replayed.known)
+        flat = jax.tree.map(lambda x: x.reshape(-1, *x.shape[2:]), transitions)
+        return flat, known.reshape(-1), recollections.ops.sum() + replayed.ops.sum()
 
     @property
     def drive_weight(self) -> float:
@@ -233,14 +241,10 @@ class ModelAgent(eqx.Module):
             state.recent.valid.at[slot].set(jnp.maximum(state.recent.valid[slot], valid)),
             jnp.where(valid > 0, (slot + 1) % state.recent.valid.shape[0], slot),
         )
-        # replay: episodes memory keeps for the place just left, and for spontaneous (random) cues: dreams
+        # replay: what memory replays for the place just left, and for spontaneous (random) cues: dreams
         cues = jnp.concatenate([state.previous_state[None], jax.random.normal(k_dream, (cfg.dreams, s.shape[0]))])
-        recalled = jax.vmap(lambda cue: self.recall(brain.memory, cue))(cues)
-        replays = jax.random.split(k_replay, len(cues))
-        replay, known, replay_ops = jax.vmap(lambda code, k: self.replay(brain.memory, code, key=k))(recalled.code,
-                                                                                                     replays)
-        replay = jax.tree.map(lambda x: x.reshape(-1, *x.shape[2:]), replay)
-        replay_weight = known.reshape(-1) * cfg.replay_weight * valid
+        replay, known, replay_ops = self.replay(brain.memory, cues, key=k_replay)
+        replay_weight = known * cfg.replay_weight * valid
         batch = jax.tree.map(lambda a, b: jnp.concatenate([a, b]), recent.transitions, replay)
         weights = jnp.concatenate([recent.valid, replay_weight])
         world_model = brain.world_model.learn(batch, key=k_model, weights=weights)
@@ -253,7 +257,7 @@ class ModelAgent(eqx.Module):
         payload, mask = self._payload(state.previous_channel, value, transition)
         memory = brain.memory.store(state.previous_state, payload, key=k_store, mask=mask * valid)
         size = weights.shape[0]
-        ops = {"memory": recalled.ops.sum() + replay_ops.sum() + reached.ops
+        ops = {"memory": replay_ops + reached.ops
                          + brain.memory.store_ops(state.previous_state, payload, mask=mask * valid),
                "world_model": brain.world_model.learn_ops(size) + brain.world_model.predict_ops()}
         if brain.critic is not None:

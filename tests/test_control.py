@@ -177,23 +177,24 @@ def test_model_based_agent_lives_and_its_frozen_copy_does_not_learn(world, value
 
 
 def test_the_world_model_replays_transitions_the_agent_lived_not_blends():
-    """After 4 steps (3 transitions, all still in the recent trace), every transition memory replays, for any of
-    the places the agent was in, is one of those it lived, whole; recall's per-cell means would blend them."""
-    run = Run.start(SMALL, "CartPole-v1", population=1, seed=0)
+    """`replay="episode"`: after 4 steps (3 transitions, all still in the recent trace), every transition memory
+    replays, for any of the places the agent was in, is one of those it lived, whole; recall's per-cell means
+    (`replay="mean"`) would blend them."""
+    config = dataclasses.replace(SMALL, planner=dataclasses.replace(SMALL_MODEL, replay="episode"))
+    run = Run.start(config, "CartPole-v1", population=1, seed=0)
     run.train(4)
     agent, state = run.population.agent, jax.tree.map(lambda x: x[0], run.population.states)
     lived = jax.tree.map(np.asarray, state.recent.transitions)
     assert state.recent.valid.sum() == 3
+    replay = jax.jit(lambda memory, cues, key: agent.replay(memory, cues, key=key))  # as in a step
     seen = 0
-    for place in lived.state[:3]:
-        code = jax.jit(lambda memory, s: agent.recall(memory, s).code)(state.brain.memory, place)  # as in a step
-        for i in range(20):
-            transitions, known, _ = agent.replay(state.brain.memory, code, key=jax.random.key(i))
-            for channel in np.flatnonzero(np.asarray(known)):
-                replayed = jax.tree.map(lambda x: np.asarray(x[channel]), transitions)
-                match = [all(np.allclose(r, t[j]) for r, t in zip(replayed, lived)) for j in range(3)]
-                assert any(match), replayed
-                seen += 1
+    for i in range(20):
+        transitions, known, _ = replay(state.brain.memory, lived.state[:3], jax.random.key(i))
+        for row in np.flatnonzero(np.asarray(known)):
+            replayed = jax.tree.map(lambda x: np.asarray(x[row]), transitions)
+            match = [all(np.allclose(r, t[j]) for r, t in zip(replayed, lived)) for j in range(3)]
+            assert any(match), replayed
+            seen += 1
     assert seen > 0
 
 
