@@ -49,8 +49,7 @@ from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 from agents.agent import _where
 from agents.interoception import Interoception
 from agents.motor import primitives_for
-from brain.base import (AbstractGate, AbstractMemory, AbstractPerception, Episode, checked, finite_or_zero,
-                        non_finite)
+from brain.base import AbstractGate, AbstractMemory, AbstractPerception, checked, finite_or_zero, non_finite
 from brain.critic import PCCritic
 from brain.normaliser import RunningNormaliser
 from brain.sampling_planner import PlanState, Plans, SamplingPlanner, first_action_index
@@ -169,14 +168,13 @@ class ModelAgent(eqx.Module):
         """The transitions memory replays for `cues` (one per cue and channel, flattened), whether it holds each, and
         memory's synaptic operations: recall's means (`replay="mean"`) or one stored transition each, whole."""
         recollections = jax.vmap(memory.recall)(cues)
+        payload, known, ops = recollections.payload, recollections.known, recollections.ops.sum()
         if self.config.planner.replay == "episode":
             keys = jax.random.split(key, len(cues))
-            replayed = jax.vmap(lambda code, k: memory.replay(code, key=k))(recollections.code, keys)
-        else:
-            replayed = Episode(recollections.payload, recollections.known, jnp.zeros(len(cues)))
-        transitions, known = jax.vmap(self._transitions)(replayed.payload, replayed.known)
-        flat = jax.tree.map(lambda x: x.reshape(-1, *x.shape[2:]), transitions)
-        return flat, known.reshape(-1), recollections.ops.sum() + replayed.ops.sum()
+            episodes = jax.vmap(lambda code, k: memory.replay(code, key=k))(recollections.code, keys)
+            payload, known, ops = episodes.payload, episodes.known, ops + episodes.ops.sum()
+        transitions, known = jax.vmap(self._transitions)(payload, known)
+        return jax.tree.map(lambda x: x.reshape(-1, *x.shape[2:]), transitions), known.reshape(-1), ops
 
     @property
     def drive_weight(self) -> float:
