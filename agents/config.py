@@ -152,9 +152,10 @@ class ModelBasedConfig:
     """plasticity of the transitions memory replays, against 1 for the recent trace"""
     dreams: int = 4
     """random cues per step whose recalled transitions are replayed (spontaneous replay), beside the current place"""
-    replay: Literal["mean", "episode"] = "mean"
-    """what memory replays for a cue: the mean of the transitions its recalled cells stored (`recall`), or one stored
-    transition, whole (`AbstractMemory.replay`); README "Learning to act" gives both on CartPole and Pendulum"""
+    replay: Literal["mean", "episode", "episode_mean_outcome", "both"] = "mean"
+    """what memory replays for a cue: the mean of the transitions its recalled cells stored (`recall`), one stored
+    transition, whole (`AbstractMemory.replay`), that transition with the mean outcome (death, success) recalled
+    for the cue, or both the mean and the episode; README "Learning to act" gives them on CartPole and Pendulum"""
     death_cost: float = 100.0
     """-ln p(death) in units of a typical step's reward: how much worse death is than a step"""
     drive_weight: float = 10.0

@@ -56,6 +56,11 @@ from brain.sampling_planner import PlanState, Plans, SamplingPlanner, first_acti
 from brain.world_model import PCWorldModel, Transition
 
 
+def flat(transitions: Transition) -> Transition:
+    """Transitions with leading axes (cues, channels) as one axis of rows."""
+    return jax.tree.map(lambda x: x.reshape(-1, *x.shape[2:]), transitions)
+
+
 class ModelBrain(eqx.Module):
     """Everything that learns during a life."""
 
@@ -166,15 +171,25 @@ class ModelAgent(eqx.Module):
     def replay(self, memory: AbstractMemory, cues: Float[Array, "cues state"], *, key
                ) -> tuple[Transition, Float[Array, " replayed"], Array]:
         """The transitions memory replays for `cues` (one per cue and channel, flattened), whether it holds each, and
-        memory's synaptic operations: recall's means (`replay="mean"`) or one stored transition each, whole."""
+        memory's synaptic operations: recall's means (`replay="mean"`), one stored transition each, whole
+        (`"episode"`), that transition with recall's mean outcome, the death and success probabilities at the cue
+        (`"episode_mean_outcome"`: a draw's 0/1 outcome replaced by its expectation over the place's stores), or
+        both the means and the episodes (`"both"`: twice the transitions)."""
+        mode = self.config.planner.replay
         recollections = jax.vmap(memory.recall)(cues)
-        payload, known, ops = recollections.payload, recollections.known, recollections.ops.sum()
-        if self.config.planner.replay == "episode":
-            keys = jax.random.split(key, len(cues))
-            episodes = jax.vmap(lambda code, k: memory.replay(code, key=k))(recollections.code, keys)
-            payload, known, ops = episodes.payload, episodes.known, ops + episodes.ops.sum()
-        transitions, known = jax.vmap(self._transitions)(payload, known)
-        return jax.tree.map(lambda x: x.reshape(-1, *x.shape[2:]), transitions), known.reshape(-1), ops
+        means, means_known = jax.vmap(self._transitions)(recollections.payload, recollections.known)
+        if mode == "mean":
+            return flat(means), means_known.reshape(-1), recollections.ops.sum()
+        episodes = jax.vmap(lambda code, k: memory.replay(code, key=k))(recollections.code,
+                                                                          jax.random.split(key, len(cues)))
+        transitions, known = jax.vmap(self._transitions)(episodes.payload, episodes.known)
+        ops = recollections.ops.sum() + episodes.ops.sum()
+        if mode == "episode_mean_outcome":
+            transitions = transitions._replace(death=means.death, success=means.success)
+        if mode == "both":
+            transitions = jax.tree.map(lambda a, b: jnp.concatenate([a, b]), means, transitions)
+            known = jnp.concatenate([means_known, known])
+        return flat(transitions), known.reshape(-1), ops
 
     @property
     def drive_weight(self) -> float:

@@ -198,6 +198,32 @@ def test_the_world_model_replays_transitions_the_agent_lived_not_blends():
     assert seen > 0
 
 
+def test_an_episode_replayed_with_the_mean_outcome_is_lived_but_dies_as_the_place_does():
+    """`replay="episode_mean_outcome"`: the state, action, change and reward of the transition `"episode"` replays,
+    with the death and success probabilities `"mean"` replays for the same cue (graded where a place saw deaths);
+    `"both"` replays what `"mean"` and `"episode"` replay."""
+    def replayer(mode):
+        config = dataclasses.replace(SMALL, planner=dataclasses.replace(SMALL_MODEL, replay=mode))
+        agent, _ = build_agent(config, make_env("CartPole-v1"), key=jax.random.key(0))
+        return jax.jit(lambda memory, cues, key: agent.replay(memory, cues, key=key))
+
+    run = Run.start(SMALL, "CartPole-v1", population=1, seed=0)
+    run.train(300)  # many falls
+    memory = jax.tree.map(lambda x: x[0], run.population.states.brain.memory)
+    cues = jax.random.normal(jax.random.key(1), (64, memory.in_size))
+    mean, episode, mixed, both = (replayer(mode)(memory, cues, jax.random.key(2))
+                                  for mode in ("mean", "episode", "episode_mean_outcome", "both"))
+    for joined, *parts in zip(jax.tree.leaves(both[:2]), jax.tree.leaves(mean[:2]), jax.tree.leaves(episode[:2])):
+        np.testing.assert_array_equal(joined, np.concatenate(parts))
+    for field in ("state", "action", "delta", "reward"):
+        np.testing.assert_array_equal(getattr(mixed[0], field), getattr(episode[0], field))
+    for field in ("death", "success"):
+        np.testing.assert_array_equal(getattr(mixed[0], field), getattr(mean[0], field))
+    np.testing.assert_array_equal(mixed[1], episode[1])
+    graded = np.asarray(mixed[0].death)[np.asarray(mixed[1]) > 0]
+    assert ((graded > 0) & (graded < 1)).any(), graded
+
+
 def test_critic_learns_the_values_of_a_chain_by_td():
     """States 0 -> 1 -> 2 -> end, utility -1 a step: V = -(1 + g + ...) steps to the end, 0.9: -2.71, -1.9, -1."""
     critic = PCCritic(3, (16,), discount=0.9, learning_rate=0.1, tau=0.05, key=jax.random.key(0))
