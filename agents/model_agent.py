@@ -9,9 +9,9 @@ Each step, in order (each phase a small pure function below):
                the model state s = [latent, deviations of the internal variables from their set-points]
     learn      from the transition just completed (s_prev, a_prev -> s): the world model takes one local PC
                step on the recent trace and on the transitions memory replays for this place and for `dreams`
-               random cues (spontaneous replay): recall's means, or with `replay="episode"` one stored
-               transition, whole (`AbstractMemory.replay`); memory stores s_prev with the episodic value of the
-               action taken, u + gamma V(s), and the transition
+               random cues (spontaneous replay), as `ModelBasedConfig.replay` names: recall's means by
+               default, or stored transitions whole (`AbstractMemory.replay`); memory stores s_prev with the
+               episodic value of the action taken, u + gamma V(s), and the transition
     recall     memory's familiarity of s and the episodic value Q(s, c) of each action channel
     plan       candidate action sequences rolled through the world model, scored by expected free energy
     select     the basal ganglia picks among the best plans: salience = utility + episodic value of its
@@ -59,6 +59,11 @@ from brain.world_model import PCWorldModel, Transition
 def flat(transitions: Transition) -> Transition:
     """Transitions with leading axes (cues, channels) as one axis of rows."""
     return jax.tree.map(lambda x: x.reshape(-1, *x.shape[2:]), transitions)
+
+
+def joined(first: Transition, second: Transition) -> Transition:
+    """Two batches of transitions as one, `first`'s rows first."""
+    return jax.tree.map(lambda a, b: jnp.concatenate([a, b]), first, second)
 
 
 class ModelBrain(eqx.Module):
@@ -187,7 +192,7 @@ class ModelAgent(eqx.Module):
         if mode == "episode_mean_outcome":
             transitions = transitions._replace(death=means.death, success=means.success)
         if mode == "both":
-            transitions = jax.tree.map(lambda a, b: jnp.concatenate([a, b]), means, transitions)
+            transitions = joined(means, transitions)
             known = jnp.concatenate([means_known, known])
         return flat(transitions), known.reshape(-1), ops
 
@@ -258,7 +263,7 @@ class ModelAgent(eqx.Module):
         cues = jnp.concatenate([state.previous_state[None], jax.random.normal(k_dream, (cfg.dreams, s.shape[0]))])
         replay, known, replay_ops = self.replay(brain.memory, cues, key=k_replay)
         replay_weight = known * cfg.replay_weight * valid
-        batch = jax.tree.map(lambda a, b: jnp.concatenate([a, b]), recent.transitions, replay)
+        batch = joined(recent.transitions, replay)
         weights = jnp.concatenate([recent.valid, replay_weight])
         world_model = brain.world_model.learn(batch, key=k_model, weights=weights)
         critic = self.learn_critic(brain, batch, weights)
