@@ -48,7 +48,7 @@ from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
 from agents.agent import _where
 from agents.interoception import Interoception
-from agents.motor import primitives_for
+from agents.motor import action_channels, primitives_for
 from brain.base import AbstractGate, AbstractMemory, AbstractPerception, checked, finite_or_zero, non_finite
 from brain.critic import PCCritic
 from brain.normaliser import RunningNormaliser
@@ -122,7 +122,7 @@ class ModelAgent(eqx.Module):
     prototypes: Float[Array, "channels action"]  # each channel's action in the planner's units
     planner: SamplingPlanner
     config: object = eqx.field(static=True)
-    motor: object = eqx.field(static=True)
+    motor: object = eqx.field(static=True)  # names the channels (and commands them under reflexes)
     action_space: gym.spaces.Space = eqx.field(static=True)
     latent_size: int = eqx.field(static=True)
 
@@ -396,19 +396,12 @@ class ModelAgent(eqx.Module):
 
 
 def channel_prototypes(space: gym.spaces.Space, motor, kind: str) -> tuple[Array, bool]:
-    """Each action channel's action in the planner's units, and whether the planner's actions are discrete.
-
-    Reflexes: the planner chooses among the motor's channels (one-hot). Raw: a Discrete space's actions
-    (one-hot); a Box's channels are its centre and half the range either way along each axis, in [-1, 1]."""
-    if kind == "reflexes":
+    """Each of `motor`'s channels as an action in the planner's units, and whether the planner's actions are
+    discrete: one-hot over reflexes or a Discrete space's actions; raw Box commands scaled to [-1, 1]."""
+    if kind == "reflexes" or motor.discrete:
         return jnp.eye(motor.num_channels), True
-    if isinstance(space, gym.spaces.Discrete):
-        return jnp.eye(space.n), True
-    if not (isinstance(space, gym.spaces.Box) and len(space.shape) == 1 and np.all(np.isfinite([space.low, space.high]))):
-        raise ValueError(f"raw motor commands need a Discrete or a bounded 1-D Box action space, got {space}")
-    dims = space.shape[0]
-    axes = [sign * 0.5 * np.eye(dims)[d] for d in range(dims) for sign in (1, -1)]  # ActionTable's order
-    return jnp.asarray(np.stack([np.zeros(dims), *axes]), jnp.float32), False
+    centre, half = (space.high + space.low) / 2, (space.high - space.low) / 2
+    return jnp.asarray((np.asarray(motor.table) - centre) / half, jnp.float32), False
 
 
 def build_model_agent(config, env: gym.Env, *, key: PRNGKeyArray) -> tuple[ModelAgent, ModelAgentState]:
@@ -416,7 +409,7 @@ def build_model_agent(config, env: gym.Env, *, key: PRNGKeyArray) -> tuple[Model
     cfg = config.planner
     physiology = env.get_wrapper_attr("physiology")
     extero_size = env.observation_space["extero"].shape[0]
-    motor = primitives_for(env)
+    motor = primitives_for(env) if config.motor == "reflexes" else action_channels(env.action_space)
     prototypes, discrete = channel_prototypes(env.action_space, motor, config.motor)
     action_size = prototypes.shape[1]
     k_perception, k_model, k_memory, k_gate, k_critic = jax.random.split(key, 5)

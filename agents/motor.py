@@ -154,7 +154,12 @@ def primitives_for(env: gym.Env):
                    *(world.landmarks if isinstance(world, OasisEnv) else ())]
         sense = AngularBins(tuple(sensors[target].start for target in targets), world.num_bins)
         return ForagerReflexes(tuple(targets), sense, isinstance(world, ThermalForagerEnv))
-    space = env.action_space
+    return action_channels(env.action_space)
+
+
+def action_channels(space: spaces.Space) -> ActionTable:
+    """The channels of a raw action space: each action of a Discrete space; a bounded Box's centre and half its
+    range either way along each axis."""
     if isinstance(space, spaces.Discrete):
         actions = np.arange(space.start, space.start + space.n)
         return ActionTable(tuple((int(a),) for a in actions), tuple(f"action {a}" for a in actions), discrete=True)

@@ -249,6 +249,16 @@ def test_the_planners_sampling_noise_is_the_configs_for_its_kind_of_action(task,
     assert agent.planner.noise == noise
 
 
+@pytest.mark.parametrize("motor, names", [
+    ("raw", ("centre", "+0", "-0", "+1", "-1")),  # the wheels' commands, not the body's reflexes
+    ("reflexes", ("approach food", "explore", "turn", "rest")),
+])
+def test_a_mortal_bodys_channels_are_named_by_its_motor(motor, names):
+    config = dataclasses.replace(SMALL, motor=motor)
+    agent, _ = build_agent(config, make_env("mortal/FoodOnly-v0"), key=jax.random.key(0))
+    assert agent.motor.names == names and agent.num_channels == len(names)
+
+
 def run_until_end(env, action, limit=1000):
     env.reset(seed=0)
     for step in range(1, limit + 1):
