@@ -23,6 +23,7 @@ import envs  # noqa: F401  (registers the mortal worlds)
 from agents.agent import Agent, AgentState, Observation, build_agent
 from agents.config import AgentConfig, in_slot_order
 from agents.motor import to_env_action
+from agents.recovery import recovery_steps
 from brain.base import unchecked
 
 EVALUATION_CAP = 100_000  # steps an evaluation life may last (mortal worlds end lives at 60,000): then it is cut
@@ -110,12 +111,16 @@ class Population:
 
 @dataclasses.dataclass
 class Record:
-    """What the loop saw: every finished life (length, mean drive, returns, cause of death) and the steps lived."""
+    """What the loop saw: every finished life (length, mean drive, returns, cause of death, and where the world
+    reports its regime, the steps to recover after each return to an earlier one) and the steps lived."""
 
     lives: list[dict] = dataclasses.field(default_factory=list)  # one per finished episode
     steps: int = 0
     running: dict[str, np.ndarray] | None = None  # per env, the sums of the life in progress; None: none begun
+    traces: dict[str, list[list]] | None = None  # per env, each step's drive and regime ("season") in the life in
+    # progress, kept only in a world that reports its regime (agents.recovery); None: none kept
     SUMS = ("length", "drive", "return", "task", "ops")
+    TRACED = ("drive", "season")
 
     def __post_init__(self):
         if self.running is not None:  # a record saved before a sum was kept (an older checkpoint): it starts at 0
@@ -125,6 +130,7 @@ class Record:
     def begin(self, num_envs: int) -> None:
         """Every env begins a new life."""
         self.running = {key: np.zeros(num_envs) for key in self.SUMS}
+        self.traces = None
 
     def add_step(self, alive: np.ndarray, reward: np.ndarray, env_info: dict, ops: np.ndarray) -> None:
         """This step joins the lives in progress of the envs `alive` (else the step began a new life); `ops`: each
@@ -134,12 +140,20 @@ class Record:
         self.running["return"] += np.where(alive, reward, 0.0)
         self.running["task"] += np.where(alive, env_info.get("task_reward", reward), 0.0)
         self.running["ops"] += np.where(alive, ops, 0.0)
+        if "season" in env_info:
+            if self.traces is None:
+                self.traces = {key: [[] for _ in alive] for key in self.TRACED}
+            for key in self.TRACED:
+                for i in np.flatnonzero(alive):
+                    self.traces[key][i].append(env_info[key][i].item())
 
     def end_life(self, env_index, cause: str, truncated: bool) -> None:
         """The life of env `env_index` ended at this step: it joins `lives`, and that env's sums start again."""
         self.lives.append(self._life(env_index, cause, truncated, self.steps + 1))
         for sums in self.running.values():
             sums[env_index] = 0
+        for trace in (self.traces or {}).values():
+            trace[env_index] = []
 
     def life_so_far(self, env_index: int) -> dict:
         """The life env `env_index` is living, as if cut now: truncated, with no cause of death."""
@@ -147,11 +161,13 @@ class Record:
 
     def _life(self, env_index, cause: str, truncated: bool, step: int) -> dict:
         """The life in progress of env `env_index`: its length, mean drive, returns, the brain's mean synaptic
-        operations per step, cause of death, and `step`."""
+        operations per step, cause of death, `step`, and the steps to recover after each return to an earlier
+        regime (`recoveries`; none where the world reports no regime)."""
         length, drive, reward, task, ops = (self.running[k][env_index] for k in self.SUMS)
+        recoveries = recovery_steps(*(self.traces[key][env_index] for key in self.TRACED)) if self.traces else []
         return dict(env=env_index, survival_steps=int(length), drive_mean=drive / max(length, 1), return_=float(reward),
                     task_return=float(task), ops_per_step=ops / max(length, 1), cause_of_death=cause,
-                    truncated=truncated, step=step)
+                    truncated=truncated, step=step, recoveries=recoveries)
 
 
 def observation(obs: dict, reward, info: dict, terminated, truncated) -> Observation:

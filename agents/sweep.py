@@ -63,8 +63,9 @@ from agents.spec import TYPE_NAMES, SpecError, agent_config, is_a, load_toml, no
 TRIAL_XLA_FLAGS = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 LIFE_FIELDS = {"survival_steps": "survival_steps", "drive": "drive_mean", "return": "return_",  # metric -> Record field
                "ops": "ops_per_step"}
-METRICS = {"survival_steps": "survival steps", "drive": "drive", "return": "return", "ops": "ops/step"}  # -> label
-BETTER = {"survival_steps": 1.0, "drive": -1.0, "return": 1.0, "ops": -1.0}  # metric -> +1 where larger is better
+METRICS = {"survival_steps": "survival steps", "drive": "drive", "return": "return", "ops": "ops/step",  # -> label
+           "recovery": "steps to recover"}  # recovery: per return to an earlier regime (agents.recovery), else NaN
+BETTER = {"survival_steps": 1.0, "drive": -1.0, "return": 1.0, "ops": -1.0, "recovery": -1.0}  # +1: larger is better
 EVALUATION_SEED = 1_000_000  # evaluation worlds are seeded apart from every learning world
 SOURCE_PACKAGES = ("agents", "brain", "envs", "homeostasis")  # the code a trial's result depends on
 
@@ -256,9 +257,23 @@ def run_trial(trial: Trial, attempt: int = 1) -> dict:
            "evaluation_seeds": [EVALUATION_SEED + first, EVALUATION_SEED + first + trial.episodes - 1],
            "attempt": attempt, "code": code_version(), "steps": trial.steps, "horizon": trial.horizon}
     row |= {metric: float(np.mean([life[field] for life in lives])) for metric, field in LIFE_FIELDS.items()}
+    row["recovery"] = finite_mean([steps for life in lives for steps in life["recoveries"]])
     row |= {"lives": [{k: _plain(v) for k, v in life.items()} for life in lives],
             "seconds": time.perf_counter() - start, "xla_flags": os.environ.get("XLA_FLAGS", "")}
     return row
+
+
+def finite(values) -> np.ndarray:
+    """The finite values: a seed without a figure (NaN: e.g. no return to recover from) is left out of means,
+    intervals and pairs."""
+    values = np.asarray(values, float)
+    return values[np.isfinite(values)]
+
+
+def finite_mean(values) -> float:
+    """The mean of the finite values; NaN if none is."""
+    values = finite(values)
+    return float(values.mean()) if len(values) else math.nan
 
 
 def _plain(value):
@@ -471,12 +486,13 @@ def summarise(rows: list[dict], spec: SweepSpec) -> list[dict]:
             if name != reference:
                 entry["paired_seeds"] = len(paired)
             for metric in METRICS:
-                values = np.array([row[metric] for row in cell])
-                entry[f"{metric}_mean"] = float(values.mean())
+                values = finite([row.get(metric, math.nan) for row in cell])  # rows older than a metric lack it
+                entry[f"{metric}_mean"] = finite_mean(values)
                 entry[f"{metric}_ci95"] = bootstrap_interval(values)
                 if name != reference:
-                    diffs = np.array([BETTER[metric] * (baseline[row["seed"]][metric] - row[metric]) for row in paired])
-                    entry[f"{metric}_diff_mean"] = float(diffs.mean()) if len(diffs) else math.nan
+                    diffs = finite([BETTER[metric] * (baseline[row["seed"]].get(metric, math.nan)
+                                                      - row.get(metric, math.nan)) for row in paired])
+                    entry[f"{metric}_diff_mean"] = finite_mean(diffs)
                     entry[f"{metric}_diff_ci95"] = bootstrap_interval(diffs)
             summary.append(entry)
     return summary

@@ -1,5 +1,6 @@
 import csv
 import json
+import math
 import os
 import signal
 import subprocess
@@ -216,6 +217,20 @@ def test_summary_is_the_mean_with_bootstrap_intervals_and_paired_differences_fro
     assert "(reference)" in markdown and "survival steps: aif better by [95% CI]" in markdown
 
 
+def test_a_seed_without_a_figure_is_left_out_of_its_mean_interval_and_pairs(tmp_path):
+    spec = load_spec(spec_file(tmp_path))
+    recoveries = {"aif": [100.0, 200.0, math.nan, 300.0], "random": [150.0, math.nan, 400.0, 330.0]}
+    rows = [dict(variant=variant, world="mortal/Forager-v0", seed=seed, survival_steps=1.0, drive=0.1, ops=1.0,
+                 recovery=recovery, **{"return": 1.0})
+            for variant, values in recoveries.items() for seed, recovery in enumerate(values)]
+    aif, random = summarise(rows, spec)
+    assert aif["recovery_mean"] == 200.0 and random["recovery_mean"] == pytest.approx(880 / 3)
+    assert random["recovery_diff_mean"] == pytest.approx(40.0), "seeds 0 and 3 hold both: 50 and 30 steps faster"
+    assert all(math.isfinite(x) for x in (*aif["recovery_ci95"], *random["recovery_diff_ci95"]))
+    (none,) = summarise([{**row, "recovery": math.nan} for row in rows[:4]], spec)
+    assert math.isnan(none["recovery_mean"]) and np.isnan(none["recovery_ci95"]).all()
+
+
 def test_trial_keys_hold_the_code_version_and_the_summary_says_why_trials_failed(tmp_path, monkeypatch):
     package = tmp_path / "src" / "brain"
     package.mkdir(parents=True)
@@ -339,14 +354,18 @@ def test_the_modules_sweep_removes_each_module_on_its_world_and_reports_one_figu
     assert set(modules.FIGURES) == set(ablated)
     rows = [dict(variant=t.variant, world=t.world, seed=t.seed, survival_steps=1000.0 + 10 * t.seed
                  - 300 * (t.variant != "full"), drive=0.2 + 0.1 * (t.variant != "full") + 0.01 * t.seed,
-                 ops=1000.0, **{"return": 0.0}) for t in spec.trials()]
+                 ops=1000.0, recovery=(500.0 + 200 * (t.variant != "full") + t.seed if t.world == "mortal/Seasons-v0"
+                                       else math.nan), **{"return": 0.0}) for t in spec.trials()]
     figures = modules.compare(summarise(rows, spec), reference)
     assert set(figures) == set(ablated)
     memory = figures["no-memory"]
     assert memory["world"] == "mortal/Oasis-v0" and memory["figure"] == "survival_steps"
     assert memory["full"] == pytest.approx(1020.0) and memory["ablated"] == pytest.approx(720.0)
     assert memory["diff_ci95"] == pytest.approx([300.0, 300.0])
-    assert figures["no-gate"]["figure"] == "drive" and figures["no-gate"]["diff_ci95"] == pytest.approx([0.1, 0.1])
+    gate = figures["no-gate"]  # judged by the steps to recover after each return to an earlier season
+    assert gate["figure"] == "recovery" and gate["full"] == pytest.approx(502.0)
+    assert gate["diff_ci95"] == pytest.approx([200.0, 200.0])
+    assert figures["no-perception"]["figure"] == "drive"
     json.dumps(figures)  # the suite's last line
 
 

@@ -5,7 +5,8 @@ on the same seeds, memory removed on mortal/Oasis-v0, the gate (basal ganglia ->
 perception (-> identity and -> a random projection) on mortal/VisualForager-v0 and the planner (-> random) on
 mortal/Forager-v0. Every trial's agent learns for the spec's step budget, then lives one fresh evaluation life
 (still learning). Each variant is judged by one figure (`FIGURES`) that the horizon does not cap for the full
-brain: survival where the world is hard enough that lives end before it, mean drive elsewhere. The difference
+brain: survival where the world is hard enough that lives end before it, the steps to recover after each
+return to an earlier season on Seasons (`agents.recovery`), mean drive elsewhere. The difference
 is paired by seed, signed so that a positive difference means the full brain does better, with its 95%
 bootstrap interval; a module matters on its world where that interval excludes zero. Results are kept in
 runs/sweep__modules/, so an interrupted run resumes where it stopped.
@@ -16,7 +17,7 @@ from suites._report import print_table
 
 FIGURES = {  # variant -> the sweep metric it is judged by (agents.sweep.METRICS)
     "no-memory": "survival_steps",
-    "no-gate": "drive",
+    "no-gate": "recovery",
     "no-perception": "drive",
     "random-perception": "drive",
     "no-planner": "survival_steps",
