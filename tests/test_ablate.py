@@ -342,7 +342,7 @@ def test_bad_variant_worlds_are_named(tmp_path, edit, error):
 
 def test_the_modules_sweep_removes_each_module_on_its_world_and_reports_one_figure_each():
     sys.path.insert(0, str(ROOT / "scripts"))
-    from suites import modules
+    from suites import _sweeps, modules
 
     spec = load_spec(ROOT / "scripts" / "sweeps" / "modules.toml")
     reference, *ablated = spec.variants
@@ -367,6 +367,12 @@ def test_the_modules_sweep_removes_each_module_on_its_world_and_reports_one_figu
     assert gate["diff_ci95"] == pytest.approx([200.0, 200.0])
     assert figures["no-perception"]["figure"] == "drive"
     json.dumps(figures)  # the suite's last line
+    seasons = _sweeps.restricted(spec, ("mortal/Seasons-v0",))  # --worlds: one world, the variants that run there
+    assert {(t.variant, t.world) for t in seasons.trials()} == {("full", "mortal/Seasons-v0"),
+                                                                 ("no-gate", "mortal/Seasons-v0")}
+    assert len(seasons.trials()) == 2 * len(spec.seeds) and _sweeps.restricted(spec, ()) == spec
+    with pytest.raises(SystemExit, match="--worlds mortal/Nowhere-v0: not in the spec's worlds"):
+        _sweeps.restricted(spec, ("mortal/Nowhere-v0",))
 
 
 def test_the_metabolism_sweep_pays_for_thinking_and_reports_adaptive_against_both_fixed_brains():

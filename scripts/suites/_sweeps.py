@@ -24,6 +24,8 @@ class Options:
     """cap on every life (None: the spec's)"""
     seeds: int | None = None
     """the first n of the spec's seeds (None: all)"""
+    worlds: tuple[str, ...] = ()
+    """only these of the spec's worlds, with the variants that run there (none given: all)"""
     executor: str = "ray"
     """ray or serial"""
     address: str | None = None
@@ -41,13 +43,26 @@ def run(spec_file: Path, out: str, options: Options) -> tuple[SweepSpec, list[di
     spec = load_spec(spec_file)
     overrides = {"steps": options.steps, "horizon": options.horizon,
                  "seeds": options.seeds and spec.seeds[:options.seeds]}
-    spec = dataclasses.replace(spec, **{k: v for k, v in overrides.items() if v is not None})
+    spec = restricted(dataclasses.replace(spec, **{k: v for k, v in overrides.items() if v is not None}),
+                      options.worlds)
     if not jax.config.jax_compilation_cache_dir:
         jax.config.update("jax_compilation_cache_dir", "runs/.jax_cache")
     print(f"{spec.name} (long): {len(spec.trials())} trials of {len(spec.variants)} variants x {len(spec.seeds)} "
           f"seeds on {', '.join(spec.worlds)}; each agent learns {spec.steps} env steps, then one evaluation life "
           f"capped at {spec.horizon} steps", flush=True)
     return spec, run_sweep(spec, out, options.executor, address=options.address, num_cpus=options.cpus)
+
+
+def restricted(spec: SweepSpec, worlds: tuple[str, ...]) -> SweepSpec:
+    """`spec` on only `worlds` (all where none is given): each variant runs on those of its worlds that remain."""
+    if not worlds:
+        return spec
+    unknown = [world for world in worlds if world not in spec.worlds]
+    if unknown:
+        raise SystemExit(f"error: --worlds {' '.join(unknown)}: not in the spec's worlds {', '.join(spec.worlds)}")
+    keep = lambda names: tuple(world for world in names if world in worlds)
+    return dataclasses.replace(spec, worlds=keep(spec.worlds),
+                               variant_worlds={name: keep(names) for name, names in spec.variant_worlds.items()})
 
 
 def plain(bounds):

@@ -27,7 +27,8 @@ FIGURES = {  # variant -> the sweep metric it is judged by (agents.sweep.METRICS
 def evaluate(options: _sweeps.Flat = _sweeps.Options(), out: str = "runs/sweep__modules") -> dict:
     """Long (hours on 2 CPU cores at the spec's budget): per ablated module, its world, its figure for the full
     and the ablated brain, and the paired difference's 95% bootstrap interval. `--steps`, `--horizon` and
-    `--seeds` (the first n of the spec's) override the spec for smaller runs."""
+    `--seeds` (the first n of the spec's) override the spec for smaller runs; `--worlds` runs only those worlds
+    (e.g. `--worlds mortal/Seasons-v0`: the full brain and the one without the gate)."""
     spec, summary = _sweeps.run(_sweeps.SWEEPS / "modules.toml", out, options)
     figures = compare(summary, next(iter(spec.variants)))
     print_table([dict(variant=variant, world=row["world"], figure=row["figure"], full=row["full"],
