@@ -284,8 +284,8 @@ def test_a_shown_path_is_drawn_into_the_next_frame_only():
 
 
 def test_recording_a_model_based_brain_draws_the_path_it_expects(tmp_path, monkeypatch):
-    config = AgentConfig(perception=IdentityConfig(), planner=ModelBasedConfig(candidates=8, horizon=6, hidden=(8,)),
-                         motor="raw")
+    config = AgentConfig(perception=IdentityConfig(), memory=NoMemoryConfig(), gate=ArgmaxConfig(),
+                         planner=ModelBasedConfig(candidates=8, horizon=6, hidden=(8,), members=2), motor="raw")
     run = Run.start(config, "mortal/Forager-v0", population=1, seed=0)
     run.train(20)
     shown = []
