@@ -168,6 +168,14 @@ class ModelBasedConfig:
     """weight of the episodic value of a plan's first action in its salience"""
     value_weight: float = 1.0
     """weight of the value of a plan's end state (the value beyond the horizon)"""
+    goal_weight: float = 0.0
+    """weight of the learned goals' risk (`brain.goals`): how far a predicted latent lies from the states that
+    preceded the relief of each need, times that need (0: no goals are learned)"""
+    relief_threshold: float = 0.01
+    """the smallest one-step change of an internal variable (in units of its scale) that counts as a relief"""
+    forecast_steps: int = 0
+    """allostasis: a need is the deviation of its variable forecast this many steps ahead with nothing eaten
+    (`homeostasis.allostasis.drift`); 0: the deviation now"""
     value: Literal["memory", "critic"] = "critic"
     """the value beyond the horizon: a PC critic's V(s_H) (TD-learned on what the world model learns from, memory's
     replay included), or recalled from memory (max_c Q(s_H, c)); README "Learning to act" says why the critic"""
@@ -383,8 +391,9 @@ def default_config(world: str) -> AgentConfig:
     return AgentConfig(perception=IdentityConfig(), planner=ModelBasedConfig(), motor="raw")
 
 
-POSITIVE = {"preference_precision", "gamma", "lr", "temperature", "learning_rate", "discount"}  # reals > 0
-MAY_BE_ZERO = {"dreams"}  # counts >= 0 (every other count must be >= 1)
+POSITIVE = {"preference_precision", "gamma", "lr", "temperature", "learning_rate", "discount",  # reals > 0
+            "relief_threshold"}
+MAY_BE_ZERO = {"dreams", "forecast_steps"}  # counts >= 0 (every other count must be >= 1)
 
 
 def _check_fields(config) -> None:

@@ -11,7 +11,8 @@ Each step, in order (each phase a small pure function below):
                step on the recent trace and on the transitions memory replays for this place and for `dreams`
                random cues (spontaneous replay), as `ModelBasedConfig.replay` names: recall's means by
                default, or stored transitions whole (`AbstractMemory.replay`); memory stores s_prev with the
-               episodic value of the action taken, u + gamma V(s), and the transition
+               episodic value of the action taken, u + gamma V(s), and the transition; with learned goals,
+               s_prev's latent joins the goal of each internal variable the transition moved beyond a threshold
     recall     memory's familiarity of s and the episodic value Q(s, c) of each action channel
     plan       candidate action sequences rolled through the world model, scored by expected free energy
     select     the basal ganglia picks among the best plans: salience = utility + episodic value of its
@@ -25,7 +26,10 @@ The utility of one predicted step (the negative expected free energy, per step) 
     u = reward_weight r  -  drive_weight D(h)  -  death_cost p(death)  +  disagreement_weight sigma^2_ensemble
 
 (reward in units of its running mean magnitude; D the homeostatic drive of the predicted internal variables;
-with homeostasis off, drive_weight is 0). The value beyond the horizon is value_weight V(s_H) plus
+with homeostasis off, drive_weight is 0). With learned goals (`goal_weight` > 0, `brain.goals`), u also gains
+goal_weight relu(sum_g need_g (R_g(z) - R_g(z'))), the step's progress towards the goals: R_g the distance of a
+latent from the nearest state that came before a relief of need g, need_g that need's deviation forecast
+`forecast_steps` ahead (allostasis, `need`). The value beyond the horizon is value_weight V(s_H) plus
 novelty_weight (1 - G(s_H)), G the SDR familiarity, and V either a critic's (`value="critic"`, the default:
 `brain.critic.PCCritic`, learned by local PC steps on the TD targets of the same transitions the world model
 learns from) or recalled from memory (`value="memory"`: max_c Q(s_H, c)). Nothing here names a task.
@@ -51,9 +55,12 @@ from agents.interoception import Interoception
 from agents.motor import action_channels, primitives_for
 from brain.base import AbstractGate, AbstractMemory, AbstractPerception, checked, finite_or_zero, non_finite
 from brain.critic import PCCritic
+from brain.goals import Goals
 from brain.normaliser import RunningNormaliser
 from brain.sampling_planner import PlanState, Plans, SamplingPlanner, first_action_index
 from brain.world_model import PCWorldModel, Transition
+from homeostasis.allostasis import drift
+from homeostasis.physiology import Physiology
 
 
 def flat(transitions: Transition) -> Transition:
@@ -77,6 +84,7 @@ class ModelBrain(eqx.Module):
     memory: AbstractMemory
     gate: AbstractGate
     critic: PCCritic | None  # None: the value beyond the horizon is recalled from memory
+    goals: Goals | None  # None: no learned goals (goal_weight 0)
 
 
 class Recent(NamedTuple):
@@ -119,6 +127,7 @@ class ModelAgent(eqx.Module):
     """The fixed part of an agent: configuration, interoception, planner hyperparameters, motor."""
 
     interoception: Interoception
+    physiology: Physiology  # the body's own dynamics, for the allostatic forecast of needs
     prototypes: Float[Array, "channels action"]  # each channel's action in the planner's units
     planner: SamplingPlanner
     config: object = eqx.field(static=True)
@@ -208,12 +217,29 @@ class ModelAgent(eqx.Module):
         drive = self.interoception.drive(self.interoception.set_point + deviation)
         return reward - self.drive_weight * drive - self.config.planner.death_cost * death
 
-    def utility(self, brain: ModelBrain, s, action):
-        """One predicted step from model state `s`: (next state, u, p_continue); see the module docstring."""
+    def need(self, intero: Float[Array, " variables"]) -> Float[Array, " goals"]:
+        """How much each learned goal matters now: each internal variable's deviation forecast `forecast_steps`
+        ahead with nothing eaten (allostasis, `homeostasis.allostasis.drift`), as the need to raise it (below
+        its set-point) and to lower it (above), in the order of `brain.goals.Goals`."""
+        u = self.interoception.deviation(drift(self.physiology, intero, self.config.planner.forecast_steps))
+        return jnp.concatenate([jax.nn.relu(-u), jax.nn.relu(u)])
+
+    def progress(self, goals: Goals, need, s, s_next) -> Float[Array, ""]:
+        """How much nearer a step brings the latent to the goals that are needed: relu(sum_g need_g (R_g(z) -
+        R_g(z'))). Only coming nearer counts: a goal is a state to pass through on the way to a relief (the item
+        eaten vanishes from view), not one to stay in, which a per-step risk would reward."""
+        risk = lambda x: need @ goals.risk(x[: self.latent_size])  # noqa: E731
+        return jax.nn.relu(risk(s) - risk(s_next))
+
+    def utility(self, brain: ModelBrain, s, action, need=None):
+        """One predicted step from model state `s`: (next state, u, p_continue); see the module docstring. With
+        learned goals and a `need`, u also gains goal_weight times the step's progress towards them (`progress`)."""
         prediction = brain.world_model.predict(s, action)
         s_next = s + prediction.delta * brain.delta_statistics.std
         u = (self.step_utility(s_next, prediction.reward, prediction.death)
              + self.config.planner.disagreement_weight * prediction.disagreement)
+        if brain.goals is not None and need is not None:
+            u = u + self.config.planner.goal_weight * self.progress(brain.goals, need, s, s_next)
         p_continue = jnp.clip(1.0 - prediction.death - prediction.success, 0.0, 1.0)
         return s_next, u, p_continue
 
@@ -274,19 +300,22 @@ class ModelAgent(eqx.Module):
         value = u + cfg.discount * jnp.where(ended, 0.0, reached.value)
         payload, mask = self._payload(state.previous_channel, value, transition)
         memory = brain.memory.store(state.previous_state, payload, key=k_store, mask=mask * valid)
+        goals = None if brain.goals is None else brain.goals.learn(state.previous_state[: self.latent_size],
+                                                                   raw_delta[self.latent_size:] * valid)
         size = weights.shape[0]
         ops = {"memory": replay_ops + reached.ops
                          + brain.memory.store_ops(state.previous_state, payload, mask=mask * valid),
                "world_model": brain.world_model.learn_ops(size) + brain.world_model.predict_ops()}
         if brain.critic is not None:
             ops["critic"] = brain.critic.learn_ops(size)
-        brain = eqx.tree_at(lambda b: (b.delta_statistics, b.reward_statistics, b.world_model, b.memory, b.critic),
-                            brain, (delta_statistics, reward_statistics, world_model, memory, critic),
+        brain = eqx.tree_at(lambda b: (b.delta_statistics, b.reward_statistics, b.world_model, b.memory, b.critic,
+                                       b.goals),
+                            brain, (delta_statistics, reward_statistics, world_model, memory, critic, goals),
                             is_leaf=lambda x: x is None)
         return brain, recent, ops
 
-    def plan(self, brain: ModelBrain, plan_state: PlanState, s, *, key) -> tuple[PlanState, Plans]:
-        return self.planner.plan(plan_state, s, lambda x, a: self.utility(brain, x, a),
+    def plan(self, brain: ModelBrain, plan_state: PlanState, s, need, *, key) -> tuple[PlanState, Plans]:
+        return self.planner.plan(plan_state, s, lambda x, a: self.utility(brain, x, a, need),
                                  lambda x: self.terminal(brain, x), key=key)
 
     def select_plan(self, gate: AbstractGate, gate_state, plans: Plans, recall: Recall, *, key):
@@ -332,7 +361,7 @@ class ModelAgent(eqx.Module):
         else:
             recent, learnt = state.recent, {"memory": jnp.zeros(())}
         recall = self.recall(brain.memory, percept.state)
-        plan_state, plans = self.plan(brain, plan_state, percept.state, key=k_plan)
+        plan_state, plans = self.plan(brain, plan_state, percept.state, self.need(obs.intero), key=k_plan)
         gate_state, chosen, channel, gate_ops = self.select_plan(brain.gate, state.gate, plans, recall, key=k_gate)
         sequence = plans.sequences[chosen]
         plan_state = self.planner.commit(plan_state, sequence)
@@ -422,13 +451,16 @@ def build_model_agent(config, env: gym.Env, *, key: PRNGKeyArray) -> tuple[Model
                               noise=cfg.noise if discrete else cfg.box_noise)
     world_model = PCWorldModel(state_size, action_size, cfg.hidden, members=cfg.members,
                                learning_rate=cfg.learning_rate, key=k_model)
-    agent = ModelAgent(interoception, prototypes, planner, config, motor, env.action_space, perception.latent_size)
+    agent = ModelAgent(interoception, physiology, prototypes, planner, config, motor, env.action_space,
+                       perception.latent_size)
     memory = config.memory.build(state_size, prototypes.shape[0] * (1 + agent._block()), key=k_memory)
     gate = config.gate.build(cfg.plans, key=k_gate)
     critic = (PCCritic(state_size, cfg.hidden, discount=cfg.discount, learning_rate=cfg.learning_rate, key=k_critic)
               if cfg.value == "critic" else None)
+    goals = (Goals(len(physiology.names), perception.latent_size, threshold=cfg.relief_threshold)
+             if cfg.goal_weight > 0 else None)
     brain = ModelBrain(RunningNormaliser.empty(extero_size), RunningNormaliser.empty(state_size), RunningNormaliser.empty(1),
-                       perception, world_model, memory, gate, critic)
+                       perception, world_model, memory, gate, critic, goals)
     empty = Transition(jnp.zeros((cfg.recent, state_size)), jnp.zeros((cfg.recent, action_size)),
                        jnp.zeros((cfg.recent, state_size)), jnp.zeros(cfg.recent), jnp.zeros(cfg.recent),
                        jnp.zeros(cfg.recent))

@@ -7,7 +7,10 @@ and respawn elsewhere.
 
 Observation `Dict(extero, intero)`:
 - extero: for each resource, `num_bins` egocentric angular bins (bin 0 straight ahead, counter-clockwise),
-  each holding the proximity `1 - d / sensing_range` of the nearest item of that kind in it (0 if none);
+  each holding the proximity `1 - d / sensing_range` of the nearest item of that kind in it (0 if none); with
+  `tuning` > 0 the bins' receptive fields overlap, like a retina's: bin b holds the largest
+  `proximity * exp(-(angle to the item - angle of b)^2 / (2 tuning^2))` over the items of its kind (angles in
+  bins), so an item turning past a bin's edge changes the readings smoothly instead of jumping bins;
   then the body's velocity in its own frame (forward, lateral in m/s, yaw rate in rad/s; top speed is
   1 m/s straight and about 4 rad/s turning on the spot, clipped at +-MAX_SPEED);
 - intero: the internal variables (clipped to their viable range at the step of death).
@@ -61,6 +64,7 @@ class ForagerEnv(MujocoEnv):
         viable_range: tuple[float, float] = (-1.0, 1.0),
         initial_spread: float = 1 / 6,
         num_bins: int = 20,
+        tuning: float = 0.0,
         sensing_range: float = 4.0,
         render_mode: str | None = None,
         width: int = 480,
@@ -76,6 +80,9 @@ class ForagerEnv(MujocoEnv):
         self.item_kind = np.repeat(np.arange(len(items)), items)
         self.arena_half_width = arena_half_width
         self.num_bins = num_bins
+        if not (np.isfinite(tuning) and tuning >= 0):
+            raise ValueError(f"tuning must be finite and >= 0 (a bin's angular tuning width, in bins), got {tuning}")
+        self.tuning = float(tuning)
         self.sensing_range = sensing_range
         self.initial_spread = initial_spread
         if not computation_cost >= 0:
@@ -296,10 +303,19 @@ class ForagerEnv(MujocoEnv):
         x, y, yaw = self.data.qpos[:3]
         dx, dy = points[:, 0] - x, points[:, 1] - y
         bearing = np.arctan2(dy, dx) - yaw
-        index = ((bearing * (1 / (2 * np.pi)) + 0.5 / self.num_bins) % 1.0 * self.num_bins).astype(int)
         proximity = np.clip(1.0 - np.sqrt(dx * dx + dy * dy) / (reach or self.sensing_range), 0.0, 1.0)
         bins = np.zeros(num_kinds * self.num_bins)
-        np.maximum.at(bins, kinds * self.num_bins + index, proximity)
+        if self.tuning == 0:
+            index = ((bearing * (1 / (2 * np.pi)) + 0.5 / self.num_bins) % 1.0 * self.num_bins).astype(int)
+            np.maximum.at(bins, kinds * self.num_bins + index, proximity)
+            return bins
+        # each bin sees every item, weighted by a Gaussian of the item's angular distance from the bin's centre
+        offset = (bearing[:, None] * (self.num_bins / (2 * np.pi)) - np.arange(self.num_bins)[None]
+                  + self.num_bins / 2) % self.num_bins - self.num_bins / 2
+        response = proximity[:, None] * np.exp(-0.5 * (offset / self.tuning) ** 2)
+        for kind in range(num_kinds):
+            if np.any(kinds == kind):
+                bins[kind * self.num_bins:(kind + 1) * self.num_bins] = response[kinds == kind].max(axis=0)
         return bins
 
     def _body_velocity(self) -> np.ndarray:

@@ -37,10 +37,10 @@ def close_open_eyes() -> None:
 
 class VisualForagerEnv(ForagerEnv):
     """See the module docstring; every `ForagerEnv` keyword applies too, except the bins' (`num_bins`,
-    `sensing_range`): this body has no bins."""
+    `sensing_range`, `tuning`): this body has no bins."""
 
     def __init__(self, image_size: int = 32, field_of_view: float = 90.0, tilt: float = 10.0, **forager_kwargs):
-        if unused := sorted({"num_bins", "sensing_range"} & set(forager_kwargs)):
+        if unused := sorted({"num_bins", "sensing_range", "tuning"} & set(forager_kwargs)):
             raise ValueError(f"VisualForager sees an image and has no angular bins: drop {unused}")
         if not 8 <= image_size <= 256:
             raise ValueError(f"image_size must be 8..256 pixels, got {image_size}")

@@ -24,6 +24,14 @@ def forecast(physiology: Physiology, h, events, effort, ambient=0.0):
     return path
 
 
+def drift(physiology: Physiology, h, steps: int, ambient=0.0):
+    """h_{t+steps} if nothing is eaten and the body rests: the drift of one step of `Physiology.step`, extrapolated
+    linearly (exact for a constant decay; the cheap forecast a planner can afford at every step)."""
+    h = jnp.asarray(h)
+    one = physiology.step(h, jnp.zeros(len(physiology.event_names), h.dtype), 0.0, ambient)
+    return h + steps * (one - h)
+
+
 def steps_to_death(physiology: Physiology, path):
     """Index (1-based) of the first forecast step outside the viable range, or k + 1 if none."""
     alive = physiology.viable(path)

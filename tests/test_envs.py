@@ -111,6 +111,27 @@ def test_thinking_costs_every_nutrient_its_cost_per_operation_once():
         costly.step(np.zeros((1, 3)))
 
 
+def bin_readings_as_an_item_turns_past(tuning: float) -> np.ndarray:
+    """The food bins of a FoodOnly body with one item 1 m away, at bearings sweeping across two bins."""
+    env = gym.make("mortal/FoodOnly-v0", tuning=tuning).unwrapped
+    env.reset(seed=0)
+    readings = []
+    for bearing in np.linspace(0.0, 2 * (2 * np.pi / env.num_bins), 25):
+        x, y, yaw = env.data.qpos[:3]
+        env.item_xy[:] = [x + np.cos(yaw + bearing), y + np.sin(yaw + bearing)]
+        readings.append(env._extero()[: env.num_bins])
+    env.close()
+    return np.array(readings)
+
+
+def test_tuned_bins_change_smoothly_where_hard_bins_jump():
+    hard, tuned = bin_readings_as_an_item_turns_past(0.0), bin_readings_as_an_item_turns_past(1.0)
+    assert np.abs(np.diff(hard, axis=0)).max() == pytest.approx(0.75)  # the item jumps whole into the next bin
+    assert np.abs(np.diff(tuned, axis=0)).max() < 0.15
+    # the tuned bins still peak at the item's bin, with its proximity there
+    assert np.argmax(tuned[0]) == 0 and tuned[0, 0] == pytest.approx(0.75)
+
+
 @pytest.mark.parametrize(
     "bad, message",
     [
@@ -118,6 +139,7 @@ def test_thinking_costs_every_nutrient_its_cost_per_operation_once():
         (dict(computation_cost=-1.0), "computation_cost must be >= 0"),
         (dict(set_point=2.0), "set-point of 'food'"),
         (dict(items=(6,)), "same length"),
+        (dict(tuning=-1.0), "tuning must be finite and >= 0"),
     ],
 )
 def test_bad_keywords_get_named_errors(bad, message):

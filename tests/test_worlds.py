@@ -351,6 +351,7 @@ def test_a_seeing_world_left_open_exits_quietly():
 
 
 @pytest.mark.parametrize("bad, message", [(dict(num_bins=8), r"drop \['num_bins'\]"),
+                                          (dict(tuning=1.0), r"drop \['tuning'\]"),
                                           (dict(image_size=4), "image_size"),
                                           (dict(field_of_view=200.0), "field_of_view"),
                                           (dict(tilt=50.0), "tilt")])
