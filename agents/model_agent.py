@@ -361,7 +361,8 @@ class ModelAgent(eqx.Module):
         else:
             recent, learnt = state.recent, {"memory": jnp.zeros(())}
         recall = self.recall(brain.memory, percept.state)
-        plan_state, plans = self.plan(brain, plan_state, percept.state, self.need(obs.intero), key=k_plan)
+        need = None if brain.goals is None else self.need(obs.intero)
+        plan_state, plans = self.plan(brain, plan_state, percept.state, need, key=k_plan)
         gate_state, chosen, channel, gate_ops = self.select_plan(brain.gate, state.gate, plans, recall, key=k_gate)
         sequence = plans.sequences[chosen]
         plan_state = self.planner.commit(plan_state, sequence)
