@@ -169,8 +169,8 @@ class ModelBasedConfig:
     value_weight: float = 1.0
     """weight of the value of a plan's end state (the value beyond the horizon)"""
     goal_weight: float = 0.0
-    """weight of the learned goals' risk (`brain.goals`): how far a predicted latent lies from the states that
-    preceded the relief of each need, times that need (0: no goals are learned)"""
+    """weight of the learned goals (`brain.goals`): a predicted step gains this times its progress towards the
+    states that preceded the relief of each need, weighted by that need (0: no goals are learned)"""
     relief_threshold: float = 0.01
     """the smallest one-step change of an internal variable (in units of its scale) that counts as a relief"""
     forecast_steps: int = 0

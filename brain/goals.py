@@ -60,4 +60,4 @@ class Goals(eqx.Module):
         distance = 0.5 * jnp.mean((z - self.episodes) ** 2, axis=-1)  # [goals, capacity]
         stored = jnp.arange(self.episodes.shape[1])[None] < self.count[:, None]
         nearest = jnp.min(jnp.where(stored, distance, jnp.inf), axis=-1)
-        return jnp.where(self.count > 0, nearest, 0.0)
+        return jnp.where(self.known > 0, nearest, 0.0)

@@ -313,9 +313,7 @@ class ForagerEnv(MujocoEnv):
         offset = (bearing[:, None] * (self.num_bins / (2 * np.pi)) - np.arange(self.num_bins)[None]
                   + self.num_bins / 2) % self.num_bins - self.num_bins / 2
         response = proximity[:, None] * np.exp(-0.5 * (offset / self.tuning) ** 2)
-        for kind in range(num_kinds):
-            if np.any(kinds == kind):
-                bins[kind * self.num_bins:(kind + 1) * self.num_bins] = response[kinds == kind].max(axis=0)
+        np.maximum.at(bins.reshape(num_kinds, self.num_bins), kinds, response)
         return bins
 
     def _body_velocity(self) -> np.ndarray:
