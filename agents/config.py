@@ -176,6 +176,9 @@ class ModelBasedConfig:
     forecast_steps: int = 0
     """allostasis: a need is the deviation of its variable forecast this many steps ahead with nothing eaten
     (`homeostasis.allostasis.drift`); 0: the deviation now"""
+    actor_rate: float = 0.0
+    """learning rate of a policy prior (`brain.actor`, node perturbation) rewarded by the progress towards the needed
+    goals the body makes; the planner's first step is sampled around it (0: no prior; needs raw Box actions)"""
     value: Literal["memory", "critic"] = "critic"
     """the value beyond the horizon: a PC critic's V(s_H) (TD-learned on what the world model learns from, memory's
     replay included), or recalled from memory (max_c Q(s_H, c)); README "Learning to act" says why the critic"""

@@ -12,9 +12,12 @@ Each step, in order (each phase a small pure function below):
                random cues (spontaneous replay), as `ModelBasedConfig.replay` names: recall's means by
                default, or stored transitions whole (`AbstractMemory.replay`); memory stores s_prev with the
                episodic value of the action taken, u + gamma V(s), and the transition; with learned goals,
-               s_prev's latent joins the goal of each internal variable the transition moved beyond a threshold
+               s_prev's latent joins the goal of each internal variable the transition moved beyond a threshold;
+               with a policy prior (`brain.actor`), it takes a node-perturbation step rewarded by the progress
+               towards the needed goals that the transition made
     recall     memory's familiarity of s and the episodic value Q(s, c) of each action channel
-    plan       candidate action sequences rolled through the world model, scored by expected free energy
+    plan       candidate action sequences rolled through the world model, scored by expected free energy (with a
+               policy prior, the first step is sampled around the warm-started mean plus the prior's offset)
     select     the basal ganglia picks among the best plans: salience = utility + episodic value of its
                first action, with hysteresis for the plan being followed
     act        motor: the plan's first action (raw), or the chosen channel's reflex
@@ -37,8 +40,9 @@ learns from) or recalled from memory (`value="memory"`: max_c Q(s_H, c)). Nothin
 The step's info holds the synaptic operations (`brain.base`) each module computed, `info["ops"]`: perception's
 inference; memory's recalls (this place, the replay cues, the value of the place reached) and its store; the
 planner's rollouts, candidates x (horizon x the world model's prediction + the value at the end, recalled or the
-critic's), `SamplingPlanner.plan_ops`; the gate's selection; the world model's learning step (and the prediction
-of `model_error`); the critic's learning step, where there is a critic.
+critic's), `SamplingPlanner.plan_ops`, and the policy prior's offset where there is one; the gate's selection; the
+world model's learning step (and the prediction of `model_error`); the critic's and the policy prior's learning
+steps, where there are.
 """
 
 from typing import NamedTuple
@@ -53,6 +57,7 @@ from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 from agents.agent import _where
 from agents.interoception import Interoception
 from agents.motor import action_channels, primitives_for
+from brain.actor import Actor
 from brain.base import AbstractGate, AbstractMemory, AbstractPerception, checked, finite_or_zero, non_finite
 from brain.critic import PCCritic
 from brain.goals import Goals
@@ -84,7 +89,8 @@ class ModelBrain(eqx.Module):
     memory: AbstractMemory
     gate: AbstractGate
     critic: PCCritic | None  # None: the value beyond the horizon is recalled from memory
-    goals: Goals | None  # None: no learned goals (goal_weight 0)
+    goals: Goals | None  # None: no learned goals (goal_weight and actor_rate 0)
+    actor: Actor | None  # None: no policy prior (actor_rate 0)
 
 
 class Recent(NamedTuple):
@@ -103,6 +109,7 @@ class ModelAgentState(eqx.Module):
     previous_state: Float[Array, " state"]
     previous_action: Float[Array, " action"]
     previous_channel: Int[Array, ""]
+    previous_warm_start: Float[Array, " action"] | None  # first-step mean before the actor's offset; None: no actor
     recent: Recent
     life_steps: Int[Array, ""]
     steps: Int[Array, ""]
@@ -225,11 +232,12 @@ class ModelAgent(eqx.Module):
         return jnp.concatenate([jax.nn.relu(-u), jax.nn.relu(u)])
 
     def progress(self, goals: Goals, need, s, s_next) -> Float[Array, ""]:
-        """How much nearer a step brings the latent to the goals that are needed: relu(sum_g need_g (R_g(z) -
-        R_g(z'))). Only coming nearer counts: a goal is a state to pass through on the way to a relief (the item
-        eaten vanishes from view), not one to stay in, which a per-step risk would reward."""
+        """How much nearer a step brings the latent to the goals that are needed: sum_g need_g (R_g(z) - R_g(z')),
+        negative for a step away. A planner counts only coming nearer (relu): a goal is a state to pass through on
+        the way to a relief (the item eaten vanishes from view), not one to stay in, which a per-step risk would
+        reward."""
         risk = lambda x: need @ goals.risk(x[: self.latent_size])  # noqa: E731
-        return jax.nn.relu(risk(s) - risk(s_next))
+        return risk(s) - risk(s_next)
 
     def utility(self, brain: ModelBrain, s, action, need=None):
         """One predicted step from model state `s`: (next state, u, p_continue); see the module docstring. With
@@ -239,7 +247,7 @@ class ModelAgent(eqx.Module):
         u = (self.step_utility(s_next, prediction.reward, prediction.death)
              + self.config.planner.disagreement_weight * prediction.disagreement)
         if brain.goals is not None and need is not None:
-            u = u + self.config.planner.goal_weight * self.progress(brain.goals, need, s, s_next)
+            u = u + self.config.planner.goal_weight * jax.nn.relu(self.progress(brain.goals, need, s, s_next))
         p_continue = jnp.clip(1.0 - prediction.death - prediction.success, 0.0, 1.0)
         return s_next, u, p_continue
 
@@ -302,19 +310,39 @@ class ModelAgent(eqx.Module):
         memory = brain.memory.store(state.previous_state, payload, key=k_store, mask=mask * valid)
         goals = None if brain.goals is None else brain.goals.learn(state.previous_state[: self.latent_size],
                                                                    raw_delta[self.latent_size:] * valid)
+        actor = self.learn_actor(brain, state, s, obs, raw_delta, valid)
         size = weights.shape[0]
         ops = {"memory": replay_ops + reached.ops
                          + brain.memory.store_ops(state.previous_state, payload, mask=mask * valid),
                "world_model": brain.world_model.learn_ops(size) + brain.world_model.predict_ops()}
         if brain.critic is not None:
             ops["critic"] = brain.critic.learn_ops(size)
+        if brain.actor is not None:
+            ops["actor"] = 2 * brain.actor.ops()  # mu(s_prev) read, W written
         brain = eqx.tree_at(lambda b: (b.delta_statistics, b.reward_statistics, b.world_model, b.memory, b.critic,
-                                       b.goals),
-                            brain, (delta_statistics, reward_statistics, world_model, memory, critic, goals),
+                                       b.goals, b.actor),
+                            brain, (delta_statistics, reward_statistics, world_model, memory, critic, goals, actor),
                             is_leaf=lambda x: x is None)
         return brain, recent, ops
 
+    def learn_actor(self, brain: ModelBrain, state: ModelAgentState, s, obs, raw_delta, valid) -> Actor | None:
+        """The policy prior's node-perturbation step (`brain.actor`) on the action just taken, rewarded with the
+        progress towards the needed goals that it made (`progress`, between the latents lived, not predicted). A
+        step that relieved a need teaches nothing: the item eaten leaves the view, so the latent moves away from
+        the goal state just as the need is met."""
+        if brain.actor is None:
+            return None
+        relieved = brain.goals.reliefs(raw_delta[self.latent_size:]).any()
+        reward = self.progress(brain.goals, self.need(obs.intero), state.previous_state, s)
+        offset = state.previous_action - state.previous_warm_start
+        return brain.actor.learn(state.previous_state, offset, reward, valid * ~relieved)
+
     def plan(self, brain: ModelBrain, plan_state: PlanState, s, need, *, key) -> tuple[PlanState, Plans]:
+        """The planner's candidates, scored through the world model; with a policy prior (`brain.actor`), the first
+        step is sampled around the planner's warm-started mean plus mu(s)."""
+        if brain.actor is not None:
+            first = jnp.clip(plan_state.distribution[0] + brain.actor.mean(s), -1.0, 1.0)
+            plan_state = plan_state._replace(distribution=plan_state.distribution.at[0].set(first))
         return self.planner.plan(plan_state, s, lambda x, a: self.utility(brain, x, a, need),
                                  lambda x: self.terminal(brain, x), key=key)
 
@@ -362,6 +390,7 @@ class ModelAgent(eqx.Module):
             recent, learnt = state.recent, {"memory": jnp.zeros(())}
         recall = self.recall(brain.memory, percept.state)
         need = None if brain.goals is None else self.need(obs.intero)
+        warm_start = plan_state.distribution[0]
         plan_state, plans = self.plan(brain, plan_state, percept.state, need, key=k_plan)
         gate_state, chosen, channel, gate_ops = self.select_plan(brain.gate, state.gate, plans, recall, key=k_gate)
         sequence = plans.sequences[chosen]
@@ -369,7 +398,8 @@ class ModelAgent(eqx.Module):
         action = self.act(sequence[0], channel, obs)
         new_state = ModelAgentState(
             brain=brain, perception=percept.perception, plan=plan_state, gate=gate_state,
-            previous_state=percept.state, previous_action=sequence[0], previous_channel=channel, recent=recent,
+            previous_state=percept.state, previous_action=sequence[0], previous_channel=channel,
+            previous_warm_start=None if brain.actor is None else warm_start, recent=recent,
             life_steps=life_steps + 1, steps=state.steps + 1, done=obs.terminated | obs.truncated | obs.success,
         )
         info = {
@@ -394,8 +424,9 @@ class ModelAgent(eqx.Module):
         each end state as this place's recall costs (and the critic's value, with a critic)."""
         terminal = recall.ops + (0.0 if brain.critic is None else brain.critic.value_ops())
         ops = {"perception": percept.ops, "memory": learnt["memory"] + recall.ops,
-               "planner": self.planner.plan_ops(brain.world_model.predict_ops(), terminal), "gate": gate_ops,
-               **{name: learnt[name] for name in ("world_model", "critic") if name in learnt}}
+               "planner": self.planner.plan_ops(brain.world_model.predict_ops(), terminal)
+               + (0.0 if brain.actor is None else brain.actor.ops()), "gate": gate_ops,
+               **{name: learnt[name] for name in ("world_model", "critic", "actor") if name in learnt}}
         return {name: jnp.asarray(count, jnp.float32) for name, count in ops.items()}
 
     def expected_states(self, state: ModelAgentState) -> Float[Array, "H state"]:
@@ -459,16 +490,23 @@ def build_model_agent(config, env: gym.Env, *, key: PRNGKeyArray) -> tuple[Model
     critic = (PCCritic(state_size, cfg.hidden, discount=cfg.discount, learning_rate=cfg.learning_rate, key=k_critic)
               if cfg.value == "critic" else None)
     goals = (Goals(len(physiology.names), perception.latent_size, threshold=cfg.relief_threshold)
-             if cfg.goal_weight > 0 else None)
+             if cfg.goal_weight > 0 or cfg.actor_rate > 0 else None)
+    if cfg.actor_rate > 0 and discrete:
+        actions = "reflex channels" if config.motor == "reflexes" else env.action_space
+        raise ValueError(f"ModelBasedConfig.actor_rate {cfg.actor_rate} needs continuous actions to perturb: motor "
+                         f"'raw' on a Box action space (this agent's actions are {actions})")
+    actor = Actor(state_size, action_size, learning_rate=cfg.actor_rate) if cfg.actor_rate > 0 else None
     brain = ModelBrain(RunningNormaliser.empty(extero_size), RunningNormaliser.empty(state_size), RunningNormaliser.empty(1),
-                       perception, world_model, memory, gate, critic, goals)
+                       perception, world_model, memory, gate, critic, goals, actor)
     empty = Transition(jnp.zeros((cfg.recent, state_size)), jnp.zeros((cfg.recent, action_size)),
                        jnp.zeros((cfg.recent, state_size)), jnp.zeros(cfg.recent), jnp.zeros(cfg.recent),
                        jnp.zeros(cfg.recent))
     state = ModelAgentState(
         brain=brain, perception=perception.init_state(), plan=planner.init_state(), gate=gate.init_state(),
         previous_state=jnp.zeros(state_size), previous_action=jnp.zeros(action_size),
-        previous_channel=jnp.array(0, jnp.int32), recent=Recent(empty, jnp.zeros(cfg.recent), jnp.array(0)),
+        previous_channel=jnp.array(0, jnp.int32),
+        previous_warm_start=None if actor is None else jnp.zeros(action_size),
+        recent=Recent(empty, jnp.zeros(cfg.recent), jnp.array(0)),
         life_steps=jnp.array(0), steps=jnp.array(0), done=jnp.array(False),
     )
     return agent, state

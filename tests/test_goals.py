@@ -69,8 +69,9 @@ def test_an_agent_that_forecasts_needs_food_before_it_is_hungry_and_one_that_can
 
 
 def test_a_learned_goal_pays_for_coming_nearer_only_when_it_is_needed():
-    """A step towards a learned goal gains progress for the foresighted (needing) agent, none for the myopic one;
-    a step away, or staying at the goal, gains nothing (a goal is passed through, not stayed in)."""
+    """A step towards a learned goal makes progress for the foresighted (needing) agent, none for the myopic one; a
+    step away is negative progress (the planner counts only coming nearer, relu: a goal is passed through, not
+    stayed in; the actor learns from both signs), and staying at the goal makes none."""
     for steps, needed in ((1000, True), (0, False)):
         agent, state = goal_agent(steps)
         goal = jnp.linspace(-1.0, 1.0, agent.latent_size)
@@ -79,5 +80,5 @@ def test_a_learned_goal_pays_for_coming_nearer_only_when_it_is_needed():
         far, near = (jnp.concatenate([goal + offset, jnp.zeros(1)]) for offset in (2.0, 0.5))
         towards = agent.progress(goals, need, far, near)
         assert (towards > 0) == needed
-        assert agent.progress(goals, need, near, far) == 0.0
+        assert agent.progress(goals, need, near, far) == pytest.approx(-towards)
         assert agent.progress(goals, need, near, near) == 0.0
