@@ -59,7 +59,7 @@ def main(args: Args) -> None:
     start, chunk = time.time(), 2000
     for done in range(chunk, args.steps + 1, chunk):
         run.train(chunk, on_step=on_step)
-        lives = [(life["env"], life["survival_steps"], life["cause_of_death"]) for life in run.record.lives]
+        lives = [(int(life["env"]), life["survival_steps"], life["cause_of_death"]) for life in run.record.lives]
         step = np.linalg.norm(np.diff(np.array(xy[-chunk:]), axis=0), axis=2)
         path = np.where(step < 1.0, step, 0.0).sum(axis=0)  # a jump of a metre in one step is a new life, not travel
         print(f"{done:>7} eaten {eaten.tolist()} (mean {eaten.mean():.1f})  drive {np.mean(drive[-chunk:]):.3f}  "
