@@ -9,7 +9,7 @@ model, which action has brought the body nearer its goals: a linear-tanh offset 
 moved by node perturbation (Fiete & Seung 2006; Williams' REINFORCE for a Gaussian unit), a local three-factor
 rule: presynaptic activity s, postsynaptic deviation xi, and a global reward signal,
 
-    dW = eta r~ xi s^T,    db = eta r~ xi,    xi = a - mu(s),    r~ = (r - rbar) / sigma_r,
+    dW = eta r~ xi s^T,    db = eta r~ xi,    xi = a - mu(s),    r~ = clip((r - rbar) / sigma_r, -5, 5),
 
 where a is the action taken, as an offset from what the body would have done without the actor (the planner's
 exploration around mu makes xi), r what the step brought, and rbar and sigma_r r's running mean and spread
