@@ -273,10 +273,11 @@ class ModelAgent(eqx.Module):
         error = brain.world_model.predict(state.previous_state, state.previous_action).delta - delta
         return jnp.mean(error ** 2) * (life_steps > 0)
 
-    def learn(self, state: ModelAgentState, life_steps, brain: ModelBrain, s, obs, *, key
+    def learn(self, state: ModelAgentState, life_steps, brain: ModelBrain, s, obs, need, *, key
               ) -> tuple[ModelBrain, Recent, dict]:
-        """Learns from the transition (s_prev, a_prev) -> s, if there is one in this life (see the module docstring);
-        returns the brain, the recent trace and the learning's synaptic operations by module."""
+        """Learns from the transition (s_prev, a_prev) -> s, if there is one in this life (see the module docstring;
+        `need`, this step's `need`, rewards the policy prior); returns the brain, the recent trace and the learning's
+        synaptic operations by module."""
         cfg = self.config.planner
         k_model, k_store, k_dream, k_replay = jax.random.split(key, 4)
         valid = (life_steps > 0).astype(jnp.float32)
@@ -310,7 +311,7 @@ class ModelAgent(eqx.Module):
         memory = brain.memory.store(state.previous_state, payload, key=k_store, mask=mask * valid)
         goals = None if brain.goals is None else brain.goals.learn(state.previous_state[: self.latent_size],
                                                                    raw_delta[self.latent_size:] * valid)
-        actor = self.learn_actor(brain, state, s, obs, raw_delta, valid)
+        actor = self.learn_actor(brain, state, s, need, raw_delta, valid)
         size = weights.shape[0]
         ops = {"memory": replay_ops + reached.ops
                          + brain.memory.store_ops(state.previous_state, payload, mask=mask * valid),
@@ -325,7 +326,7 @@ class ModelAgent(eqx.Module):
                             is_leaf=lambda x: x is None)
         return brain, recent, ops
 
-    def learn_actor(self, brain: ModelBrain, state: ModelAgentState, s, obs, raw_delta, valid) -> Actor | None:
+    def learn_actor(self, brain: ModelBrain, state: ModelAgentState, s, need, raw_delta, valid) -> Actor | None:
         """The policy prior's node-perturbation step (`brain.actor`) on the action just taken, rewarded with the
         progress towards the needed goals that it made (`progress`, between the latents lived, not predicted). A
         step that relieved a need teaches nothing: the item eaten leaves the view, so the latent moves away from
@@ -333,7 +334,7 @@ class ModelAgent(eqx.Module):
         if brain.actor is None:
             return None
         relieved = brain.goals.reliefs(raw_delta[self.latent_size:]).any()
-        reward = self.progress(brain.goals, self.need(obs.intero), state.previous_state, s)
+        reward = self.progress(brain.goals, need, state.previous_state, s)
         offset = state.previous_action - state.previous_warm_start
         return brain.actor.learn(state.previous_state, offset, reward, valid * ~relieved)
 
@@ -384,12 +385,12 @@ class ModelAgent(eqx.Module):
         perception_diverged = non_finite((percept.state, percept.free_energy))
         percept = percept._replace(state=finite_or_zero(percept.state))
         model_error = self.surprise(brain, state, life_steps, percept.state)
+        need = None if brain.goals is None else self.need(obs.intero)  # learning keeps goals, or keeps none
         if learn:
-            brain, recent, learnt = self.learn(state, life_steps, brain, percept.state, obs, key=k_learn)
+            brain, recent, learnt = self.learn(state, life_steps, brain, percept.state, obs, need, key=k_learn)
         else:
             recent, learnt = state.recent, {"memory": jnp.zeros(())}
         recall = self.recall(brain.memory, percept.state)
-        need = None if brain.goals is None else self.need(obs.intero)
         warm_start = plan_state.distribution[0]
         plan_state, plans = self.plan(brain, plan_state, percept.state, need, key=k_plan)
         gate_state, chosen, channel, gate_ops = self.select_plan(brain.gate, state.gate, plans, recall, key=k_gate)

@@ -75,9 +75,9 @@ def test_the_actor_learns_from_the_progress_the_body_made_but_not_at_a_relief():
     brain = eqx.tree_at(lambda b: b.goals, state.brain, state.brain.goals.learn(goal, jnp.array([0.1])))
     far, near = (jnp.concatenate([goal + offset, jnp.zeros(1)]) for offset in (2.0, 0.5))
     state = eqx.tree_at(lambda s: (s.previous_state, s.previous_action), state, (far, jnp.array([0.5, -0.5])))
-    hungry = type("Observation", (), {"intero": agent.interoception.set_point - 0.3})()
-    assert agent.progress(brain.goals, agent.need(hungry.intero), far, near) > 0
+    need = agent.need(agent.interoception.set_point - 0.3)  # hungry
+    assert agent.progress(brain.goals, need, far, near) > 0
     for change, learns in ((0.0, True), (0.1, False)):  # a jump of the nutrient by 0.1 is a relief
         raw_delta = jnp.concatenate([near[:-1] - far[:-1], jnp.array([change])])
-        actor = agent.learn_actor(brain, state, near, hungry, raw_delta, jnp.ones(()))
+        actor = agent.learn_actor(brain, state, near, need, raw_delta, jnp.ones(()))
         assert (not np.array_equal(actor.weight, brain.actor.weight)) == learns
