@@ -140,12 +140,19 @@ class ModelBasedConfig:
     """Discrete actions' sampling noise: the uniform share mixed into each step's choice probabilities"""
     box_noise: float = 0.6
     """Box actions' sampling noise: the std of the sampled actions in [-1, 1] (README "Learning to act" says why)"""
+    box_noise_correlation: float = 0.0
+    """rho of the Box sampling noise from one step of a candidate sequence to the next (0: independent steps)"""
+    box_hold: bool = False
+    """the planner's warm start pads its Box sequence with its own last step instead of rest (`SamplingPlanner.commit`)"""
     members: int = 4
     """world-model ensemble members (their disagreement is the epistemic term)"""
     hidden: tuple[int, ...] = (64, 64)
     """hidden widths of each world-model network"""
     learning_rate: float = 0.02
     """local PC learning rate of the world model"""
+    pairwise: bool = False
+    """the world model's first layer also sees the products of its inputs (sigma-pi units, `brain.world_model`): a
+    sensed scene changes by the product of the scene and the body's motion"""
     recent: int = 16
     """transitions of the recent trace the world model learns from every step"""
     replay_weight: float = 0.5

@@ -481,9 +481,10 @@ def build_model_agent(config, env: gym.Env, *, key: PRNGKeyArray) -> tuple[Model
     horizon = cfg.horizon or task_of(env).horizon
     planner = SamplingPlanner(action_size, discrete, horizon=horizon, candidates=cfg.candidates, plans=cfg.plans,
                               discount=cfg.discount, temperature=cfg.temperature,
-                              noise=cfg.noise if discrete else cfg.box_noise)
+                              noise=cfg.noise if discrete else cfg.box_noise, correlation=cfg.box_noise_correlation,
+                              hold=cfg.box_hold)
     world_model = PCWorldModel(state_size, action_size, cfg.hidden, members=cfg.members,
-                               learning_rate=cfg.learning_rate, key=k_model)
+                               learning_rate=cfg.learning_rate, pairwise=cfg.pairwise, key=k_model)
     agent = ModelAgent(interoception, physiology, prototypes, planner, config, motor, env.action_space,
                        perception.latent_size)
     memory = config.memory.build(state_size, prototypes.shape[0] * (1 + agent._block()), key=k_memory)

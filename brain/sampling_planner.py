@@ -58,13 +58,18 @@ class SamplingPlanner(eqx.Module):
     discount: float = eqx.field(static=True)
     temperature: float = eqx.field(static=True)
     noise: float = eqx.field(static=True)
+    correlation: float = eqx.field(static=True)
+    hold: bool = eqx.field(static=True)
     smoothing: float = eqx.field(static=True)
 
     def __init__(self, action_size: int, discrete: bool, *, horizon: int = 20, candidates: int = 128, plans: int = 4,
-                 discount: float = 0.99, temperature: float = 0.5, noise: float = 0.5, smoothing: float = 0.5):
+                 discount: float = 0.99, temperature: float = 0.5, noise: float = 0.5, correlation: float = 0.0,
+                 hold: bool = False, smoothing: float = 0.5):
         """`temperature`: MPPI's lambda, in units of the spread of U; `noise`: the Box sampling std (or, for
-        Discrete, the weight of the uniform mixed into each step's probabilities); `smoothing`: how far the
-        distribution moves towards the weighted candidates per step."""
+        Discrete, the weight of the uniform mixed into each step's probabilities); `correlation`: rho of the Box
+        noise from one step of a sequence to the next (`_sample`); `hold`: the warm start's new last Box step keeps
+        the mean of the step before it instead of returning to rest (`commit`); `smoothing`: how far the distribution moves
+        towards the weighted candidates per step."""
         if action_size < 1 or horizon < 1 or candidates < max(plans, 2) or plans < 2:
             raise ValueError(f"need action_size, horizon >= 1 and candidates >= plans >= 2, got {action_size}, "
                              f"{horizon}, {candidates}, {plans}")
@@ -73,10 +78,13 @@ class SamplingPlanner(eqx.Module):
                 raise ValueError(f"{name} must lie in (0, 1], got {value}")
         if not temperature > 0:
             raise ValueError(f"temperature must be > 0, got {temperature}")
+        if not 0 <= correlation < 1:
+            raise ValueError(f"correlation must lie in [0, 1), got {correlation}")
         self.action_size, self.discrete = int(action_size), bool(discrete)
         self.horizon, self.candidates, self.plans = int(horizon), int(candidates), int(plans)
         self.discount, self.temperature = float(discount), float(temperature)
-        self.noise, self.smoothing = float(noise), float(smoothing)
+        self.noise, self.correlation, self.smoothing = float(noise), float(correlation), float(smoothing)
+        self.hold = bool(hold)
 
     def init_state(self) -> PlanState:
         shape = (self.horizon, self.action_size)
@@ -86,12 +94,20 @@ class SamplingPlanner(eqx.Module):
         return PlanState(jnp.zeros(shape), jnp.zeros(shape))
 
     def _sample(self, distribution, key) -> Float[Array, "N H width"]:
+        """Candidates around `distribution`. Box: mean + noise eps, where eps follows an AR(1) process along the
+        sequence, eps_t = rho eps_{t-1} + sqrt(1 - rho^2) xi_t (xi standard normal, so each eps_t has std `noise`):
+        with rho > 0 a candidate keeps on doing something rather than jittering, coloured noise as in iCEM
+        (Pinneri et al. 2020)."""
         shape = (self.candidates, self.horizon, self.action_size)
         if self.discrete:
             probs = (1 - self.noise) * distribution + self.noise / self.action_size
             actions = jax.random.categorical(key, jnp.log(probs), axis=-1, shape=shape[:2])
             return jax.nn.one_hot(actions, self.action_size)
-        return jnp.clip(distribution + self.noise * jax.random.normal(key, shape), -1.0, 1.0)
+        rho = self.correlation
+        xi = jax.random.normal(key, shape).swapaxes(0, 1)  # [H, N, width]
+        step = lambda eps, x: (rho * eps + jnp.sqrt(1 - rho**2) * x,) * 2  # noqa: E731
+        eps = jnp.concatenate([xi[:1], jax.lax.scan(step, xi[0], xi[1:])[1]]).swapaxes(0, 1)
+        return jnp.clip(distribution + self.noise * eps, -1.0, 1.0)
 
     def _mode(self, distribution) -> Float[Array, "H width"]:
         """The distribution's most likely sequence: its mean (Box) or each step's likeliest action (Discrete)."""
@@ -131,12 +147,16 @@ class SamplingPlanner(eqx.Module):
         return self.candidates * (self.horizon * step_ops + terminal_ops)
 
     def commit(self, state: PlanState, sequence: Float[Array, "H width"]) -> PlanState:
-        """Follows `sequence`: its first action is taken now; plan and distribution shift one step ahead."""
+        """Follows `sequence`: its first action is taken now; plan and distribution shift one step ahead. The
+        distribution's new last step is uniform (Discrete), rest (Box: mean 0), or with `hold` the mean of the
+        step before it: where the scores cannot tell plans apart, MPPI's mean only drifts, and a sequence padded
+        with rest drifts to rest (a body that stops), one padded with its own last step keeps moving."""
         shift = lambda x, last: jnp.concatenate([x[1:], last[None]])
         if self.discrete:
             distribution = shift(state.distribution, jnp.full(self.action_size, 1.0 / self.action_size))
         else:
-            distribution = shift(state.distribution, jnp.zeros(self.action_size))
+            last = state.distribution[-1] if self.hold else jnp.zeros(self.action_size)
+            distribution = shift(state.distribution, last)
         return PlanState(distribution, shift(sequence, sequence[-1]))
 
     def reset(self, state: PlanState) -> PlanState:
