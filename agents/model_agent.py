@@ -45,6 +45,8 @@ world model's learning step (and the prediction of `model_error`); the critic's 
 steps, where there are.
 """
 
+import functools
+import operator
 from typing import NamedTuple
 
 import equinox as eqx
@@ -217,12 +219,16 @@ class ModelAgent(eqx.Module):
         """The weight of the homeostatic drive in utility: the config's, or 0 with homeostasis off."""
         return self.config.planner.drive_weight if self.config.homeostasis == "on" else 0.0
 
-    def step_utility(self, s_next, reward, death):
-        """What a step that led to `s_next` with `reward` and `death` (probability or 0/1) is worth, before
-        epistemic value: reward - drive_weight D(internal variables of s_next) - death_cost death."""
+    def step_terms(self, s_next, reward, death) -> tuple[Array, Array, Array]:
+        """The terms of what a step that led to `s_next` with `reward` and `death` (probability or 0/1) is worth,
+        before epistemic value: reward, -drive_weight D(internal variables of s_next), -death_cost death."""
         deviation = s_next[..., self.latent_size:] * self.interoception.scale
         drive = self.interoception.drive(self.interoception.set_point + deviation)
-        return reward - self.drive_weight * drive - self.config.planner.death_cost * death
+        return reward, -self.drive_weight * drive, -self.config.planner.death_cost * death
+
+    def step_utility(self, s_next, reward, death):
+        """The sum of `step_terms`."""
+        return functools.reduce(operator.add, self.step_terms(s_next, reward, death))
 
     def need(self, intero: Float[Array, " variables"]) -> Float[Array, " goals"]:
         """How much each learned goal matters now: each internal variable's deviation forecast `forecast_steps`
@@ -239,23 +245,39 @@ class ModelAgent(eqx.Module):
         risk = lambda x: need @ goals.risk(x[: self.latent_size])  # noqa: E731
         return risk(s) - risk(s_next)
 
-    def utility(self, brain: ModelBrain, s, action, need=None):
-        """One predicted step from model state `s`: (next state, u, p_continue); see the module docstring. With
-        learned goals and a `need`, u also gains goal_weight times the step's progress towards them (`progress`)."""
+    UTILITY_TERMS = ("reward", "drive", "death", "disagreement", "goals")
+    TERMINAL_TERMS = ("value", "novelty")
+
+    def utility_terms(self, brain: ModelBrain, s, action, need=None) -> tuple[Array, tuple[Array, ...], Array]:
+        """One predicted step from model state `s`: (next state, the weighted terms of u named by `UTILITY_TERMS`,
+        p_continue); see the module docstring. With learned goals and a `need`, the goals' term is goal_weight
+        times the step's progress towards them (`progress`), else 0."""
         prediction = brain.world_model.predict(s, action)
         s_next = s + prediction.delta * brain.delta_statistics.std
-        u = (self.step_utility(s_next, prediction.reward, prediction.death)
-             + self.config.planner.disagreement_weight * prediction.disagreement)
+        goals = jnp.zeros(())
         if brain.goals is not None and need is not None:
-            u = u + self.config.planner.goal_weight * jax.nn.relu(self.progress(brain.goals, need, s, s_next))
+            goals = self.config.planner.goal_weight * jax.nn.relu(self.progress(brain.goals, need, s, s_next))
+        terms = (*self.step_terms(s_next, prediction.reward, prediction.death),
+                 self.config.planner.disagreement_weight * prediction.disagreement, goals)
         p_continue = jnp.clip(1.0 - prediction.death - prediction.success, 0.0, 1.0)
-        return s_next, u, p_continue
+        return s_next, terms, p_continue
 
-    def terminal(self, brain: ModelBrain, s):
+    def utility(self, brain: ModelBrain, s, action, need=None):
+        """One predicted step from model state `s`: (next state, u, p_continue), u the sum of `utility_terms`."""
+        s_next, terms, p_continue = self.utility_terms(brain, s, action, need)
+        return s_next, functools.reduce(operator.add, terms), p_continue
+
+    def terminal_terms(self, brain: ModelBrain, s) -> tuple[Array, Array]:
+        """The value beyond the horizon, in the terms named by `TERMINAL_TERMS`: value_weight V(s) and
+        novelty_weight (1 - familiarity(s))."""
         recall = self.recall(brain.memory, s)
         cfg = self.config.planner
         value = recall.value if brain.critic is None else brain.critic.value(s)
-        return cfg.value_weight * value + cfg.novelty_weight * (1.0 - recall.familiarity)
+        return cfg.value_weight * value, cfg.novelty_weight * (1.0 - recall.familiarity)
+
+    def terminal(self, brain: ModelBrain, s):
+        """The sum of `terminal_terms`."""
+        return functools.reduce(operator.add, self.terminal_terms(brain, s))
 
     def learn_critic(self, brain: ModelBrain, batch: Transition, weights) -> PCCritic | None:
         """The critic's local PC step on the TD targets of `batch` (none without a critic)."""

@@ -20,6 +20,7 @@ Cost (`brain.base`: synaptic operations): candidates x (horizon x what one `step
 costs), `plan_ops`; sampling and weighing the candidates touch no synapse.
 """
 
+import math
 from typing import Callable, NamedTuple
 
 import equinox as eqx
@@ -103,10 +104,11 @@ class SamplingPlanner(eqx.Module):
             probs = (1 - self.noise) * distribution + self.noise / self.action_size
             actions = jax.random.categorical(key, jnp.log(probs), axis=-1, shape=shape[:2])
             return jax.nn.one_hot(actions, self.action_size)
-        rho = self.correlation
-        xi = jax.random.normal(key, shape).swapaxes(0, 1)  # [H, N, width]
-        step = lambda eps, x: (rho * eps + jnp.sqrt(1 - rho**2) * x,) * 2  # noqa: E731
-        eps = jnp.concatenate([xi[:1], jax.lax.scan(step, xi[0], xi[1:])[1]]).swapaxes(0, 1)
+        eps = jax.random.normal(key, shape)
+        if self.correlation > 0:  # (independent steps keep the plain draw, so they compute as they always have)
+            rho = self.correlation
+            step = lambda previous, xi: (rho * previous + math.sqrt(1 - rho**2) * xi,) * 2  # noqa: E731
+            eps = jnp.concatenate([eps[:, :1], jax.lax.scan(step, eps[:, 0], eps[:, 1:].swapaxes(0, 1))[1].swapaxes(0, 1)], 1)
         return jnp.clip(distribution + self.noise * eps, -1.0, 1.0)
 
     def _mode(self, distribution) -> Float[Array, "H width"]:
@@ -116,7 +118,9 @@ class SamplingPlanner(eqx.Module):
         return distribution
 
     def evaluate(self, sequences: Float[Array, "N H width"], start: Array, step: StepFn, terminal: TerminalFn):
-        """U of each sequence from `start` (see the module docstring)."""
+        """U of each sequence from `start` (see the module docstring). A `step` and `terminal` that return vectors
+        of terms (the same length) give each term's share of U, [N, terms]."""
+        shape = jax.eval_shape(step, start, sequences[0, 0])[1].shape
 
         def rollout(sequence):
             def one(carry, action):
@@ -124,7 +128,7 @@ class SamplingPlanner(eqx.Module):
                 s, utility, p_continue = step(s, action)
                 return (s, alive * p_continue, weight * self.discount, total + weight * alive * utility), None
 
-            init = (start, jnp.ones(()), jnp.ones(()), jnp.zeros(()))
+            init = (start, jnp.ones(()), jnp.ones(()), jnp.zeros(shape))
             (s, alive, weight, total), _ = jax.lax.scan(one, init, sequence)
             return total + weight * alive * terminal(s)
 

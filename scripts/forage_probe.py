@@ -15,12 +15,16 @@ on raw wheels" gives what it measured.
 """
 
 import dataclasses
+import itertools
 import time
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import tyro
 
 from agents.config import AgentConfig, IdentityConfig, ModelBasedConfig, SoftmaxConfig
+from agents.agent import Observation
 from agents.loop import Run, make_vector_env
 from homeostasis.drive import drive
 
@@ -36,6 +40,10 @@ class Args:
     """the world's bin tuning width (0: hard bins)"""
     softmax: bool = False
     """a softmax gate (temperature 1) instead of the basal ganglia"""
+    terms: bool = False
+    """at the end, each body's expected utility of holding each of 25 wheel commands over the planner's horizon,
+    term by term (what the planner's scores favour, and why), and how much of a random walk's change of the item
+    bins its world model predicts"""
     random_walk: float | None = None
     """no brain: the wheels follow a random walk, an AR(1) process of this correlation per step (std 0.5), in the
     same worlds (the baseline a brain must beat)"""
@@ -72,16 +80,52 @@ class Tally:
               f"{time.time() - self.start:.0f}s", flush=True)
 
 
+def utility_terms(run: Run, body: int) -> None:
+    """Prints what holding each wheel command over the horizon is worth to `body`'s brain now, by the terms of the
+    planner's utility (`ModelAgent.UTILITY_TERMS`, then `TERMINAL_TERMS`), best first, with the largest item
+    bin that the world model forecasts at the horizon."""
+    agent, state = run.population.agent, jax.tree.map(lambda x: x[body], run.population.states)
+    brain, s, intero = state.brain, state.previous_state, jnp.asarray(run.current.intero[body])
+    need = None if brain.goals is None else agent.need(intero)
+    names, utility, ending = (*agent.UTILITY_TERMS, *agent.TERMINAL_TERMS), len(agent.UTILITY_TERMS), len(agent.TERMINAL_TERMS)
+    grid = (-1.0, -0.5, 0.0, 0.5, 1.0)
+    commands = jnp.array([(left, right) for left in grid for right in grid])
+    sequences = jnp.repeat(commands[:, None], agent.planner.horizon, axis=1)
+
+    def step(x, action):
+        x, terms, p_continue = agent.utility_terms(brain, x, action, need)
+        return x, jnp.concatenate([jnp.stack(terms), jnp.zeros(ending)]), p_continue
+
+    def terminal(x):
+        return jnp.concatenate([jnp.zeros(utility), jnp.stack(agent.terminal_terms(brain, x))])
+
+    terms = np.asarray(jax.jit(lambda: agent.planner.evaluate(sequences, s, step, terminal))())
+    bins = agent.latent_size - 3  # identity perception on a forager: the item bins, then the body's velocity
+    print(f"body {body}: internal {np.round(np.asarray(intero), 2)}, need {None if need is None else np.round(np.asarray(need), 2)}, "
+          f"largest item bin {float(s[:bins].max()):.2f} (bin {int(s[:bins].argmax())}, normalised)")
+    print("  wheels       " + " ".join(f"{name:>12}" for name in names) + "        total")
+    for i in np.argsort(-terms.sum(1)):
+        print(f"  {np.asarray(commands[i])!s:12} " + " ".join(f"{x:12.3f}" for x in terms[i]) + f" {terms[i].sum():12.3f}")
+
+
+def wheel_walk(rng: np.random.Generator, rho: float, shape: tuple[int, ...]):
+    """Wheel commands that follow a random walk: an AR(1) process of correlation `rho` per step and std 0.5,
+    a_t = rho a_{t-1} + sqrt(1 - rho^2) 0.5 xi_t, clipped to [-1, 1] (yields one command per step)."""
+    action = np.zeros(shape)
+    while True:
+        action = rho * action + np.sqrt(1 - rho**2) * 0.5 * rng.normal(size=shape)
+        yield np.clip(action, -1, 1).astype(np.float32)
+
+
 def random_walk(args: Args, chunk: int) -> None:
-    """The worlds of `main`, each body's wheels driven by an AR(1) random walk instead of a brain."""
+    """The worlds of `main`, each body's wheels driven by a random walk (`wheel_walk`) instead of a brain."""
     worlds = make_vector_env(args.world, args.population, args.seed, tuning=args.tuning)
     bodies = [env.unwrapped for env in worlds.envs]
     physiology, tally = bodies[0].physiology, Tally(bodies, chunk)
-    rng, rho = np.random.default_rng(args.seed), args.random_walk
-    action, lives, born = np.zeros(worlds.action_space.shape), [], np.zeros(args.population, int)
+    wheels = wheel_walk(np.random.default_rng(args.seed), args.random_walk, worlds.action_space.shape)
+    lives, born = [], np.zeros(args.population, int)
     for t in range(1, args.steps + 1):
-        action = rho * action + np.sqrt(1 - rho**2) * 0.5 * rng.normal(size=action.shape)
-        obs, _, terminated, truncated, info = worlds.step(np.clip(action, -1, 1).astype(np.float32))
+        obs, _, terminated, truncated, info = worlds.step(next(wheels))
         tally.add(obs["intero"], obs["extero"], terminated, truncated,
                   drive(obs["intero"], physiology.set_point, physiology.scale))
         for i in np.flatnonzero(terminated | truncated):
@@ -89,6 +133,33 @@ def random_walk(args: Args, chunk: int) -> None:
             born[i] = t
         if t % chunk == 0:
             tally.report(t, lives)
+
+
+def model_fit(run: Run, body: int, steps: int = 2000) -> None:
+    """Prints how much of the change of the item bins `body`'s world model predicts (R^2, in its own units) on
+    `steps` fresh steps of a random walk (`wheel_walk`, correlation 0.95) in a new world of the same kind."""
+    agent, state = run.population.agent, jax.tree.map(lambda x: x[body], run.population.states)
+    brain = state.brain
+    env = make_vector_env(run.world, 1, run.seed + 1000 + body, **run.settings).envs[0]
+    obs, _ = env.reset(seed=run.seed + 1000 + body)
+    perceive = jax.jit(lambda o: agent.perceive(brain, brain.perception.init_state(), o, key=jax.random.key(0),
+                                                learn=False)[1].state)
+    as_observation = lambda o: Observation(jnp.asarray(o["extero"]), jnp.asarray(o["intero"]), 0.0, False, False)  # noqa: E731
+    states, actions, following = [], [], []
+    for action in itertools.islice(wheel_walk(np.random.default_rng(body), 0.95, env.action_space.shape), steps):
+        s = perceive(as_observation(obs))
+        obs, _, terminated, truncated, _ = env.step(action)
+        if terminated or truncated:
+            obs, _ = env.reset()
+            continue
+        states.append(s), actions.append(action), following.append(perceive(as_observation(obs)))
+    s, a, s_next = (jnp.stack(x) for x in (states, actions, following))
+    change = (s_next - s) / brain.delta_statistics.std
+    predicted = jax.jit(jax.vmap(lambda x, y: brain.world_model.predict(x, y).delta))(s, a)
+    bins = agent.latent_size - 3  # identity perception on a forager: the item bins, then the body's velocity
+    r2 = 1 - jnp.mean((predicted - change) ** 2, 0) / jnp.var(change, 0)
+    print(f"body {body}: the world model's R^2 on a random walk's steps: item bins {float(jnp.mean(r2[:bins])):.3f}, "
+          f"velocity {float(jnp.mean(r2[bins:agent.latent_size])):.3f}")
 
 
 def main(args: Args) -> None:
@@ -107,6 +178,9 @@ def main(args: Args) -> None:
         run.train(chunk, on_step=on_step)
         tally.report(done, [(int(life["env"]), life["survival_steps"], life["cause_of_death"])
                             for life in run.record.lives])
+    for body in range(args.population) if args.terms else ():
+        utility_terms(run, body)
+        model_fit(run, body)
 
 
 if __name__ == "__main__":
