@@ -143,7 +143,8 @@ class ModelBasedConfig:
     box_noise_correlation: float = 0.0
     """rho of the Box sampling noise from one step of a candidate sequence to the next (0: independent steps)"""
     box_hold: bool = False
-    """the planner's warm start pads its Box sequence with its own last step instead of rest (`SamplingPlanner.commit`)"""
+    """the planner's warm start pads its Box sequence with its own last step instead of rest
+    (`SamplingPlanner.commit`)"""
     members: int = 4
     """world-model ensemble members (their disagreement is the epistemic term)"""
     hidden: tuple[int, ...] = (64, 64)

@@ -69,8 +69,8 @@ class SamplingPlanner(eqx.Module):
         """`temperature`: MPPI's lambda, in units of the spread of U; `noise`: the Box sampling std (or, for
         Discrete, the weight of the uniform mixed into each step's probabilities); `correlation`: rho of the Box
         noise from one step of a sequence to the next (`_sample`); `hold`: the warm start's new last Box step keeps
-        the mean of the step before it instead of returning to rest (`commit`); `smoothing`: how far the distribution moves
-        towards the weighted candidates per step."""
+        the mean of the step before it instead of returning to rest (`commit`); `smoothing`: how far the
+        distribution moves towards the weighted candidates per step."""
         if action_size < 1 or horizon < 1 or candidates < max(plans, 2) or plans < 2:
             raise ValueError(f"need action_size, horizon >= 1 and candidates >= plans >= 2, got {action_size}, "
                              f"{horizon}, {candidates}, {plans}")
@@ -108,7 +108,8 @@ class SamplingPlanner(eqx.Module):
         if self.correlation > 0:  # (independent steps keep the plain draw, so they compute as they always have)
             rho = self.correlation
             step = lambda previous, xi: (rho * previous + math.sqrt(1 - rho**2) * xi,) * 2  # noqa: E731
-            eps = jnp.concatenate([eps[:, :1], jax.lax.scan(step, eps[:, 0], eps[:, 1:].swapaxes(0, 1))[1].swapaxes(0, 1)], 1)
+            later = jax.lax.scan(step, eps[:, 0], eps[:, 1:].swapaxes(0, 1))[1].swapaxes(0, 1)
+            eps = jnp.concatenate([eps[:, :1], later], axis=1)
         return jnp.clip(distribution + self.noise * eps, -1.0, 1.0)
 
     def _mode(self, distribution) -> Float[Array, "H width"]:

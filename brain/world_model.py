@@ -91,8 +91,9 @@ class PCWorldModel(eqx.Module):
         """`pairwise`: the first layer also sees the products of the inputs (module docstring)."""
         if state_size < 1 or action_size < 1 or members < 1:
             raise ValueError(f"need state_size, action_size, members >= 1, got {state_size}, {action_size}, {members}")
-        inputs = state_size + action_size
-        sizes = (inputs + (inputs * (inputs + 1) // 2 if pairwise else 0), *hidden, state_size + 3)
+        self.state_size, self.action_size, self.num_members = state_size, action_size, members
+        self.pairwise = bool(pairwise)
+        sizes = (state_size + action_size + self.products, *hidden, state_size + 3)
         activation = ("identity", *("tanh",) * len(hidden))
 
         def member(k):
@@ -101,8 +102,6 @@ class PCWorldModel(eqx.Module):
 
         self.members = eqx.filter_vmap(member)(jax.random.split(key, members))
         self.end_rate = jnp.full(2, 1e-3)
-        self.state_size, self.action_size, self.num_members = state_size, action_size, members
-        self.pairwise = bool(pairwise)
         self.rate_decay = 1e-3
         self.max_rarity_weight = float(max_rarity_weight)
 

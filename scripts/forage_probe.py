@@ -25,7 +25,7 @@ import tyro
 
 from agents.config import AgentConfig, IdentityConfig, ModelBasedConfig, SoftmaxConfig
 from agents.agent import Observation
-from agents.loop import Run, make_vector_env
+from agents.loop import Run, make_env, make_vector_env
 from homeostasis.drive import drive
 
 
@@ -87,7 +87,8 @@ def utility_terms(run: Run, body: int) -> None:
     agent, state = run.population.agent, jax.tree.map(lambda x: x[body], run.population.states)
     brain, s, intero = state.brain, state.previous_state, jnp.asarray(run.current.intero[body])
     need = None if brain.goals is None else agent.need(intero)
-    names, utility, ending = (*agent.UTILITY_TERMS, *agent.TERMINAL_TERMS), len(agent.UTILITY_TERMS), len(agent.TERMINAL_TERMS)
+    names = (*agent.UTILITY_TERMS, *agent.TERMINAL_TERMS)
+    utility, ending = len(agent.UTILITY_TERMS), len(agent.TERMINAL_TERMS)
     grid = (-1.0, -0.5, 0.0, 0.5, 1.0)
     commands = jnp.array([(left, right) for left in grid for right in grid])
     sequences = jnp.repeat(commands[:, None], agent.planner.horizon, axis=1)
@@ -101,11 +102,13 @@ def utility_terms(run: Run, body: int) -> None:
 
     terms = np.asarray(jax.jit(lambda: agent.planner.evaluate(sequences, s, step, terminal))())
     bins = agent.latent_size - 3  # identity perception on a forager: the item bins, then the body's velocity
-    print(f"body {body}: internal {np.round(np.asarray(intero), 2)}, need {None if need is None else np.round(np.asarray(need), 2)}, "
+    needs = None if need is None else np.round(np.asarray(need), 2)
+    print(f"body {body}: internal {np.round(np.asarray(intero), 2)}, need {needs}, "
           f"largest item bin {float(s[:bins].max()):.2f} (bin {int(s[:bins].argmax())}, normalised)")
     print("  wheels       " + " ".join(f"{name:>12}" for name in names) + "        total")
     for i in np.argsort(-terms.sum(1)):
-        print(f"  {np.asarray(commands[i])!s:12} " + " ".join(f"{x:12.3f}" for x in terms[i]) + f" {terms[i].sum():12.3f}")
+        row = " ".join(f"{x:12.3f}" for x in terms[i])
+        print(f"  {np.asarray(commands[i])!s:12} {row} {terms[i].sum():12.3f}")
 
 
 def wheel_walk(rng: np.random.Generator, rho: float, shape: tuple[int, ...]):
@@ -140,11 +143,14 @@ def model_fit(run: Run, body: int, steps: int = 2000) -> None:
     `steps` fresh steps of a random walk (`wheel_walk`, correlation 0.95) in a new world of the same kind."""
     agent, state = run.population.agent, jax.tree.map(lambda x: x[body], run.population.states)
     brain = state.brain
-    env = make_vector_env(run.world, 1, run.seed + 1000 + body, **run.settings).envs[0]
+    env = make_env(run.world, run.body, **run.settings)
     obs, _ = env.reset(seed=run.seed + 1000 + body)
     perceive = jax.jit(lambda o: agent.perceive(brain, brain.perception.init_state(), o, key=jax.random.key(0),
                                                 learn=False)[1].state)
-    as_observation = lambda o: Observation(jnp.asarray(o["extero"]), jnp.asarray(o["intero"]), 0.0, False, False)  # noqa: E731
+
+    def as_observation(o):
+        return Observation(jnp.asarray(o["extero"]), jnp.asarray(o["intero"]), 0.0, False, False)
+
     states, actions, following = [], [], []
     for action in itertools.islice(wheel_walk(np.random.default_rng(body), 0.95, env.action_space.shape), steps):
         s = perceive(as_observation(obs))

@@ -4,9 +4,10 @@ it sees the transitions, beside least squares on the same inputs.
     python scripts/world_model_probe.py                                  # mortal/FoodOnly-v0, tuned bins
     python scripts/world_model_probe.py --world mortal/Forager-v0 --tuning 0
 
-One body's wheels follow a random walk (`forage_probe.wheel_walk`, correlation 0.95 per step) for `steps` steps. The model state is what the agent's would be with identity perception, s =
-[extero, intero] normalised by its mean and spread, and the target is its change in units of each variable's
-spread of change, as the agent's world model learns it. `PCWorldModel` (one member, (64, 64)) takes `updates`
+One body's wheels follow a random walk (`forage_probe.wheel_walk`, correlation 0.95 per step) for `steps` steps.
+The model state is what the agent's would be with identity perception, s = [extero, intero] normalised by its
+mean and spread, and the target is its change in units of each variable's spread of change, as the agent's world
+model learns it. `PCWorldModel` (one member, (64, 64)) takes `updates`
 local PC steps of 16 transitions each, in one of three orders:
 
     shuffled          16 drawn uniformly from the training steps
@@ -88,8 +89,9 @@ def main(args: Args) -> None:
 
     print(f"{args.world}, tuning {args.tuning}: {n} steps ({train} to learn from), R^2 of the change on the rest")
     x = np.hstack([s, actions])
-    for name, inputs in (("least squares, [s, a]", x), ("least squares, [s, a, s_i a_j]", np.hstack([x, products(s, actions)])),
-                         ("least squares, every product", np.hstack([x, products(x, x)]))):
+    read_outs = {"least squares, [s, a]": x, "least squares, [s, a, s_i a_j]": np.hstack([x, products(s, actions)]),
+                 "least squares, every product": np.hstack([x, products(x, x)])}
+    for name, inputs in read_outs.items():
         inputs = np.hstack([inputs, np.ones((n, 1), np.float32)])
         weights = np.linalg.lstsq(inputs[:train], change[:train], rcond=None)[0]
         show(name, r_squared(inputs[train:] @ weights, change[train:]))
