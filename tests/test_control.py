@@ -91,13 +91,17 @@ def test_pairwise_world_model_learns_a_change_that_is_a_product_of_state_and_act
     data = Transition(state, action, jnp.concatenate([change, 0 * change], 1), *(jnp.zeros(3000),) * 3)
     train, held_out = jax.tree.map(lambda x: x[:2500], data), jax.tree.map(lambda x: x[2500:], data)
     errors = {}
+    batches = jax.random.randint(jax.random.key(1), (800, 32), 0, 2500)
     for pairwise in (False, True):
         model = PCWorldModel(2, 1, (16,), members=1, learning_rate=0.05, pairwise=pairwise, key=jax.random.key(0))
-        learn = eqx.filter_jit(lambda m, b, k: m.learn(b, key=k))
-        rng = np.random.default_rng(1)
-        for step in range(800):
-            rows = rng.integers(0, 2500, 32)
-            model = learn(model, jax.tree.map(lambda x: x[rows], train), jax.random.key(step))
+        params, static = eqx.partition(model, eqx.is_array)
+
+        def learn(params, rows):
+            batch = jax.tree.map(lambda x: x[rows], train)
+            learnt = eqx.combine(params, static).learn(batch, key=jax.random.key(rows[0]))
+            return eqx.partition(learnt, eqx.is_array)[0], None
+
+        model = eqx.combine(jax.lax.scan(learn, params, batches)[0], static)
         predicted = jax.vmap(lambda s, a: model.predict(s, a).delta[0])(held_out.state, held_out.action)
         errors[pairwise] = float(jnp.mean((predicted - held_out.delta[:, 0]) ** 2) / jnp.var(held_out.delta[:, 0]))
     assert errors[True] < 0.1 < errors[False], errors
