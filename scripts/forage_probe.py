@@ -82,8 +82,8 @@ class Tally:
 
 def utility_terms(run: Run, body: int) -> None:
     """Prints what holding each wheel command over the horizon is worth to `body`'s brain now, by the terms of the
-    planner's utility (`ModelAgent.UTILITY_TERMS`, then `TERMINAL_TERMS`), best first, with the largest item
-    bin that the world model forecasts at the horizon."""
+    planner's utility (`ModelAgent.UTILITY_TERMS`, then `TERMINAL_TERMS`), best first, after the body's internal
+    variables, needs and largest item bin now."""
     agent, state = run.population.agent, jax.tree.map(lambda x: x[body], run.population.states)
     brain, s, intero = state.brain, state.previous_state, jnp.asarray(run.current.intero[body])
     need = None if brain.goals is None else agent.need(intero)
