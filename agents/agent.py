@@ -45,7 +45,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
-from agents.config import AgentConfig, ModelBasedConfig, validate
+from agents.config import AgentConfig, ModelBasedConfig, NeedValueConfig, validate
 from agents.interoception import Interoception
 from agents.motor import primitives_for
 from brain.base import (AbstractGate, AbstractMemory, AbstractPerception, AbstractPlanner, AbstractSituations,
@@ -410,6 +410,10 @@ def build_agent(config: AgentConfig, env: gym.Env, *, key: PRNGKeyArray) -> tupl
         from agents.model_agent import build_model_agent
 
         return build_model_agent(config, env, key=key)
+    if isinstance(config.planner, NeedValueConfig):
+        from agents.value_agent import build_value_agent
+
+        return build_value_agent(config, env, key=key)
     physiology = env.get_wrapper_attr("physiology")
     extero_size = env.observation_space["extero"].shape[0]
     motor = primitives_for(env)

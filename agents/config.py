@@ -196,6 +196,43 @@ class ModelBasedConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class NeedValueConfig:
+    """Raw motor commands scored by learned need values (agents.value_agent): per internal variable, a TD(lambda)
+    prediction of its change from here, weighed by what a change is worth at the forecast internal state."""
+
+    curves: int = 8
+    """tuning curves per exteroceptive reading (the population code the values read)"""
+    discount: float = 0.97
+    """gamma of the need values"""
+    trace_decay: float = 0.9
+    """lambda of the need values' eligibility trace, in [0, 1]"""
+    learning_rate: float = 0.05
+    """normalised TD step of the need values, in (0, 1]"""
+    motion_rate: float = 0.1
+    """normalised delta-rule step of the motion model, in (0, 1]"""
+    efference: bool = False
+    """the values also read the last motor command beside the motion (an efference copy): what an actuator that no
+    sensor reads (ThermalForager's sweating) does can then be learnt"""
+    levels: int = 5
+    """candidate commands per actuator (a grid: levels ** actuators candidates)"""
+    change_unit: float = 0.1
+    """the rise of an internal variable (in units of its scale) whose drive reduction, per unit, is what a change
+    of that variable is worth (the mortal worlds' item)"""
+    forecast_steps: int = 500
+    """allostasis: the worth of a change is read at the internal state forecast this many steps ahead with nothing
+    eaten (`homeostasis.allostasis.drift`); 0: at the state now"""
+    explore: float = 0.4
+    """the chance that the body explores (a random walk of its actuators) each time it redraws its mode, in [0, 1]"""
+    explore_steps: int = 50
+    """mean steps between two redraws of the mode (explore or exploit)"""
+    walk_correlation: float = 0.95
+    """rho of the exploring random walk from one step to the next, in [0, 1)"""
+
+    def build(self, *args, **kwargs):
+        raise TypeError("the need-value planner is built with its agent (agents.value_agent.build_value_agent)")
+
+
+@dataclasses.dataclass(frozen=True)
 class RandomPlannerConfig:
     """No planning: random saliences each tick."""
 
@@ -250,7 +287,8 @@ class SoftmaxConfig:
 SLOTS = {
     "perception": {"pc": PCConfig, "identity": IdentityConfig, "random-projection": RandomProjectionConfig},
     "memory": {"sdr": SDRConfig, "none": NoMemoryConfig},
-    "planner": {"active-inference": ActiveInferenceConfig, "model-based": ModelBasedConfig, "random": RandomPlannerConfig},
+    "planner": {"active-inference": ActiveInferenceConfig, "model-based": ModelBasedConfig,
+                "need-values": NeedValueConfig, "random": RandomPlannerConfig},
     "gate": {"basal-ganglia": BasalGangliaConfig, "argmax": ArgmaxConfig, "softmax": SoftmaxConfig},
     "situations": {"competitive": CompetitiveConfig},
 }
@@ -402,7 +440,7 @@ def default_config(world: str) -> AgentConfig:
     return AgentConfig(perception=IdentityConfig(), planner=ModelBasedConfig(), motor="raw")
 
 
-POSITIVE = {"preference_precision", "gamma", "lr", "temperature", "learning_rate", "discount",  # reals > 0
+POSITIVE = {"preference_precision", "gamma", "lr", "temperature", "learning_rate", "discount", "motion_rate", "change_unit",  # reals > 0
             "relief_threshold"}
 MAY_BE_ZERO = {"dreams", "forecast_steps"}  # counts >= 0 (every other count must be >= 1)
 
@@ -424,10 +462,24 @@ def _check_fields(config) -> None:
                 raise ConfigError(f"{where} must be >= {least}, got {value}")
 
 
+def _check_need_values(cfg: NeedValueConfig) -> None:
+    """A NeedValueConfig's upper bounds (`_check_fields` checks the lower ones)."""
+    for name in ("trace_decay", "learning_rate", "motion_rate", "change_unit", "explore"):
+        if getattr(cfg, name) > 1:
+            raise ConfigError(f"NeedValueConfig.{name} must be <= 1, got {getattr(cfg, name)}")
+    for name in ("discount", "walk_correlation"):
+        if getattr(cfg, name) >= 1:
+            raise ConfigError(f"NeedValueConfig.{name} must be < 1, got {getattr(cfg, name)}")
+    if cfg.levels < 2:
+        raise ConfigError(f"NeedValueConfig.levels must be >= 2 (a command either way), got {cfg.levels}")
+
+
 def validate(config: AgentConfig) -> None:
     """Raises a ConfigError naming the first bad field of the config or of its slots' variants."""
     for part in (config, *(getattr(config, slot) for slot in SLOTS)):
         _check_fields(part)
+    if isinstance(config.planner, NeedValueConfig):
+        _check_need_values(config.planner)
     if isinstance(config.planner, ModelBasedConfig) and config.planner.discount > 1:
         raise ConfigError(f"ModelBasedConfig.discount must be <= 1, got {config.planner.discount}")
     if config.levels < 3:

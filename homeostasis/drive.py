@@ -34,3 +34,13 @@ def drive(h, set_point, scale=1.0, n: float = 4.0, m: float = 3.0):
 def homeostatic_reward(h, h_next, set_point, scale=1.0, n: float = 4.0, m: float = 3.0):
     """r_t = D(h_t) - D(h_{t+1}): positive when a step brings h closer to its set-point."""
     return drive(h, set_point, scale, n, m) - drive(h_next, set_point, scale, n, m)
+
+
+def drive_secant(u, step: float, n: float = 4.0, m: float = 3.0):
+    """(D(u + step e_i) - D(u)) / step for each variable i over the last axis of the deviations `u`: the drive's
+    slope over a change of `step` of one variable (an item eaten, not an infinitesimal change), so that
+    -drive_secant is what such a change of each variable is worth now (r = D(h) - D(h'))."""
+    xp = array_namespace(u)
+    size = u.shape[-1]
+    moved = u[..., None, :] + step * xp.eye(size, dtype=u.dtype)
+    return (drive(moved, 0.0, 1.0, n, m) - drive(u, 0.0, 1.0, n, m)[..., None]) / step

@@ -2,9 +2,11 @@
 
 evaluate: a population lives on mortal/Forager-v0 for a total env-step budget, learning throughout; then
 each member starts a fresh life (its brain keeps what it learnt, and keeps learning) for one evaluation
-episode of up to 60,000 steps. Beside it in the same run: random choice among the same motor primitives,
-PPO over the same primitives and on the raw actuators with the same step budget (if the `ppo` extra is
-installed), and the agent on CartPole-v1 through `envs.Homeostatic`.
+episode of up to 60,000 steps. So live, on each of `seeds` seeds and each of `worlds`: the brain on raw wheels
+(`RAW`: need values, no reflex; keys `raw_*`, `thermal_raw_*`) and the default brain over motor reflexes
+(`reflex_*`, `thermal_reflex_*`). Beside them in the same run, on the first seed and Forager: random choice among
+the same motor primitives, PPO over the same primitives and on the raw actuators with the same step budget (if
+the `ppo` extra is installed), and the default agent on CartPole-v1 through `envs.Homeostatic`.
 """
 
 import concurrent.futures
@@ -20,6 +22,7 @@ from agents.config import (
     AgentConfig,
     ArgmaxConfig,
     IdentityConfig,
+    NeedValueConfig,
     NoMemoryConfig,
     RandomPlannerConfig,
     SoftmaxConfig,
@@ -29,6 +32,10 @@ from agents.loop import Run, make_vector_env, observation
 from suites._report import print_table, progress
 
 FORAGER = "mortal/Forager-v0"
+THERMAL = "mortal/ThermalForager-v0"
+# the brain on raw wheels: need values read from a population code, the argmax gate over candidate commands
+RAW = AgentConfig(perception=IdentityConfig(), memory=NoMemoryConfig(), planner=NeedValueConfig(),
+                  gate=ArgmaxConfig(), motor="raw")
 
 
 def summarise(lives: list[dict], horizon: int) -> dict:
@@ -56,17 +63,22 @@ def evaluate(
     steps: int = 1_000_000,
     episodes: int = 10,
     max_episode_steps: int = 60_000,
+    seeds: int = 3,
+    worlds: tuple[str, ...] = (FORAGER, THERMAL),
+    brains: tuple[str, ...] = ("raw", "reflex"),
     ppo: bool = True,
     cartpole_steps: int = 100_000,
     cartpole_episodes: int = 100,
     seed: int = 0,
 ) -> dict:
-    """Long (about an hour on 2 CPU cores with PPO): survival of the default agent and its baselines."""
-    print(f"lifelong learning on {FORAGER}: {steps} env steps over {episodes} agents, then one evaluation life "
-          f"each (up to {max_episode_steps} steps, still learning)", flush=True)
+    """Long (hours on 2 CPU cores): survival of the brain on raw wheels and of the default brain over reflexes
+    (`brains`: "raw", "reflex") on `seeds` seeds (seed, seed + 1, ...) and `worlds`, and the baselines."""
+    print(f"lifelong learning: {steps} env steps over {episodes} agents, then one evaluation life each (up to "
+          f"{max_episode_steps} steps, still learning); seeds {seed}..{seed + seeds - 1}; {', '.join(worlds)}",
+          flush=True)
     rows, figures = [], {}
     ppo_runs = {}
-    if ppo:  # PPO trains in worker processes while the agent lives: same run, both CPU cores busy
+    if ppo:  # PPO trains in worker processes while the agents live: same run, both CPU cores busy
         from baseline_ppo import Config, train_and_evaluate
 
         pool = concurrent.futures.ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn"))
@@ -75,14 +87,29 @@ def evaluate(
             config = Config(world=FORAGER, steps=steps, actions=actions, seed=seed, episodes=episodes,
                             max_episode_steps=max_episode_steps, deterministic=False)
             ppo_runs[actions] = (pool.submit(train_and_evaluate, config), time.perf_counter())
-    agent, seconds = lifelong(AgentConfig(), FORAGER, steps, episodes, episodes, seed, max_episode_steps)
-    rows.append(dict(brain="default agent (pc, sdr, active inference, basal ganglia)", **agent, seconds=seconds))
-    figures.update({k: agent[k] for k in ("survival_steps_mean", "survival_full_fraction", "drive_mean")})
-    print_table(rows[-1:], "agent")
+    for world in worlds:
+        prefix = "" if world == FORAGER else "thermal_"
+        for name, config, label in (("raw", RAW, "need values on raw wheels"),
+                                    ("reflex", AgentConfig(), "default brain over reflexes")):
+            if name not in brains:
+                continue
+            per_seed = []
+            for member_seed in range(seed, seed + seeds):
+                result, seconds = lifelong(config, world, steps, episodes, episodes, member_seed, max_episode_steps)
+                rows.append(dict(world=world, brain=label, seed=member_seed, **result, seconds=seconds))
+                print_table(rows[-1:], f"{world}, {label}, seed {member_seed}")
+                per_seed.append(result)
+            for key in ("survival_steps_mean", "survival_full_fraction", "drive_mean"):
+                figures[f"{prefix}{name}_{key}"] = float(np.mean([r[key] for r in per_seed]))
+                figures[f"{prefix}{name}_{key}_per_seed"] = [r[key] for r in per_seed]
+    if FORAGER in worlds and "reflex" in brains:  # the keys the earlier suite printed: the default agent, first seed
+        first = next(row for row in rows if row["world"] == FORAGER and row["brain"] == "default brain over reflexes")
+        figures.update({k: first[k] for k in ("survival_steps_mean", "survival_full_fraction", "drive_mean")})
     random_config = AgentConfig(perception=IdentityConfig(), memory=NoMemoryConfig(), planner=RandomPlannerConfig(),
                                 gate=ArgmaxConfig())
     random, seconds = lifelong(random_config, FORAGER, 0, episodes, episodes, seed, max_episode_steps)
-    rows.append(dict(brain="random choice among the same primitives", **random, seconds=seconds))
+    rows.append(dict(world=FORAGER, brain="random choice among the same primitives", seed=seed, **random,
+                     seconds=seconds))
     figures["random_survival_steps_mean"] = random["survival_steps_mean"]
     print_table(rows[-1:], "random primitives")
     for actions, key in (("primitives", "ppo_survival_steps_mean"), ("raw", "ppo_raw_survival_steps_mean")):
@@ -90,14 +117,16 @@ def evaluate(
             continue
         future, start = ppo_runs[actions]
         result = future.result()
-        rows.append(dict(brain=f"PPO ({actions}, sampled actions)", survival_steps_mean=result["survival_steps_mean"],
+        rows.append(dict(world=FORAGER, brain=f"PPO ({actions}, sampled actions)", seed=seed,
+                         survival_steps_mean=result["survival_steps_mean"],
                          survival_full_fraction=result["survival_full_fraction"], drive_mean=result["drive_mean"],
                          causes=sorted(set(result["causes_of_death"])), seconds=time.perf_counter() - start))
         figures[key] = result["survival_steps_mean"]
     if ppo_runs:
         pool.shutdown()
-    figures["cartpole_mean_return"] = cartpole(cartpole_steps, cartpole_episodes, seed)
-    print_table(rows, f"{FORAGER}: survival over {episodes} evaluation lives (horizon {max_episode_steps})")
+    if cartpole_steps:
+        figures["cartpole_mean_return"] = cartpole(cartpole_steps, cartpole_episodes, seed)
+    print_table(rows, f"survival over {episodes} evaluation lives (horizon {max_episode_steps})")
     return figures
 
 
