@@ -210,7 +210,7 @@ class NeedValueConfig:
     """normalised TD step of the need values, in (0, 1]"""
     motion_rate: float = 0.1
     """normalised delta-rule step of the motion model, in (0, 1]"""
-    efference: bool = False
+    efference: bool = True
     """the values also read the last motor command beside the motion (an efference copy): what an actuator that no
     sensor reads (ThermalForager's sweating) does can then be learnt"""
     levels: int = 5

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from agents import checkpoint
-from agents.config import AgentConfig, ArgmaxConfig, NoMemoryConfig, RandomPlannerConfig, RandomProjectionConfig
+from agents.config import (AgentConfig, ArgmaxConfig, IdentityConfig, NeedValueConfig, NoMemoryConfig,
+                           RandomPlannerConfig, RandomProjectionConfig)
 from agents.loop import Run, make_vector_env
 from envs.state import restore_vector, vector_state
 
@@ -58,16 +59,21 @@ def test_a_world_saved_as_plain_values_steps_on_in_a_fresh_copy_as_the_original(
 
 
 # -- resume equals never stopping -------------------------------------------------------------------
-@pytest.mark.parametrize("world, made", [  # a plain train run: tests/test_train.py
-    ("mortal/Forager-v0", dict(max_episode_steps=15)),  # lives end on both sides of the checkpoint
-    ("mortal/FoodOnly-v0", dict(body="mortal/ThermalForager-v0", arena_half_width=2.0)),
+NEED_VALUES = AgentConfig(perception=IdentityConfig(), memory=NoMemoryConfig(), planner=NeedValueConfig(),
+                          gate=ArgmaxConfig(), motor="raw")
+
+
+@pytest.mark.parametrize("world, made, config", [  # a plain train run: tests/test_train.py
+    ("mortal/Forager-v0", dict(max_episode_steps=15), SMALL),  # lives end on both sides of the checkpoint
+    ("mortal/FoodOnly-v0", dict(body="mortal/ThermalForager-v0", arena_half_width=2.0), SMALL),
+    ("mortal/Forager-v0", dict(max_episode_steps=15), NEED_VALUES),  # the brain on raw wheels
 ])
-def test_resume_equals_never_stopping(tmp_path, world, made):
-    straight = Run.start(SMALL, world, 2, seed=3, **made)
+def test_resume_equals_never_stopping(tmp_path, world, made, config):
+    straight = Run.start(config, world, 2, seed=3, **made)
     straight.train(45)
-    run = Run.start(SMALL, world, 2, seed=3, **made)
+    run = Run.start(config, world, 2, seed=3, **made)
     run.train(20)
-    resumed = checkpoint.load(checkpoint.save(run, tmp_path / "checkpoint.ckpt"), expect=SMALL)
+    resumed = checkpoint.load(checkpoint.save(run, tmp_path / "checkpoint.ckpt"), expect=config)
     assert (resumed.body, resumed.max_episode_steps) == (made.get("body"), made.get("max_episode_steps"))
     resumed.train(25)
     same_run(straight, resumed)

@@ -111,8 +111,8 @@ def test_forecast_makes_a_body_at_its_set_point_want_food_and_a_sated_one_turn_a
     set-point, so it backs away, as it does when sated (regulation)."""
     env = make_env("mortal/FoodOnly-v0")
     agent, state = build_agent(CONFIG, env, key=jax.random.key(0))
-    forward = len(agent.scene) * CONFIG.planner.curves * (1 + len(agent.motion))  # weight of motion[0] (forward)
     values = state.brain.values
+    forward = values.code_size * (1 + values.motion_size)  # the weight of the context's first reading: moving forward
     values = eqx_set_weight(values, values.weight.at[0, forward].set(1.0))
     model = state.brain.motion
     import equinox as eqx
@@ -146,7 +146,7 @@ def test_with_an_efference_copy_a_hot_body_values_the_command_no_sensor_reads():
     learn that it cools (here: set so), and a hot body then chooses to sweat."""
     import equinox as eqx
 
-    config = dataclasses.replace(CONFIG, planner=NeedValueConfig(efference=True, levels=3))
+    config = dataclasses.replace(CONFIG, planner=NeedValueConfig(levels=3))
     env = make_env("mortal/ThermalForager-v0")
     agent, state = build_agent(config, env, key=jax.random.key(0))
     context = len(agent.motion) + 3
@@ -158,3 +158,6 @@ def test_with_an_efference_copy_a_hot_body_values_the_command_no_sensor_reads():
     hot = jnp.array([0.0, 0.0, 40.0])
     best = np.asarray(agent.candidates)[int(jnp.argmax(agent.scores(brain, code, motion, agent.worth(hot))))]
     assert best[2] == 1.0
+    without = build_agent(dataclasses.replace(config, planner=NeedValueConfig(efference=False)), env,
+                          key=jax.random.key(0))[1]
+    assert without.brain.values.motion_size == len(agent.motion)  # the motion alone: sweating cannot be valued

@@ -147,29 +147,32 @@ def cartpole(steps: int, episodes: int, seed: int, population: int = 4) -> float
 
 
 def bench(repeats: int = 200, seed: int = 0, ops_steps: int = 500) -> dict:
-    """Brain steps/s alone and with the world at population 1 and 64; the vmapped brain against MuJoCo; and each
-    module's synaptic operations per step over `ops_steps` steps of one agent (per step, at ticks, between)."""
+    """Brain steps/s alone and with the world at population 1 and 64, for the default brain and the brain on raw
+    wheels (`RAW`, keys `raw_*`); the vmapped brain against MuJoCo; and each module's synaptic operations per step
+    of the default brain over `ops_steps` steps of one agent (per step, at ticks, between)."""
     rows, figures = [], {}
-    for population in progress((1, 64), desc="timing populations 1 and 64", unit="population"):
-        envs = make_vector_env(FORAGER, population, seed)
-        run = Run.start(AgentConfig(), FORAGER, population, seed)
-        obs, _ = envs.reset(seed=seed)
-        fixed = observation(obs, np.zeros(population), {}, np.zeros(population, bool), np.zeros(population, bool))
-        key = jax.random.key(seed)
-        brain = _per_second(lambda: run.population.step(fixed, key), repeats) * population
-        actions = np.stack([envs.single_action_space.sample() for _ in range(population)])
-        world = _per_second(lambda: envs.step(actions), repeats) * population
-        run.train(20)  # compile outside the timing
-        start = time.perf_counter()
-        run.train(repeats)
-        loop = repeats * population / (time.perf_counter() - start)
-        rows.append(dict(population=population, brain_steps_per_s=brain, env_steps_per_s=world,
-                         loop_steps_per_s=loop))
-        figures[f"brain_steps_per_s_p{population}"] = brain
-        if population == 64:
-            figures.update(env_steps_per_s_p64=world, loop_steps_per_s_p64=loop)
-        envs.close()
-    print_table(rows, f"{FORAGER}, default agent; agent-steps per second (median of 3 x {repeats} calls)")
+    for name, config in (("default", AgentConfig()), ("raw", RAW)):
+        prefix = "" if name == "default" else f"{name}_"
+        for population in progress((1, 64), desc=f"timing the {name} brain at populations 1 and 64", unit="population"):
+            envs = make_vector_env(FORAGER, population, seed)
+            run = Run.start(config, FORAGER, population, seed)
+            obs, _ = envs.reset(seed=seed)
+            fixed = observation(obs, np.zeros(population), {}, np.zeros(population, bool), np.zeros(population, bool))
+            key = jax.random.key(seed)
+            brain = _per_second(lambda: run.population.step(fixed, key), repeats) * population
+            actions = np.stack([envs.single_action_space.sample() for _ in range(population)])
+            world = _per_second(lambda: envs.step(actions), repeats) * population
+            run.train(20)  # compile outside the timing
+            start = time.perf_counter()
+            run.train(repeats)
+            loop = repeats * population / (time.perf_counter() - start)
+            rows.append(dict(brain=name, population=population, brain_steps_per_s=brain, env_steps_per_s=world,
+                             loop_steps_per_s=loop))
+            figures[f"{prefix}brain_steps_per_s_p{population}"] = brain
+            if population == 64:
+                figures.update({f"{prefix}env_steps_per_s_p64": world, f"{prefix}loop_steps_per_s_p64": loop})
+            envs.close()
+    print_table(rows, f"{FORAGER}; agent-steps per second (median of 3 x {repeats} calls)")
     ops = ops_per_step(AgentConfig(), ops_steps, seed)
     print_table([dict(module=module, **{name: ops[name][module] for name in ops}) for module in ops["per_step"]],
                 f"{FORAGER}, default agent; synaptic operations per step over {ops_steps} steps (brain.base)")
