@@ -440,8 +440,8 @@ def default_config(world: str) -> AgentConfig:
     return AgentConfig(perception=IdentityConfig(), planner=ModelBasedConfig(), motor="raw")
 
 
-POSITIVE = {"preference_precision", "gamma", "lr", "temperature", "learning_rate", "discount", "motion_rate", "change_unit",  # reals > 0
-            "relief_threshold"}
+POSITIVE = {"preference_precision", "gamma", "lr", "temperature", "learning_rate", "discount",  # reals > 0
+            "motion_rate", "change_unit", "relief_threshold"}
 MAY_BE_ZERO = {"dreams", "forecast_steps"}  # counts >= 0 (every other count must be >= 1)
 
 

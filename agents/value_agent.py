@@ -22,7 +22,7 @@ Each step, in order:
 
 No reflex steers: what the body approaches and avoids comes from the values it learnt. This brain has its own
 sensory code and no episodic memory or PC perception yet: the perception and memory slots are not used by it
-(README, "The Forager on raw wheels").
+(README, "The Forager on raw wheels: need values").
 """
 
 import math
@@ -163,7 +163,8 @@ class ValueAgent(eqx.Module):
         over the scene's code once (`NeedValues.motions_ops`); learning reads and writes the values and the model."""
         n = len(self.candidates)
         ops = {"planner": n * brain.motion.ops() + brain.values.motions_ops(n), "gate": gate_ops,
-               "values": brain.values.learn_ops() if learn else 0.0, "world_model": 2 * brain.motion.ops() if learn else 0.0}
+               "values": brain.values.learn_ops() if learn else 0.0,
+               "world_model": 2 * brain.motion.ops() if learn else 0.0}
         return {name: jnp.asarray(count, jnp.float32) for name, count in ops.items()}
 
     def select(self, state: ValueAgentState) -> ValueAgentState:
@@ -178,10 +179,12 @@ class ValueAgent(eqx.Module):
 def command_grid(space: gym.spaces.Space, levels: int) -> tuple[np.ndarray, ActionTable]:
     """Every combination of `levels` evenly spaced commands per actuator of a bounded Box: in [-1, 1] units, and
     as the motor's table in the world's units with a last channel for the exploring random walk."""
-    if not (isinstance(space, gym.spaces.Box) and len(space.shape) == 1 and np.all(np.isfinite([space.low, space.high]))):
+    bounded = isinstance(space, gym.spaces.Box) and np.all(np.isfinite([space.low, space.high]))
+    if not (bounded and len(space.shape) == 1):
         raise ValueError(f"the need-value agent acts on a bounded 1-D Box of actuators, got {space}")
     if levels ** space.shape[0] > 4096:
-        raise ValueError(f"{levels} levels per actuator over {space.shape[0]} actuators make {levels ** space.shape[0]} "
+        raise ValueError(f"{levels} levels per actuator over {space.shape[0]} actuators make "
+                         f"{levels ** space.shape[0]} "
                          f"candidates, more than 4096: lower NeedValueConfig.levels")
     axis = np.linspace(-1.0, 1.0, levels)
     grid = np.stack(np.meshgrid(*[axis] * space.shape[0], indexing="ij"), -1).reshape(-1, space.shape[0])

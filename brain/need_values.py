@@ -20,9 +20,10 @@ at a forecast of the internal state: allostasis), so what a state is worth to th
 and a change of needs re-weights the values at once, with nothing to relearn: the body learns where food and
 water are to be had from every item it eats, hungry or not.
 
-Features: phi = [code x [1, motion], motion, 1], a population code of the sensed scene (`tuning_code`: each
-reading through Gaussian tuning curves) times [1, the body's motion], beside the motion and a bias. A product with the motion is what lets a value tell
-"food ahead, moving towards it" from "food ahead, moving away" (README, "The Forager on raw wheels").
+Features: phi = [code x [1, context], context, 1], a population code of the sensed scene (`tuning_code`: each
+reading through Gaussian tuning curves) times [1, the body's context] (its motion, and the agent may add its last
+command), beside the context and a bias. A product with the motion is what lets a value tell "food ahead, moving
+towards it" from "food ahead, moving away" (README, "The Forager on raw wheels: need values").
 
 Cost (`brain.base`: synaptic operations): a value read is K F (K variables, F features), and n motions' values
 for one scene read the scene's weights once (`motions_ops`); a learning step reads two values and writes the K F

@@ -23,7 +23,7 @@ With `pairwise` inputs the first layer also sees every product x_i x_j (i <= j) 
 world around it changes by the product of the scene and its own motion (a turn shifts every bin by the yaw rate
 times the bin's slope), which a sum of its inputs cannot say: on mortal/FoodOnly-v0 with tuned bins, a network of
 the plain inputs learns none of the food bins' change (R^2 ~ 0 on held-out steps), one with the products 0.6
-(README, "Toward the Forager on raw wheels").
+(README, "Before the need values: the model-based brain on raw wheels").
 
 Cost (`brain.base`: synaptic operations; `brain.predictive_coding`'s counts): a prediction is every member's
 feedforward pass, E S (S the synapses of one member), plus, with `pairwise` inputs, one operation per product; a

@@ -10,8 +10,8 @@ Prints, every 2,000 steps, the items each body has eaten so far (a jump of an in
 step), the mean drive over those 2,000 steps, the metres a body travelled in them (mean over the bodies), the world
 model's error on the steps lived (`model_error`: squared, in units of each variable's spread of change), the share
 of them with an item in sensing range, and the body, length and cause of each life that ended. Single lives are
-chaotic (README): compare brains on a population (`--population 8`), not on one seed. README "Toward the Forager
-on raw wheels" gives what it measured.
+chaotic (README): compare brains on a population (`--population 8`), not on one seed. README "Before the need
+values: the model-based brain on raw wheels" gives what it measured.
 """
 
 import dataclasses

@@ -17,8 +17,8 @@ local PC steps of 16 transitions each, in one of three orders:
 with plain inputs [s, a] and with pairwise ones (`pairwise=True`: every product of two inputs too). Prints R^2
 on the last fifth of the steps (held out) for the change of the item bins, the velocities and the internal
 variables. Least squares on [s, a], on [s, a, s_i a_j] and on [s, a, every product] (a labelled baseline, not a
-brain) says what a linear read-out of each input set can predict at best. README "Toward the Forager on raw
-wheels" gives what it measured.
+brain) says what a linear read-out of each input set can predict at best. README "Before the need values: the
+model-based brain on raw wheels" gives what it measured.
 """
 
 import dataclasses

@@ -1,4 +1,5 @@
-"""The need-value agent's parts (brain.need_values, brain.motion_model, homeostasis.drive.drive_secant) and the agent."""
+"""The need-value agent (agents.value_agent) and its parts: brain.need_values, brain.motion_model and
+homeostasis.drive.drive_secant."""
 
 import dataclasses
 
@@ -61,7 +62,8 @@ def test_td_lambda_learns_the_discounted_change_of_a_variable_on_a_cycle():
 
 def test_a_life_end_is_not_bootstrapped_and_an_invalid_step_changes_nothing():
     values = eqx_set_weight(NeedValues(1, 2, 0, learning_rate=1.0), jnp.array([[0.0, 5.0, 0.0]]))
-    phi, phi_next = values.features(jnp.array([1.0, 0.0]), jnp.zeros(0)), values.features(jnp.array([0.0, 1.0]), jnp.zeros(0))
+    phi = values.features(jnp.array([1.0, 0.0]), jnp.zeros(0))
+    phi_next = values.features(jnp.array([0.0, 1.0]), jnp.zeros(0))
     ended = values.learn(phi, jnp.zeros(1), jnp.ones(()), phi_next, jnp.ones(()))
     assert float(ended.values(phi)[0]) == pytest.approx(0.0)  # target 0: the next life's value is not this one's
     assert np.all(np.asarray(ended.trace) == 0)
@@ -136,7 +138,8 @@ def test_bad_configs_and_bodies_are_refused_with_the_reason():
         build_agent(dataclasses.replace(CONFIG, planner=NeedValueConfig(explore=1.5)), make_env("mortal/FoodOnly-v0"),
                     key=jax.random.key(0))
     with pytest.raises(ValueError, match="motor='raw'"):
-        build_agent(dataclasses.replace(CONFIG, motor="reflexes"), make_env("mortal/FoodOnly-v0"), key=jax.random.key(0))
+        build_agent(dataclasses.replace(CONFIG, motor="reflexes"), make_env("mortal/FoodOnly-v0"),
+                    key=jax.random.key(0))
     with pytest.raises(ValueError, match="velocity"):
         build_agent(CONFIG, make_env("Pendulum-v1"), key=jax.random.key(0))
 
