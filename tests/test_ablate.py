@@ -255,7 +255,8 @@ def test_trial_keys_hold_the_code_version_and_the_summary_says_why_trials_failed
     "change, message",
     [
         (("planner = \"random\"", "planner = \"dreaming\""),
-         "'variants.random.planner': unknown planner 'dreaming'; valid: active-inference, model-based, random"),
+         "'variants.random.planner': unknown planner 'dreaming'; valid: active-inference, model-based, need-values, "
+         "random"),
         (("memory = \"none\"", "memory = \"hopfield\""), "'agent.memory': unknown memory 'hopfield'; valid: sdr, none"),
         (("seeds = [0, 1]\n", ""), "missing required field 'seeds'"),
         (("steps = 200", "steps = \"many\""), "field 'steps' must be an integer, got 'many'"),
