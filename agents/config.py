@@ -480,6 +480,9 @@ def validate(config: AgentConfig) -> None:
         _check_fields(part)
     if isinstance(config.planner, NeedValueConfig):
         _check_need_values(config.planner)
+        if not (isinstance(config.perception, IdentityConfig) and isinstance(config.memory, NoMemoryConfig)):
+            raise ConfigError("the need-value planner reads its own tuning-curve code of the readings and keeps no "
+                              "episodes yet: give perception:identity memory:none (AgentConfig.perception, .memory)")
     if isinstance(config.planner, ModelBasedConfig) and config.planner.discount > 1:
         raise ConfigError(f"ModelBasedConfig.discount must be <= 1, got {config.planner.discount}")
     if config.levels < 3:
