@@ -21,8 +21,8 @@ Each step, in order:
                on average every `explore_steps` steps (temporally extended exploration; Dabney et al. 2021)
 
 No reflex steers: what the body approaches and avoids comes from the values it learnt. This brain has its own
-sensory code and no episodic memory or PC perception yet: the perception and memory slots are not used by it
-(README, "The Forager on raw wheels: need values").
+sensory code and no episodic memory or PC perception yet, so its config must name perception:identity and
+memory:none (`agents.config.validate` refuses others; README, "The Forager on raw wheels: need values").
 """
 
 import math
