@@ -182,10 +182,10 @@ def command_grid(space: gym.spaces.Space, levels: int) -> tuple[np.ndarray, Acti
     bounded = isinstance(space, gym.spaces.Box) and np.all(np.isfinite([space.low, space.high]))
     if not (bounded and len(space.shape) == 1):
         raise ValueError(f"the need-value agent acts on a bounded 1-D Box of actuators, got {space}")
-    if levels ** space.shape[0] > 4096:
-        raise ValueError(f"{levels} levels per actuator over {space.shape[0]} actuators make "
-                         f"{levels ** space.shape[0]} "
-                         f"candidates, more than 4096: lower NeedValueConfig.levels")
+    count = levels ** space.shape[0]
+    if count > 4096:
+        raise ValueError(f"{levels} levels per actuator over {space.shape[0]} actuators make {count} candidates, "
+                         "more than 4096: lower NeedValueConfig.levels")
     axis = np.linspace(-1.0, 1.0, levels)
     grid = np.stack(np.meshgrid(*[axis] * space.shape[0], indexing="ij"), -1).reshape(-1, space.shape[0])
     world = space.low + (grid + 1) * 0.5 * (space.high - space.low)
