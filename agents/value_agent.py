@@ -61,7 +61,6 @@ class ValueAgentState(eqx.Module):
     walk: Float[Array, " action"]  # the exploring random walk, in [-1, 1] units before clipping
     exploring: Bool[Array, ""]
     life_steps: Int[Array, ""]
-    steps: Int[Array, ""]
     done: Bool[Array, ""]
 
 
@@ -143,7 +142,7 @@ class ValueAgent(eqx.Module):
         new_state = ValueAgentState(
             brain=brain, gate=gate_state, previous_features=phi, previous_intero=obs.intero, previous_motion=motion,
             previous_action=action, walk=walk, exploring=exploring,
-            life_steps=jnp.where(new_life, 0, state.life_steps) + 1, steps=state.steps + 1,
+            life_steps=jnp.where(new_life, 0, state.life_steps) + 1,
             done=obs.terminated | obs.truncated | obs.success,
         )
         low, high = jnp.array(self.low), jnp.array(self.high)
@@ -228,6 +227,6 @@ def build_value_agent(config, env: gym.Env, *, key: PRNGKeyArray) -> tuple[Value
         brain=ValueBrain(values, model), gate=gate.init_state(), previous_features=jnp.zeros(values.weight.shape[1]),
         previous_intero=jnp.zeros(len(physiology.names)), previous_motion=jnp.zeros(len(motion)),
         previous_action=jnp.zeros(len(candidates[0])), walk=jnp.zeros(len(candidates[0])),
-        exploring=jnp.array(False), life_steps=jnp.array(0), steps=jnp.array(0), done=jnp.array(False),
+        exploring=jnp.array(False), life_steps=jnp.array(0), done=jnp.array(False),
     )
     return agent, state

@@ -99,10 +99,6 @@ class NeedValues(eqx.Module):
         trace = jnp.where(valid > 0, trace * (1.0 - ended), self.trace)
         return eqx.tree_at(lambda v: (v.weight, v.trace), self, (weight, trace))
 
-    def value_ops(self) -> Float[Array, ""]:
-        """K F: one read of every value."""
-        return jnp.float32(self.weight.size)
-
     def motions_ops(self, n: int) -> Float[Array, ""]:
         """`values_of_motions` for n motions: the scene read once, then (1 + 2 M) K per motion."""
         scene = self.code_size * (1 + self.motion_size)

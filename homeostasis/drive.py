@@ -40,7 +40,5 @@ def drive_secant(u, step: float, n: float = 4.0, m: float = 3.0):
     """(D(u + step e_i) - D(u)) / step for each variable i over the last axis of the deviations `u`: the drive's
     slope over a change of `step` of one variable (an item eaten, not an infinitesimal change), so that
     -drive_secant is what such a change of each variable is worth now (r = D(h) - D(h'))."""
-    xp = array_namespace(u)
-    size = u.shape[-1]
-    moved = u[..., None, :] + step * xp.eye(size, dtype=u.dtype)
-    return (drive(moved, 0.0, 1.0, n, m) - drive(u, 0.0, 1.0, n, m)[..., None]) / step
+    moved = u[..., None, :] + step * array_namespace(u).eye(u.shape[-1], dtype=u.dtype)
+    return -homeostatic_reward(u[..., None, :], moved, 0.0, 1.0, n, m) / step
