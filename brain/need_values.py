@@ -54,7 +54,7 @@ class NeedValues(eqx.Module):
     trace_decay: float = eqx.field(static=True)
     learning_rate: float = eqx.field(static=True)
 
-    def __init__(self, variables: int, code_size: int, motion_size: int, *, discount: float = 0.97,
+    def __init__(self, variables: int, code_size: int, motion_size: int, *, discount: float = 0.995,
                  trace_decay: float = 0.9, learning_rate: float = 0.05):
         if variables < 1 or code_size < 1 or motion_size < 0:
             raise ValueError(f"need variables, code_size >= 1 and motion_size >= 0, got {variables}, {code_size}, "
