@@ -223,8 +223,6 @@ class NeedValueConfig:
     eaten (`homeostasis.allostasis.drift`); 0: at the state now"""
     explore: float = 0.4
     """the chance that the body explores (a random walk of its actuators) each time it redraws its mode, in [0, 1]"""
-    explore_fades: int = 100_000
-    """steps lived (over all lives) over which the exploring share falls linearly from `explore` to 0; 0: never"""
     explore_steps: int = 50
     """mean steps between two redraws of the mode (explore or exploit)"""
     walk_correlation: float = 0.95
@@ -444,7 +442,7 @@ def default_config(world: str) -> AgentConfig:
 
 POSITIVE = {"preference_precision", "gamma", "lr", "temperature", "learning_rate", "discount",  # reals > 0
             "motion_rate", "change_unit", "relief_threshold"}
-MAY_BE_ZERO = {"dreams", "forecast_steps", "explore_fades"}  # counts >= 0 (every other count must be >= 1)
+MAY_BE_ZERO = {"dreams", "forecast_steps"}  # counts >= 0 (every other count must be >= 1)
 
 
 def _check_fields(config) -> None:

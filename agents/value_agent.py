@@ -20,6 +20,9 @@ Each step, in order:
                exploring is a mode that the body enters with probability `explore` each time it redraws its mode,
                on average every `explore_steps` steps (temporally extended exploration; Dabney et al. 2021)
 
+The values never stop learning, and the controller depends on it: a frozen copy of a brain that forages well
+while learning starves when it acts greedily on its values (README, "The Forager on raw wheels: need values").
+
 No reflex steers: what the body approaches and avoids comes from the values it learnt. This brain has its own
 sensory code and no episodic memory or PC perception yet, so its config must name perception:identity and
 memory:none (`agents.config.validate` refuses others; README, "The Forager on raw wheels: need values").
@@ -60,7 +63,6 @@ class ValueAgentState(eqx.Module):
     previous_action: Float[Array, " action"]  # in [-1, 1] per actuator
     walk: Float[Array, " action"]  # the exploring random walk, in [-1, 1] units before clipping
     exploring: Bool[Array, ""]
-    experience: Int[Array, ""]  # steps lived over every life: what the exploring share fades with
     life_steps: Int[Array, ""]
     done: Bool[Array, ""]
 
@@ -108,13 +110,12 @@ class ValueAgent(eqx.Module):
         return brain.values.values_of_motions(code, self.context(motions, self.candidates)) @ worth
 
     def explore(self, state: ValueAgentState, *, key) -> tuple[Bool[Array, ""], Float[Array, " action"]]:
-        """The exploring mode (redrawn with probability 1 / explore_steps, entered with the exploring share) and the
-        next step of the random walk, w' = rho w + sqrt(1 - rho^2) 0.5 xi."""
+        """The exploring mode (redrawn with probability 1 / explore_steps) and the next step of the random walk,
+        w' = rho w + sqrt(1 - rho^2) 0.5 xi."""
         cfg = self.config.planner
         k_redraw, k_mode, k_walk = jax.random.split(key, 3)
         redraw = jax.random.uniform(k_redraw) < 1.0 / cfg.explore_steps
-        exploring = jnp.where(redraw, jax.random.uniform(k_mode) < exploring_share(cfg, state.experience),
-                              state.exploring)
+        exploring = jnp.where(redraw, jax.random.uniform(k_mode) < cfg.explore, state.exploring)
         rho = cfg.walk_correlation
         noise = jax.random.normal(k_walk, state.walk.shape)
         return exploring, rho * state.walk + math.sqrt(1 - rho**2) * 0.5 * noise
@@ -143,7 +144,7 @@ class ValueAgent(eqx.Module):
         new_life = state.done
         new_state = ValueAgentState(
             brain=brain, gate=gate_state, previous_features=phi, previous_intero=obs.intero, previous_motion=motion,
-            previous_action=action, walk=walk, exploring=exploring, experience=state.experience + 1,
+            previous_action=action, walk=walk, exploring=exploring,
             life_steps=jnp.where(new_life, 0, state.life_steps) + 1,
             done=obs.terminated | obs.truncated | obs.success,
         )
@@ -175,14 +176,6 @@ class ValueAgent(eqx.Module):
     def enter(self, state, extero, context):
         """A new context (a curriculum's lesson): the values carry over unchanged."""
         return state
-
-
-def exploring_share(cfg, experience: Int[Array, ""]) -> Float[Array, ""]:
-    """The chance of entering the exploring mode at a redraw: `explore` at birth, falling linearly with the steps
-    lived to 0 at `explore_fades` (an annealed exploration schedule; with `explore_fades` 0 it stays `explore`)."""
-    if cfg.explore_fades == 0:
-        return jnp.float32(cfg.explore)
-    return cfg.explore * jnp.clip(1.0 - experience / cfg.explore_fades, 0.0, 1.0)
 
 
 def command_grid(space: gym.spaces.Space, levels: int) -> tuple[np.ndarray, ActionTable]:
@@ -237,6 +230,6 @@ def build_value_agent(config, env: gym.Env, *, key: PRNGKeyArray) -> tuple[Value
         brain=ValueBrain(values, model), gate=gate.init_state(), previous_features=jnp.zeros(values.weight.shape[1]),
         previous_intero=jnp.zeros(len(physiology.names)), previous_motion=jnp.zeros(len(motion)),
         previous_action=jnp.zeros(len(candidates[0])), walk=jnp.zeros(len(candidates[0])),
-        exploring=jnp.array(False), experience=jnp.array(0), life_steps=jnp.array(0), done=jnp.array(False),
+        exploring=jnp.array(False), life_steps=jnp.array(0), done=jnp.array(False),
     )
     return agent, state
