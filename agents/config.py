@@ -223,6 +223,8 @@ class NeedValueConfig:
     eaten (`homeostasis.allostasis.drift`); 0: at the state now"""
     explore: float = 0.4
     """the chance that the body explores (a random walk of its actuators) each time it redraws its mode, in [0, 1]"""
+    safe_drive: float = 0.3
+    """the drive at and above which the body no longer explores (the chance falls linearly from `explore` at drive 0)"""
     explore_steps: int = 50
     """mean steps between two redraws of the mode (explore or exploit)"""
     walk_correlation: float = 0.95
@@ -441,7 +443,7 @@ def default_config(world: str) -> AgentConfig:
 
 
 POSITIVE = {"preference_precision", "gamma", "lr", "temperature", "learning_rate", "discount",  # reals > 0
-            "motion_rate", "change_unit", "relief_threshold"}
+            "motion_rate", "change_unit", "relief_threshold", "safe_drive"}
 MAY_BE_ZERO = {"dreams", "forecast_steps"}  # counts >= 0 (every other count must be >= 1)
 
 

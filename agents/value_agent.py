@@ -17,8 +17,9 @@ Each step, in order:
                leads to, and the need values score the scene with that motion, Q(a) = worth . V(scene, m'(a))
     select     the gate picks among the candidates on their standardised scores
     act        the chosen command, or, while exploring, a random walk of the actuators (an AR(1) process):
-               exploring is a mode that the body enters with probability `explore` each time it redraws its mode,
-               on average every `explore_steps` steps (temporally extended exploration; Dabney et al. 2021)
+               exploring is a mode that the body enters each time it redraws its mode, on average every
+               `explore_steps` steps (temporally extended exploration; Dabney et al. 2021), with probability
+               `explore` when its needs are met, less as its drive rises, and never at a drive of `safe_drive`
 
 The values never stop learning, and the controller depends on it: a frozen copy of a brain that forages well
 while learning starves when it acts greedily on its values (README, "The Forager on raw wheels: need values").
@@ -109,13 +110,16 @@ class ValueAgent(eqx.Module):
         motions = jax.vmap(brain.motion.predict, in_axes=(None, 0))(motion, self.candidates)
         return brain.values.values_of_motions(code, self.context(motions, self.candidates)) @ worth
 
-    def explore(self, state: ValueAgentState, *, key) -> tuple[Bool[Array, ""], Float[Array, " action"]]:
-        """The exploring mode (redrawn with probability 1 / explore_steps) and the next step of the random walk,
-        w' = rho w + sqrt(1 - rho^2) 0.5 xi."""
+    def explore(self, state: ValueAgentState, drive: Float[Array, ""], *, key
+                ) -> tuple[Bool[Array, ""], Float[Array, " action"]]:
+        """The exploring mode (redrawn with probability 1 / explore_steps; entered with probability
+        explore (1 - D / safe_drive), none at a drive D of `safe_drive` or more: a body in need exploits) and the
+        next step of the random walk, w' = rho w + sqrt(1 - rho^2) 0.5 xi."""
         cfg = self.config.planner
         k_redraw, k_mode, k_walk = jax.random.split(key, 3)
         redraw = jax.random.uniform(k_redraw) < 1.0 / cfg.explore_steps
-        exploring = jnp.where(redraw, jax.random.uniform(k_mode) < cfg.explore, state.exploring)
+        share = cfg.explore * jnp.clip(1.0 - drive / cfg.safe_drive, 0.0, 1.0)
+        exploring = jnp.where(redraw, jax.random.uniform(k_mode) < share, state.exploring)
         rho = cfg.walk_correlation
         noise = jax.random.normal(k_walk, state.walk.shape)
         return exploring, rho * state.walk + math.sqrt(1 - rho**2) * 0.5 * noise
@@ -139,7 +143,8 @@ class ValueAgent(eqx.Module):
         salience = (scores - scores.mean()) / (scores.std() + 1e-8)
         gate_state, selection = self.gate.select(state.gate, salience, key=k_gate)
         chosen = jnp.where(selection.selected, selection.channel, jnp.argmax(scores))
-        exploring, walk = self.explore(state, key=k_explore)
+        drive = self.interoception.drive(obs.intero)
+        exploring, walk = self.explore(state, drive, key=k_explore)
         action = jnp.where(exploring, jnp.clip(walk, -1.0, 1.0), self.candidates[chosen])
         new_life = state.done
         new_state = ValueAgentState(
@@ -150,7 +155,7 @@ class ValueAgent(eqx.Module):
         )
         low, high = jnp.array(self.low), jnp.array(self.high)
         info = {
-            "drive": self.interoception.drive(obs.intero),
+            "drive": drive,
             "free_energy": jnp.zeros(()),  # this brain has no generative perception
             "familiarity": jnp.zeros(()),  # nor an episodic memory
             "channel": jnp.where(exploring, len(self.candidates), chosen),
