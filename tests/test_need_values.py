@@ -167,3 +167,16 @@ def test_with_an_efference_copy_a_hot_body_values_the_command_no_sensor_reads():
     without = build_agent(dataclasses.replace(config, planner=NeedValueConfig(efference=False)), env,
                           key=jax.random.key(0))[1]
     assert without.brain.values.motion_size == len(agent.motion)  # the motion alone: sweating cannot be valued
+
+
+def test_a_body_in_need_does_not_explore_and_a_sated_one_does():
+    config = dataclasses.replace(CONFIG, planner=NeedValueConfig(explore=1.0, explore_steps=1, safe_drive=0.3))
+    agent, state = build_agent(config, make_env("mortal/FoodOnly-v0"), key=jax.random.key(0))
+    keys = jax.random.split(jax.random.key(1), 200)
+
+    def explores(drive: float) -> float:
+        return float(jnp.mean(jax.vmap(lambda k: agent.explore(state, jnp.float32(drive), key=k)[0])(keys)))
+
+    assert explores(0.0) == 1.0  # needs met: the full exploring chance
+    assert 0.3 < explores(0.15) < 0.7  # halfway to the safe drive: about half
+    assert explores(0.3) == 0.0 and explores(0.8) == 0.0  # in need: it exploits
