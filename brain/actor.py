@@ -2,8 +2,8 @@
 
 The sampling planner draws its candidates around a mean. Where the world model cannot yet tell plans apart, a
 hungry body can stall with food in range (README, "Before the need values: the model-based brain on raw wheels").
-The actor learns from experience, not from the model, which action has brought the body nearer its goals: a linear-tanh offset over the
-model state,
+The actor learns from experience, not from the model, which action has brought the body nearer its goals: a
+linear-tanh offset over the model state,
 
     mu(s) = tanh(W s + b),      W = 0, b = 0 at birth (no offset),
 
