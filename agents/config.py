@@ -433,12 +433,22 @@ def is_count(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+NEED_VALUES = AgentConfig(perception=IdentityConfig(), memory=NoMemoryConfig(), planner=NeedValueConfig(),
+                          gate=ArgmaxConfig(), motor="raw")
+"""The brain on raw actuators (agents.value_agent): need values read from a population code of the senses, the
+argmax gate over a grid of motor commands, no reflex."""
+
+
 def default_config(world: str) -> AgentConfig:
-    """The default brain for `world`. Mortal worlds: discrete active inference over motor reflexes (their
-    bodies do not yet learn to move on their own). Any other task: the model-based planner on raw actions,
-    with identity perception, since the observation of a standard task is already a low-dimensional state."""
-    if world.startswith("mortal/"):
+    """The default brain for `world`. Mortal worlds: need values on raw actuators (`NEED_VALUES`), except
+    mortal/VisualForager-v0, whose 3,072-pixel image is too large for their population code: there, discrete
+    active inference over motor reflexes (`AgentConfig()`, also every mortal world's baseline variant). Any other
+    task: the model-based planner on raw actions, with identity perception, since the observation of a standard
+    task is already a low-dimensional state."""
+    if world == "mortal/VisualForager-v0":
         return AgentConfig()
+    if world.startswith("mortal/"):
+        return NEED_VALUES
     return AgentConfig(perception=IdentityConfig(), planner=ModelBasedConfig(), motor="raw")
 
 

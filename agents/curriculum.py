@@ -26,7 +26,8 @@ variables and motor channels stay the same), and the teacher announces each less
 plasticity gate gives the lesson units of its own, and structural selection prunes the least used situation unit
 and regrows it at the lesson's first percept). Feedback is the homeostatic reward the world gives; a "demonstration" lesson adds a
 teacher who, at each planning tick, cues the channel that serves the most urgent need (cool when hot, shade when
-warm, else the scarcest resource) and the agent follows it, learning from what follows.
+warm, else the scarcest resource; on raw actuators, the command nearest the reflex that would serve it) and the
+agent follows it, learning from what follows.
 
 Mastery: every `check_every` steps the lesson is tested. A test gives each agent one fresh life in the lesson's
 world, up to `horizon` steps, lived by a copy of its brain that does not learn; its score is the mean of
@@ -54,6 +55,7 @@ from tqdm import tqdm
 from agents import checkpoint
 from agents.config import AgentConfig, PCConfig
 from agents.loop import Run, make_vector_env
+from agents.motor import ForagerReflexes, primitives_for
 from agents.spec import SpecError, from_table, is_a, load_toml, world_id
 
 TEST_SEED = 1_000_000  # test worlds are seeded apart from every learning world
@@ -189,7 +191,7 @@ def teach(curriculum: Curriculum, config: AgentConfig, *, log=print, save_to: st
     else:
         run, first, reports, alive = _resumed(resume, curriculum, config)
     _check_contexts(run, len(lessons))
-    teacher = Teacher(run.population.agent.motor.names, run.envs.envs[0].get_wrapper_attr("physiology"))
+    teacher = Teacher.of(run)
     bar = tqdm(total=sum(lesson.steps for lesson in lessons), initial=sum(r.steps for r in reports), unit="step",
                desc=f"curriculum {curriculum.name}", disable=None, mininterval=2)
 
@@ -268,22 +270,38 @@ def _resumed(path: str | Path, curriculum: Curriculum, config: AgentConfig):
 
 
 class Teacher:
-    """Demonstrates homeostasis: at each step cues the channel that serves the most urgent need of each agent.
+    """Demonstrates homeostasis: at each step moves each agent's body as the reflex (`agents.motor`) that serves
+    its most urgent need would, through the agent's own motor channels.
 
     Deviations u = (h - h*) / scale: too hot (u > 0.8) -> cool; hot (u > 0.4) -> approach shade; otherwise
-    approach the resource furthest below its set-point, or rest when none is below. (A fair teacher, not a
-    perfect one: on mortal/ThermalForager-v0, deciding every 10 steps, it lives about 10,000 steps.)
+    approach the resource furthest below its set-point, or rest when none is below. The cue is the agent's channel
+    whose command is nearest the reflex's: the reflex itself for a brain over the reflexes, the nearest raw command
+    for a brain on raw actuators. (A fair teacher, not a perfect one: on mortal/ThermalForager-v0, deciding every
+    10 steps, it lives about 10,000 steps.)
     """
 
-    def __init__(self, channels: tuple[str, ...], physiology):
-        self.channels = {name: i for i, name in enumerate(channels)}
+    def __init__(self, motor, reflexes: ForagerReflexes, physiology):
+        self.motor, self.reflexes = motor, reflexes
+        self.channels = {name: i for i, name in enumerate(reflexes.names)}
         self.physiology, self.names = physiology, physiology.names
         self.resources = [i for i, name in enumerate(self.names) if f"approach {name}" in self.channels]
 
+    @classmethod
+    def of(cls, run: Run) -> "Teacher":
+        """The teacher of the agents of `run`, with the reflexes of their body."""
+        env = run.envs.envs[0]
+        return cls(run.population.agent.motor, primitives_for(env), env.get_wrapper_attr("physiology"))
+
     def __call__(self, obs) -> np.ndarray:
-        return np.array([self.choose(h) for h in np.asarray(obs.intero)], np.int32)
+        reflexes = [self.choose(h) for h in np.asarray(obs.intero)]
+        if self.motor.names == self.reflexes.names:
+            return np.array(reflexes, np.int32)
+        shown = np.stack([self.reflexes.command(c, x) for c, x in zip(reflexes, np.asarray(obs.extero))])
+        table = np.asarray(self.motor.table, np.float32)
+        return np.argmin(((shown[:, None] - table[None]) ** 2).sum(-1), axis=1).astype(np.int32)
 
     def choose(self, h: np.ndarray) -> int:
+        """The reflex channel that serves the most urgent need of internal state `h`."""
         u = self.physiology.deviation(h)
         if "temperature" in self.names:
             heat = u[self.names.index("temperature")]
@@ -306,7 +324,8 @@ def summary(reports: list[LessonReport]) -> dict:
 
 def _check_contexts(run: Run, lessons: int) -> None:
     """A gated perception must have room for every lesson."""
-    plasticity = getattr(run.population.states.brain.perception, "plasticity", None)
+    perception = getattr(run.population.states.brain, "perception", None)  # the need values have none
+    plasticity = getattr(perception, "plasticity", None)
     if plasticity is not None and plasticity.max_contexts < lessons:
         raise ValueError(f"the perception's plasticity gate has room for {plasticity.max_contexts} contexts, but the "
                          f"curriculum has {lessons} lessons: set the perception's contexts to at least {lessons}")

@@ -19,7 +19,8 @@ Each step, in order:
     act        the chosen command, or, while exploring, a random walk of the actuators (an AR(1) process):
                exploring is a mode that the body enters each time it redraws its mode, on average every
                `explore_steps` steps (temporally extended exploration; Dabney et al. 2021), with probability
-               `explore` when its needs are met, less as its drive rises, and never at a drive of `safe_drive`
+               `explore` when its needs are met, less as its drive rises, and never at a drive of `safe_drive`;
+               a teacher's cue (a channel of the command grid, `agents.curriculum.Teacher`) overrides both
 
 The values never stop learning, and the controller depends on it: a frozen copy of a brain that forages well
 while learning starves when it acts greedily on its values (README, "The Forager on raw wheels: need values").
@@ -145,6 +146,9 @@ class ValueAgent(eqx.Module):
         chosen = jnp.where(selection.selected, selection.channel, jnp.argmax(scores))
         drive = self.interoception.drive(obs.intero)
         exploring, walk = self.explore(state, drive, key=k_explore)
+        cued = obs.cue >= 0  # a demonstration: the cued command, or the random walk's channel
+        chosen = jnp.where(cued & (obs.cue < len(self.candidates)), obs.cue, chosen)
+        exploring = jnp.where(cued, obs.cue == len(self.candidates), exploring)
         action = jnp.where(exploring, jnp.clip(walk, -1.0, 1.0), self.candidates[chosen])
         new_life = state.done
         new_state = ValueAgentState(

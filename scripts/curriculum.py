@@ -1,8 +1,9 @@
 """Teach one agent a curriculum: a sequence of lessons in one continuous life (see agents/curriculum.py).
 
-    python scripts/curriculum.py scripts/curricula/forager.toml            # the default agent, gated per lesson
-    python scripts/curriculum.py scripts/curricula/forager.toml --no-gate  # one set of units for every lesson
-    python scripts/curriculum.py scripts/curricula/forager.toml memory:none --population 1 --mortal
+    python scripts/curriculum.py scripts/curricula/forager.toml  # the default brain: need values on raw actuators
+    python scripts/curriculum.py scripts/curricula/forager.toml perception:pc memory:sdr planner:active-inference \
+        gate:basal-ganglia --motor reflexes            # the brain over reflexes, its perception gated per lesson
+    python scripts/curriculum.py scripts/curricula/forager.toml --population 1 --mortal
     python scripts/curriculum.py scripts/curricula/forager.toml --resume runs/curriculum__forager__<t>/checkpoint.ckpt
 
 Prints a table (per lesson: steps to mastery, deaths, the score at the end and the retention) and writes
@@ -23,7 +24,7 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 import tyro  # noqa: E402
 
 from agents.checkpoint import CheckpointError, config_to_dict  # noqa: E402
-from agents.config import AgentConfig  # noqa: E402
+from agents.config import NEED_VALUES, AgentConfig, PCConfig  # noqa: E402
 from agents.curriculum import load_curriculum, rows, summary, teach, with_contexts  # noqa: E402
 from agents.spec import SpecError  # noqa: E402
 from suites._report import print_table  # noqa: E402
@@ -40,15 +41,17 @@ class Args:
     seed: int | None = None
     """seed of worlds and brains (default: the curriculum's)"""
     gate: bool = True
-    """give the pc perception's plasticity gate one context per lesson (--no-gate: all units shared)"""
+    """give a pc perception's plasticity gate one context per lesson (--no-gate: all units shared); a brain
+    without pc perception has no such gate"""
     runs: str = "runs"
     """folder that holds the run folders"""
     checkpoint_every: int = 10_000
     """lesson steps between checkpoints (checkpoint.ckpt in the run folder; the last 3 are kept)"""
     resume: Path | None = None
     """go on from this checkpoint of the same curriculum (its run folder gets the report)"""
-    agent: Annotated[AgentConfig, tyro.conf.arg(name="")] = AgentConfig()
-    """the brain: one variant per slot (see `perception:`, `memory:`, `planner:`, `gate:` subcommands)"""
+    agent: Annotated[AgentConfig, tyro.conf.arg(name="")] = NEED_VALUES
+    """the brain: one variant per slot (see `perception:`, `memory:`, `planner:`, `gate:` subcommands); default: the
+    mortal worlds' (need values on raw actuators)"""
 
 
 if __name__ == "__main__":
@@ -59,7 +62,8 @@ if __name__ == "__main__":
         sys.exit(f"error: {error}")
     overrides = {k: getattr(args, k) for k in ("population", "seed") if getattr(args, k) is not None}
     curriculum = dataclasses.replace(curriculum, mortal=curriculum.mortal or args.mortal, **overrides)
-    config = with_contexts(args.agent, len(curriculum.lessons)) if args.gate else args.agent
+    gated = args.gate and isinstance(args.agent.perception, PCConfig)
+    config = with_contexts(args.agent, len(curriculum.lessons)) if gated else args.agent
     if args.checkpoint_every < 1:
         sys.exit(f"error: --checkpoint-every must be >= 1, got {args.checkpoint_every}")
     if args.resume is not None:

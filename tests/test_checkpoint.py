@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from agents import checkpoint
-from agents.config import (AgentConfig, ArgmaxConfig, IdentityConfig, NeedValueConfig, NoMemoryConfig,
+from agents.config import (NEED_VALUES, AgentConfig, ArgmaxConfig, NoMemoryConfig,
                            RandomPlannerConfig, RandomProjectionConfig)
 from agents.loop import Run, make_vector_env
 from envs.state import restore_vector, vector_state
@@ -59,8 +59,6 @@ def test_a_world_saved_as_plain_values_steps_on_in_a_fresh_copy_as_the_original(
 
 
 # -- resume equals never stopping -------------------------------------------------------------------
-NEED_VALUES = AgentConfig(perception=IdentityConfig(), memory=NoMemoryConfig(), planner=NeedValueConfig(),
-                          gate=ArgmaxConfig(), motor="raw")
 
 
 @pytest.mark.parametrize("world, made, config", [  # a plain train run: tests/test_train.py

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import envs
-from agents.config import (AgentConfig, ArgmaxConfig, IdentityConfig, ModelBasedConfig, NoMemoryConfig,
-                           RandomPlannerConfig, SDRConfig, default_config)
+from agents.config import (AgentConfig, ArgmaxConfig, IdentityConfig, ModelBasedConfig, NeedValueConfig,
+                           NoMemoryConfig, RandomPlannerConfig, SDRConfig, default_config)
 from agents.agent import build_agent
 from agents.loop import EVALUATION_CAP, Run, check_finite, checked_cue, make_env, make_vector_env
 from brain.critic import PCCritic
@@ -263,9 +263,12 @@ def test_critic_learns_the_values_of_a_chain_by_td():
     np.testing.assert_allclose(values, [-2.71, -1.9, -1.0], rtol=0.15)
 
 
-def test_default_brain_on_standard_tasks_is_model_based_on_raw_actions():
+def test_default_brain_acts_on_raw_actions_model_based_on_standard_tasks_by_need_values_on_mortal_worlds():
     assert isinstance(default_config("CartPole-v1").planner, ModelBasedConfig)
-    assert default_config("CartPole-v1").motor == "raw" and default_config("mortal/Forager-v0").motor == "reflexes"
+    assert default_config("CartPole-v1").motor == "raw"
+    for world in ("mortal/FoodOnly-v0", "mortal/Forager-v0", "mortal/ThermalForager-v0"):
+        assert isinstance(default_config(world).planner, NeedValueConfig) and default_config(world).motor == "raw"
+    assert default_config("mortal/VisualForager-v0").motor == "reflexes"  # an image too large for the tuning code
 
 
 @pytest.mark.parametrize("task, noise", [("CartPole-v1", 0.1), ("Pendulum-v1", 0.7)])

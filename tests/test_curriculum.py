@@ -13,8 +13,8 @@ from gymnasium.utils.env_checker import check_env
 
 import envs
 from agents import checkpoint, loop
-from agents.agent import build_agent
-from agents.config import AgentConfig, PCConfig, SDRConfig
+from agents.agent import Observation, build_agent
+from agents.config import NEED_VALUES, AgentConfig, PCConfig, SDRConfig
 from agents.curriculum import Teacher, load_curriculum, parse_curriculum, summary, teach
 from agents.loop import Run, make_vector_env
 from agents.motor import primitives_for
@@ -220,7 +220,7 @@ def test_a_test_leaves_the_learner_exactly_as_it_was_and_its_lives_go_on_whole()
 
 def test_a_demonstration_is_followed_at_every_planning_tick():
     run = Run.start(SMALL, BODY, 2, 0)
-    teacher = Teacher(run.population.agent.motor.names, run.envs.envs[0].get_wrapper_attr("physiology"))
+    teacher = Teacher.of(run)
     cued, chosen = [], []
 
     def cue(obs):
@@ -236,12 +236,36 @@ def test_a_demonstration_is_followed_at_every_planning_tick():
 
 def test_teacher_serves_the_most_urgent_need():
     physiology = gym.make(BODY).unwrapped.physiology
-    names = primitives_for(gym.make(BODY)).names
-    teacher = Teacher(names, physiology)
+    reflexes = primitives_for(gym.make(BODY))
+    names = reflexes.names
+    teacher = Teacher(reflexes, reflexes, physiology)
     assert names[teacher.choose(np.array([0.0, 0.0, 41.5]))] == "cool"
     assert names[teacher.choose(np.array([0.0, 0.0, 40.0]))] == "approach shade"
     assert names[teacher.choose(np.array([-0.2, -0.5, 38.0]))] == "approach water"
     assert names[teacher.choose(np.array([0.1, 0.2, 38.0]))] == "rest"
+
+
+def test_on_raw_actuators_the_teacher_cues_the_command_nearest_the_reflex_and_the_need_values_follow_it():
+    run = Run.start(NEED_VALUES, BODY, 2, 0)
+    teacher = Teacher.of(run)
+    hungry = np.array([-0.5, 0.0, 38.0])  # food furthest below its set-point, temperature at it
+    food = teacher.reflexes.sense.offsets[teacher.reflexes.targets.index("food")]
+    extero = np.zeros((2, run.envs.single_observation_space["extero"].shape[0]), np.float32)
+    extero[0, food] = 0.9  # food straight ahead: both wheels forward, no sweat
+    extero[1, food + teacher.reflexes.sense.num_bins // 4] = 0.9  # food to the left: turn left on the spot
+    cues = teacher(Observation(extero=extero, intero=np.stack([hungry, hungry]), reward=np.zeros(2),
+                               terminated=np.zeros(2, bool), truncated=np.zeros(2, bool), cue=np.full(2, -1),
+                               success=np.zeros(2, bool)))
+    np.testing.assert_allclose(run.population.agent.motor.table[cues[0]], [1.0, 1.0, 0.0])
+    np.testing.assert_allclose(run.population.agent.motor.table[cues[1]], [-1.0, 1.0, 0.0])
+    cued, chosen = [], []
+
+    def cue(obs):
+        cued.append(teacher(obs))
+        return cued[-1]
+
+    run.train(30, teacher=cue, on_step=lambda t, info, record, obs: chosen.append(info["channel"]))
+    np.testing.assert_array_equal(np.asarray(chosen), np.asarray(cued))
 
 
 def test_in_strict_mortal_mode_a_death_ends_the_life_and_the_report_says_where(tmp_path):

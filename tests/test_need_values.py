@@ -9,14 +9,13 @@ import numpy as np
 import pytest
 
 from agents.agent import build_agent
-from agents.config import AgentConfig, ArgmaxConfig, ConfigError, IdentityConfig, NeedValueConfig, NoMemoryConfig
+from agents.config import NEED_VALUES, AgentConfig, ConfigError, NeedValueConfig
 from agents.loop import Run, make_env
 from brain.motion_model import MotionModel
 from brain.need_values import NeedValues, tuning_code
 from homeostasis.drive import drive_secant, homeostatic_reward
 
-CONFIG = AgentConfig(perception=IdentityConfig(), memory=NoMemoryConfig(), gate=ArgmaxConfig(), motor="raw",
-                     planner=NeedValueConfig())
+CONFIG = NEED_VALUES
 
 
 def test_tuning_code_fires_the_curve_of_the_reading_and_nothing_for_no_reading():

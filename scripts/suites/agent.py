@@ -2,9 +2,9 @@
 
 evaluate: a population lives on mortal/Forager-v0 for a total env-step budget, learning throughout; then
 each member starts a fresh life (its brain keeps what it learnt, and keeps learning) for one evaluation
-episode of up to 60,000 steps. So live, on each of `seeds` seeds and each of `worlds`: the brain on raw wheels
-(`RAW`: need values, no reflex; keys `raw_*`, `thermal_raw_*`) and the default brain over motor reflexes
-(`reflex_*`, `thermal_reflex_*`). Beside them in the same run, on the first seed and Forager: random choice among
+episode of up to 60,000 steps. So live, on each of `seeds` seeds and each of `worlds`: the mortal worlds' default
+brain on raw wheels (`agents.config.NEED_VALUES`: need values, no reflex; keys `raw_*`, `thermal_raw_*`) and the
+brain over motor reflexes (`AgentConfig()`; `reflex_*`, `thermal_reflex_*`). Beside them in the same run, on the first seed and Forager: random choice among
 the same motor primitives, PPO over the same primitives and on the raw actuators with the same step budget (if
 the `ppo` extra is installed), and the default agent on CartPole-v1 through `envs.Homeostatic`.
 """
@@ -19,13 +19,14 @@ import numpy as np
 
 from agents.config import (
     ActiveInferenceConfig,
+    NEED_VALUES,
     AgentConfig,
     ArgmaxConfig,
     IdentityConfig,
-    NeedValueConfig,
     NoMemoryConfig,
     RandomPlannerConfig,
     SoftmaxConfig,
+    default_config,
     in_slot_order,
 )
 from agents.loop import Run, make_vector_env, observation
@@ -33,9 +34,6 @@ from suites._report import print_table, progress
 
 FORAGER = "mortal/Forager-v0"
 THERMAL = "mortal/ThermalForager-v0"
-# the brain on raw wheels: need values read from a population code, the argmax gate over candidate commands
-RAW = AgentConfig(perception=IdentityConfig(), memory=NoMemoryConfig(), planner=NeedValueConfig(),
-                  gate=ArgmaxConfig(), motor="raw")
 
 
 def summarise(lives: list[dict], horizon: int) -> dict:
@@ -71,7 +69,7 @@ def evaluate(
     cartpole_episodes: int = 100,
     seed: int = 0,
 ) -> dict:
-    """Long (hours on 2 CPU cores): survival of the brain on raw wheels and of the default brain over reflexes
+    """Long (hours on 2 CPU cores): survival of the default brain on raw wheels and of the brain over reflexes
     (`brains`: "raw", "reflex") on `seeds` seeds (seed, seed + 1, ...) and `worlds`, and the baselines."""
     print(f"lifelong learning: {steps} env steps over {episodes} agents, then one evaluation life each (up to "
           f"{max_episode_steps} steps, still learning); seeds {seed}..{seed + seeds - 1}; {', '.join(worlds)}",
@@ -89,8 +87,8 @@ def evaluate(
             ppo_runs[actions] = (pool.submit(train_and_evaluate, config), time.perf_counter())
     for world in worlds:
         prefix = "" if world == FORAGER else "thermal_"
-        for name, config, label in (("raw", RAW, "need values on raw wheels"),
-                                    ("reflex", AgentConfig(), "default brain over reflexes")):
+        for name, config, label in (("raw", NEED_VALUES, "need values on raw wheels"),
+                                    ("reflex", AgentConfig(), "brain over reflexes")):
             if name not in brains:
                 continue
             per_seed = []
@@ -102,8 +100,8 @@ def evaluate(
             for key in ("survival_steps_mean", "survival_full_fraction", "drive_mean"):
                 figures[f"{prefix}{name}_{key}"] = float(np.mean([r[key] for r in per_seed]))
                 figures[f"{prefix}{name}_{key}_per_seed"] = [r[key] for r in per_seed]
-    if FORAGER in worlds and "reflex" in brains:  # the keys the earlier suite printed: the default agent, first seed
-        first = next(row for row in rows if row["world"] == FORAGER and row["brain"] == "default brain over reflexes")
+    if FORAGER in worlds and "reflex" in brains:  # the keys the earlier suite printed: the reflex brain, first seed
+        first = next(row for row in rows if row["world"] == FORAGER and row["brain"] == "brain over reflexes")
         figures.update({k: first[k] for k in ("survival_steps_mean", "survival_full_fraction", "drive_mean")})
     random_config = AgentConfig(perception=IdentityConfig(), memory=NoMemoryConfig(), planner=RandomPlannerConfig(),
                                 gate=ArgmaxConfig())
@@ -147,11 +145,12 @@ def cartpole(steps: int, episodes: int, seed: int, population: int = 4) -> float
 
 
 def bench(repeats: int = 200, seed: int = 0, ops_steps: int = 500) -> dict:
-    """Brain steps/s alone and with the world at population 1 and 64, for the default brain and the brain on raw
-    wheels (`RAW`, keys `raw_*`); the vmapped brain against MuJoCo; and each module's synaptic operations per step
-    of the default brain over `ops_steps` steps of one agent (per step, at ticks, between)."""
+    """Brain steps/s alone and with the world at population 1 and 64, for Forager's default brain (need values on
+    raw wheels) and the brain over reflexes (`AgentConfig()`, keys `reflex_*`); the vmapped brain against MuJoCo;
+    and each module's synaptic operations per step of each brain over `ops_steps` steps of one agent (per step, at
+    its planning ticks, between them)."""
     rows, figures = [], {}
-    for name, config in (("default", AgentConfig()), ("raw", RAW)):
+    for name, config in (("default", default_config(FORAGER)), ("reflex", AgentConfig())):
         prefix = "" if name == "default" else f"{name}_"
         for population in progress((1, 64), desc=f"timing the {name} brain at populations 1 and 64", unit="population"):
             envs = make_vector_env(FORAGER, population, seed)
@@ -173,10 +172,12 @@ def bench(repeats: int = 200, seed: int = 0, ops_steps: int = 500) -> dict:
                 figures.update({f"{prefix}env_steps_per_s_p64": world, f"{prefix}loop_steps_per_s_p64": loop})
             envs.close()
     print_table(rows, f"{FORAGER}; agent-steps per second (median of 3 x {repeats} calls)")
-    ops = ops_per_step(AgentConfig(), ops_steps, seed)
-    print_table([dict(module=module, **{name: ops[name][module] for name in ops}) for module in ops["per_step"]],
-                f"{FORAGER}, default agent; synaptic operations per step over {ops_steps} steps (brain.base)")
-    figures.update(ops_per_step=ops["per_step"], ops_at_tick=ops["at_tick"], ops_between_ticks=ops["between_ticks"])
+    for name, config in (("default", default_config(FORAGER)), ("reflex", AgentConfig())):
+        prefix = "" if name == "default" else f"{name}_"
+        ops = ops_per_step(config, ops_steps, seed)
+        print_table([dict(module=module, **{when: ops[when][module] for when in ops}) for module in ops["per_step"]],
+                    f"{FORAGER}, {name} brain; synaptic operations per step over {ops_steps} steps (brain.base)")
+        figures.update({f"{prefix}ops_{when}": ops[when] for when in ("per_step", "at_tick", "between_ticks")})
     return figures
 
 
@@ -186,7 +187,7 @@ def ops_per_step(config: AgentConfig, steps: int, seed: int) -> dict[str, dict[s
     run = Run.start(config, FORAGER, 1, seed)
     infos = []
     run.train(steps, on_step=lambda t, info, record, obs: infos.append(info))
-    tick = np.array([bool(info["tick"][0]) for info in infos])
+    tick = np.array([bool(info["tick"][0]) if "tick" in info else True for info in infos])  # no tick: every step
     modules = in_slot_order(infos[0]["ops"])
     ops = {module: np.array([float(info["ops"][module][0]) for info in infos]) for module in modules}
     ops["total"] = sum(ops.values())

@@ -1,9 +1,10 @@
-"""Curriculum: the forager curriculum (FoodOnly -> Forager -> ThermalForager) taught with and without the
-perception's plasticity gate, in one run (evaluate, long).
+"""Curriculum: the forager curriculum (FoodOnly -> Forager -> ThermalForager) taught to the mortal worlds' default
+brain (need values on raw actuators, `agents.config.NEED_VALUES`) and, beside it in the same run, to the brain over
+motor reflexes with and without its perception's plasticity gate (evaluate, long).
 
-Both agents are the default brain; the gated one gives each lesson its own latent and hidden units. They are
-taught side by side in two worker processes. Figures: lessons mastered (gated), the lowest retention on an
-earlier lesson at the end (its final test score over its mastery score), gated and ungated.
+The gated reflex brain gives each lesson its own latent and hidden units. The brains are taught in two worker
+processes. Figures: lessons mastered and the lowest retention on an earlier lesson at the end (its final test
+score over its mastery score), of each brain: the default's unprefixed, `reflex_*` (gated) and `ungated_*`.
 """
 
 import concurrent.futures
@@ -11,37 +12,42 @@ import dataclasses
 import multiprocessing
 from pathlib import Path
 
-from agents.config import AgentConfig
+from agents.config import NEED_VALUES, AgentConfig
 from agents.curriculum import LessonReport, load_curriculum, rows, summary, teach, with_contexts
 from agents.sweep import limit_xla_threads
 from suites._report import print_table
 
 CURRICULUM = Path(__file__).resolve().parents[1] / "curricula" / "forager.toml"
+BRAINS = {"default": "need values on raw actuators", "reflex": "reflexes, gated (a context per lesson)",
+          "ungated": "reflexes, ungated"}
+PREFIX = {"default": "", "reflex": "reflex_", "ungated": "ungated_"}
 
 
-def _teach(path: str, gated: bool, population: int | None, seed: int | None) -> list[LessonReport]:
-    """One worker process: teaches the curriculum to one brain, on one core."""
+def _teach(path: str, brain: str, population: int | None, seed: int | None) -> list[LessonReport]:
+    """One worker process: teaches the curriculum to one brain (a key of `BRAINS`), on one core."""
     limit_xla_threads()
     curriculum = load_curriculum(path)
     overrides = {"population": population, "seed": seed}
     curriculum = dataclasses.replace(curriculum, **{k: v for k, v in overrides.items() if v is not None})
-    config = with_contexts(AgentConfig(), len(curriculum.lessons)) if gated else AgentConfig()
-    label = "gated" if gated else "ungated"
-    return teach(curriculum, config, log=lambda line: print(f"{label}: {line}", flush=True))
+    config = {"default": NEED_VALUES, "reflex": with_contexts(AgentConfig(), len(curriculum.lessons)),
+              "ungated": AgentConfig()}[brain]
+    return teach(curriculum, config, log=lambda line: print(f"{brain}: {line}", flush=True))
 
 
-def evaluate(curriculum: str = str(CURRICULUM), population: int | None = None, seed: int | None = None) -> dict:
-    """Long (20 to 40 minutes on 2 CPU cores): the curriculum with and without the gate. `population` and
-    `seed` override the curriculum's."""
-    print(f"curriculum {curriculum} (long), with and without the plasticity gate, in two processes", flush=True)
+def evaluate(curriculum: str = str(CURRICULUM), population: int | None = None, seed: int | None = None,
+             brains: tuple[str, ...] = tuple(BRAINS)) -> dict:
+    """Long (about an hour on 2 CPU cores): the curriculum taught to each of `brains` (keys of `BRAINS`).
+    `population` and `seed` override the curriculum's."""
+    unknown = set(brains) - set(BRAINS)
+    if unknown:
+        raise ValueError(f"unknown brains {sorted(unknown)}: choose from {list(BRAINS)}")
+    print(f"curriculum {curriculum} (long): {', '.join(BRAINS[b] for b in brains)}; two processes", flush=True)
     with concurrent.futures.ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
-        runs = {gated: pool.submit(_teach, curriculum, gated, population, seed) for gated in (True, False)}
-        reports = {gated: run.result() for gated, run in runs.items()}
-    for gated, label in ((True, "gated (a context per lesson)"), (False, "ungated")):
-        print_table(rows(reports[gated]), f"{label}:")
-    gated, ungated = summary(reports[True]), summary(reports[False])
-    return {"lessons_mastered": gated["lessons_mastered"], "lessons": gated["lessons"],
-            "retention_min": gated["retention_min"], "ungated_lessons_mastered": ungated["lessons_mastered"],
-            "ungated_retention_min": ungated["retention_min"],
-            "steps_to_mastery": {r.name: r.steps_to_mastery for r in reports[True]},
-            "ungated_steps_to_mastery": {r.name: r.steps_to_mastery for r in reports[False]}}
+        runs = {brain: pool.submit(_teach, curriculum, brain, population, seed) for brain in brains}
+        reports = {brain: run.result() for brain, run in runs.items()}
+    figures = {}
+    for brain in brains:
+        print_table(rows(reports[brain]), f"{BRAINS[brain]}:")
+        figures.update({f"{PREFIX[brain]}{key}": value for key, value in summary(reports[brain]).items()})
+        figures[f"{PREFIX[brain]}steps_to_mastery"] = {r.name: r.steps_to_mastery for r in reports[brain]}
+    return figures
