@@ -1,7 +1,7 @@
 """Train an agent: each member of a population lives one continuous life in its world, learning as it goes.
 
-    python scripts/train.py                                   # the default agent on mortal/Forager-v0
-    python scripts/train.py memory:none gate:argmax           # swap brain modules, no code change
+    python scripts/train.py                                   # the default brain on mortal/Forager-v0
+    python scripts/train.py planner:active-inference gate:softmax --motor reflexes  # swap brain modules by name
     python scripts/train.py --world CartPole-v1 --plan-every 2
     python scripts/train.py --resume runs/<name>/checkpoint.ckpt --steps 100000
 
@@ -40,9 +40,9 @@ from agents.recording import Clips  # noqa: E402
 class Args:
     world: str = "mortal/Forager-v0"
     """any registered Gymnasium id; tasks that are not mortal worlds are wrapped by envs.Homeostatic"""
-    steps: int = 40_000
-    """env steps per population member (the default run takes a few minutes on 2 CPU cores)"""
-    population: int = 8
+    steps: int = 200_000
+    """env steps per population member (the default run takes about 10 minutes on 2 CPU cores)"""
+    population: int = 4
     """agents living side by side, each in its own copy of the world (the brain step is vmapped)"""
     seed: int = 0
     """seed of the worlds and the brains"""
