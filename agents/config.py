@@ -225,6 +225,9 @@ class NeedValueConfig:
     """the chance that the body explores (a random walk of its actuators) each time it redraws its mode, in [0, 1]"""
     safe_drive: float = 0.3
     """the drive at and above which the body no longer explores (the chance falls linearly from `explore` at drive 0)"""
+    giving_up_steps: int = 1000
+    """steps without relief (the drive not falling) after which a body explores with probability `explore` at any
+    drive: it gives up a place that does not pay (0: never)"""
     explore_steps: int = 50
     """mean steps between two redraws of the mode (explore or exploit)"""
     walk_correlation: float = 0.95
@@ -454,7 +457,7 @@ def default_config(world: str) -> AgentConfig:
 
 POSITIVE = {"preference_precision", "gamma", "lr", "temperature", "learning_rate", "discount",  # reals > 0
             "motion_rate", "change_unit", "relief_threshold", "safe_drive"}
-MAY_BE_ZERO = {"dreams", "forecast_steps"}  # counts >= 0 (every other count must be >= 1)
+MAY_BE_ZERO = {"dreams", "forecast_steps", "giving_up_steps"}  # counts >= 0 (every other count must be >= 1)
 
 
 def _check_fields(config) -> None:

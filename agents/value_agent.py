@@ -19,7 +19,8 @@ Each step, in order:
     act        the chosen command, or, while exploring, a random walk of the actuators (an AR(1) process):
                exploring is a mode that the body enters each time it redraws its mode, on average every
                `explore_steps` steps (temporally extended exploration; Dabney et al. 2021), with probability
-               `explore` when its needs are met, less as its drive rises, and never at a drive of `safe_drive`;
+               `explore` when its needs are met, less as its drive rises, and never at a drive of `safe_drive`
+               unless its drive has not fallen for `giving_up_steps` (a forager gives up a place that does not pay);
                a teacher's cue (a channel of the command grid, `agents.curriculum.Teacher`) overrides both
 
 The values never stop learning, and the controller depends on it: a frozen copy of a brain that forages well
@@ -65,6 +66,7 @@ class ValueAgentState(eqx.Module):
     previous_action: Float[Array, " action"]  # in [-1, 1] per actuator
     walk: Float[Array, " action"]  # the exploring random walk, in [-1, 1] units before clipping
     exploring: Bool[Array, ""]
+    since_relief: Int[Array, ""]  # steps since the drive last fell
     life_steps: Int[Array, ""]
     done: Bool[Array, ""]
 
@@ -114,12 +116,15 @@ class ValueAgent(eqx.Module):
     def explore(self, state: ValueAgentState, drive: Float[Array, ""], *, key
                 ) -> tuple[Bool[Array, ""], Float[Array, " action"]]:
         """The exploring mode (redrawn with probability 1 / explore_steps; entered with probability
-        explore (1 - D / safe_drive), none at a drive D of `safe_drive` or more: a body in need exploits) and the
-        next step of the random walk, w' = rho w + sqrt(1 - rho^2) 0.5 xi."""
+        explore (1 - D / safe_drive), none at a drive D of `safe_drive` or more: a body in need exploits, unless
+        its drive has not fallen for `giving_up_steps`: then with probability explore) and the next step of the
+        random walk, w' = rho w + sqrt(1 - rho^2) 0.5 xi."""
         cfg = self.config.planner
         k_redraw, k_mode, k_walk = jax.random.split(key, 3)
         redraw = jax.random.uniform(k_redraw) < 1.0 / cfg.explore_steps
         share = cfg.explore * jnp.clip(1.0 - drive / cfg.safe_drive, 0.0, 1.0)
+        stuck = (cfg.giving_up_steps > 0) & (state.since_relief >= cfg.giving_up_steps)
+        share = jnp.where(stuck, cfg.explore, share)
         exploring = jnp.where(redraw, jax.random.uniform(k_mode) < share, state.exploring)
         rho = cfg.walk_correlation
         noise = jax.random.normal(k_walk, state.walk.shape)
@@ -151,9 +156,11 @@ class ValueAgent(eqx.Module):
         exploring = jnp.where(cued, obs.cue == len(self.candidates), exploring)
         action = jnp.where(exploring, jnp.clip(walk, -1.0, 1.0), self.candidates[chosen])
         new_life = state.done
+        relief = drive < self.interoception.drive(state.previous_intero)
         new_state = ValueAgentState(
             brain=brain, gate=gate_state, previous_features=phi, previous_intero=obs.intero, previous_motion=motion,
             previous_action=action, walk=walk, exploring=exploring,
+            since_relief=jnp.where(new_life | relief, 0, state.since_relief + 1),
             life_steps=jnp.where(new_life, 0, state.life_steps) + 1,
             done=obs.terminated | obs.truncated | obs.success,
         )
@@ -239,6 +246,6 @@ def build_value_agent(config, env: gym.Env, *, key: PRNGKeyArray) -> tuple[Value
         brain=ValueBrain(values, model), gate=gate.init_state(), previous_features=jnp.zeros(values.weight.shape[1]),
         previous_intero=jnp.zeros(len(physiology.names)), previous_motion=jnp.zeros(len(motion)),
         previous_action=jnp.zeros(len(candidates[0])), walk=jnp.zeros(len(candidates[0])),
-        exploring=jnp.array(False), life_steps=jnp.array(0), done=jnp.array(False),
+        exploring=jnp.array(False), since_relief=jnp.array(0), life_steps=jnp.array(0), done=jnp.array(False),
     )
     return agent, state

@@ -3,12 +3,13 @@ homeostasis.drive.drive_secant."""
 
 import dataclasses
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from agents.agent import build_agent
+from agents.agent import Observation, build_agent
 from agents.config import NEED_VALUES, AgentConfig, ConfigError, NeedValueConfig
 from agents.loop import Run, make_env
 from brain.motion_model import MotionModel
@@ -179,3 +180,18 @@ def test_a_body_in_need_does_not_explore_and_a_sated_one_does():
     assert explores(0.0) == 1.0  # needs met: the full exploring chance
     assert 0.3 < explores(0.15) < 0.7  # halfway to the safe drive: about half
     assert explores(0.3) == 0.0 and explores(0.8) == 0.0  # in need: it exploits
+    stuck = eqx.tree_at(lambda s: s.since_relief, state, jnp.array(1000))  # its drive has not fallen for long
+    assert float(jnp.mean(jax.vmap(lambda k: agent.explore(stuck, jnp.float32(0.8), key=k)[0])(keys))) == 1.0
+
+
+def test_the_steps_without_relief_count_while_the_drive_rises_and_restart_when_it_falls():
+    env = make_env("mortal/FoodOnly-v0")
+    agent, state = build_agent(CONFIG, env, key=jax.random.key(0))
+    extero = jnp.zeros(env.observation_space["extero"].shape)
+    no = jnp.array(False)
+    step = jax.jit(lambda s, intero: agent.step(s, Observation(extero, intero, jnp.zeros(()), no, no), jax.random.key(2)))
+    for food in (-0.10, -0.11, -0.12):  # hungrier each step
+        state, _, _ = step(state, jnp.array([food]))
+    assert int(state.since_relief) == 3
+    state, _, _ = step(state, jnp.array([0.0]))  # it ate
+    assert int(state.since_relief) == 0
