@@ -23,8 +23,9 @@ Each step, in order:
                unless its drive has not fallen for `giving_up_steps` (a forager gives up a place that does not pay);
                a teacher's cue (a channel of the command grid, `agents.curriculum.Teacher`) overrides both
 
-The values never stop learning, and the controller depends on it: a frozen copy of a brain that forages well
-while learning starves when it acts greedily on its values (README, "The Forager on raw wheels: need values").
+The values never stop learning. Greedy on values that no longer learn, a body can fix on a command that brings
+nothing; giving up (exploring after `giving_up_steps` without relief) is what lets a frozen copy live, as the
+curriculum's tests need (README, "The Forager on raw wheels: need values").
 
 No reflex steers: what the body approaches and avoids comes from the values it learnt. This brain has its own
 sensory code and no episodic memory or PC perception yet, so its config must name perception:identity and
