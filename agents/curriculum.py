@@ -335,7 +335,8 @@ def _record_deaths(lives: list[dict], report: LessonReport, lesson_start: int, a
                    mortal: bool) -> None:
     for life in lives:
         if life["cause_of_death"] and alive[life["env"]]:
-            report.deaths.append(dict(agent=life["env"], step=life["step"] - lesson_start, cause=life["cause_of_death"]))
+            report.deaths.append(dict(agent=int(life["env"]), step=int(life["step"] - lesson_start),
+                                      cause=life["cause_of_death"]))
             if mortal:
                 alive[life["env"]] = False
 

@@ -2,6 +2,7 @@
 curriculum files checked field by field."""
 
 import dataclasses
+import json
 
 import equinox as eqx
 import gymnasium as gym
@@ -279,6 +280,7 @@ def test_in_strict_mortal_mode_a_death_ends_the_life_and_the_report_says_where(t
     for death in food.deaths:
         assert death["cause"] == "food below viable range" and 0 < death["step"] <= 30
     assert len(reports) == 1 and any("every agent died" in line for line in lines)
+    json.dumps([dataclasses.asdict(report) for report in reports])  # the report file can be written
 
 
 # -- the curriculum file ---------------------------------------------------------------------------
