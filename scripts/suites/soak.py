@@ -1,9 +1,10 @@
 """Soak: one long run of the default agent on mortal/Forager-v0, watched for leaks, slow-downs and non-finite values.
 
 bench (long: 10^6 env steps take tens of minutes on 2 CPU cores; it says how long from a measured warm-up): a
-population lives `steps` env steps in all (steps / population each), learning throughout. It reports the resident
-memory at 10%, 50% and 100% of the run, steps/s over the first and the last 10%, and every non-finite value in
-the agents' info. Targets: `rss_growth` (resident memory at 100% over 10%) <= 1.05, `nonfinite` 0.
+population of the world's default brain (`agents.config.default_config`: the need values) lives `steps` env steps in
+all (steps / population each), learning throughout. It reports the resident memory at 10%, 50% and 100% of the
+run, steps/s over the first and the last 10%, and every non-finite value in the agents' info. Targets:
+`rss_growth` (resident memory at 100% over 10%) <= 1.05, `nonfinite` 0.
 """
 
 import os
@@ -11,7 +12,7 @@ import time
 
 import numpy as np
 
-from agents.config import AgentConfig
+from agents.config import default_config
 from agents.loop import Run
 from suites._report import print_table, progress
 
@@ -24,7 +25,7 @@ def bench(steps: int = 1_000_000, population: int = 8, warmup: int = 200, seed: 
     per_agent = steps // population
     if per_agent < 10 or warmup < 1:
         raise SystemExit(f"error: --steps must give each of the {population} agents >= 10 steps, and --warmup >= 1")
-    run = Run.start(AgentConfig(), FORAGER, population, seed)
+    run = Run.start(default_config(FORAGER), FORAGER, population, seed)
     nonfinite = [0]
 
     def count(t, info, record, obs):
