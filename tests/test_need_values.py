@@ -35,8 +35,6 @@ def test_values_of_motions_equal_the_values_of_their_features():
 
 
 def eqx_set_weight(values: NeedValues, weight) -> NeedValues:
-    import equinox as eqx
-
     return eqx.tree_at(lambda v: v.weight, values, weight)
 
 
@@ -117,8 +115,6 @@ def test_forecast_makes_a_body_at_its_set_point_want_food_and_a_sated_one_turn_a
     forward = values.code_size * (1 + values.motion_size)  # the weight of the context's first reading: moving forward
     values = eqx_set_weight(values, values.weight.at[0, forward].set(1.0))
     model = state.brain.motion
-    import equinox as eqx
-
     model = eqx.tree_at(lambda m: m.weight, model, model.weight.at[0, 3].set(0.5).at[0, 4].set(0.5))  # forward ~ wheels
     brain = eqx.tree_at(lambda b: (b.values, b.motion), state.brain, (values, model))
     code, motion = agent.code(jnp.zeros(23))
@@ -150,8 +146,6 @@ def test_bad_configs_and_bodies_are_refused_with_the_reason():
 def test_with_an_efference_copy_a_hot_body_values_the_command_no_sensor_reads():
     """ThermalForager's third actuator sweats, which no motion sensor reads; values that read the last command can
     learn that it cools (here: set so), and a hot body then chooses to sweat."""
-    import equinox as eqx
-
     config = dataclasses.replace(CONFIG, planner=NeedValueConfig(levels=3))
     env = make_env("mortal/ThermalForager-v0")
     agent, state = build_agent(config, env, key=jax.random.key(0))
