@@ -184,6 +184,10 @@ class Embodied(gym.Wrapper, gym.utils.RecordConstructorArgs):
         self.observation_space = self.body.observation_space
         self.action_space = body_space
 
+    def sensor_slices(self) -> dict[str, slice]:
+        """Where each of the body's sensors lies in extero: the layout the agent sees, not the world's."""
+        return self.body.sensor_slices()
+
     def reset(self, *, seed=None, options=None):
         obs, info = self.env.reset(seed=seed, options=options)
         return self._observation(obs), self._info(info)

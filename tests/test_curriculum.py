@@ -19,6 +19,7 @@ from agents.config import NEED_VALUES, AgentConfig, PCConfig, SDRConfig
 from agents.curriculum import Teacher, load_curriculum, parse_curriculum, summary, teach
 from agents.loop import Run, make_vector_env
 from agents.motor import primitives_for
+from agents.value_agent import sensor_layout
 from agents.spec import SpecError
 from brain.pc_perception import PCPerception
 
@@ -61,6 +62,7 @@ def test_a_world_is_lived_in_through_the_larger_body():
     body = gym.make(BODY)
     assert env.observation_space == body.observation_space and env.action_space == body.action_space
     assert primitives_for(env) == primitives_for(body), "the agent keeps the body's motor channels"
+    assert sensor_layout(env) == sensor_layout(body), "the need values read the body's motion, not the world's slot"
     obs, info = env.reset(seed=0)
     inner = env.unwrapped._get_obs()
     food = body.unwrapped.sensor_slices()["food"]
