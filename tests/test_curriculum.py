@@ -19,8 +19,8 @@ from agents.config import NEED_VALUES, AgentConfig, PCConfig, SDRConfig
 from agents.curriculum import Teacher, load_curriculum, parse_curriculum, summary, teach
 from agents.loop import Run, make_vector_env
 from agents.motor import primitives_for
-from agents.value_agent import sensor_layout
 from agents.spec import SpecError
+from agents.value_agent import sensor_layout
 from brain.pc_perception import PCPerception
 
 BODY = "mortal/ThermalForager-v0"
