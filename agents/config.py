@@ -17,6 +17,7 @@ import tyro
 
 from brain.ablations import ArgmaxGate, IdentityPerception, NoMemory, RandomPlanner, RandomProjection, SoftmaxGate
 from brain.basal_ganglia import BasalGanglia
+from brain.context_gate import ContextGate
 from brain.pc_perception import PCPerception
 from brain.planner import ActiveInferencePlanner, GenerativeModel
 from brain.sdr_encoding import WinnersTakeAll
@@ -232,6 +233,13 @@ class NeedValueConfig:
     """mean steps between two redraws of the mode (explore or exploit)"""
     walk_correlation: float = 0.95
     """rho of the exploring random walk from one step to the next, in [0, 1)"""
+    events: bool = False
+    """the values predict each scene sensor's consumption events (what vanished from it as an item was eaten) beside
+    each variable's changes between them, and an outcome model M learns what an event gives each variable: V =
+    V_drift + M V_events (successor features), so that a world that changes what its items give is relearnt in M
+    alone (and, with a context gate, recalled)"""
+    outcome_rate: float = 0.1
+    """normalised delta-rule step of the outcome model M (`events`), in (0, 1]"""
 
     def build(self, *args, **kwargs):
         raise TypeError("the need-value planner is built with its agent (agents.value_agent.build_value_agent)")
@@ -289,12 +297,38 @@ class SoftmaxConfig:
         return SoftmaxGate(num_channels, self.temperature)
 
 
+@dataclasses.dataclass(frozen=True)
+class ContextGateConfig:
+    """Argmax selection, and task-selective plasticity without a task id (brain.context_gate): the need values'
+    outcome model (`NeedValueConfig.events`) kept in `contexts` contexts, of which the one that predicts the outcomes
+    best is used and learns."""
+
+    contexts: int = 3
+    """contexts (sets of weights) the gate divides learning among, >= 2 (one more than the regimes expected leaves
+    room for a context opened by a chance run of outcomes)"""
+    surprise_ratio: float = 2.0
+    """kappa: a context (known, or the fast candidate) replaces the current one when its recent error is below the
+    current one's over kappa; > 1"""
+    error_rate: float = 0.3
+    """rate of each context's running mean of its prediction error, per outcome, in (0, 1]"""
+    persistence: int = 2
+    """the outcomes in a row the candidate must predict better before a new context opens, >= 1"""
+    error_floor: float = 1e-3
+    """errors (squared changes per outcome, in units of each variable's scale: an item is 0.1) below which two
+    predictors count as equally good, >= 0"""
+
+    def build(self, num_channels: int, *, key):
+        return ContextGate(num_channels, self.contexts, self.surprise_ratio, self.error_rate, self.persistence,
+                           self.error_floor)
+
+
 SLOTS = {
     "perception": {"pc": PCConfig, "identity": IdentityConfig, "random-projection": RandomProjectionConfig},
     "memory": {"sdr": SDRConfig, "none": NoMemoryConfig},
     "planner": {"active-inference": ActiveInferenceConfig, "model-based": ModelBasedConfig,
                 "need-values": NeedValueConfig, "random": RandomPlannerConfig},
-    "gate": {"basal-ganglia": BasalGangliaConfig, "argmax": ArgmaxConfig, "softmax": SoftmaxConfig},
+    "gate": {"basal-ganglia": BasalGangliaConfig, "argmax": ArgmaxConfig, "softmax": SoftmaxConfig,
+             "context": ContextGateConfig},
     "situations": {"competitive": CompetitiveConfig},
 }
 def in_slot_order(modules) -> list[str]:
@@ -456,6 +490,7 @@ def default_config(world: str) -> AgentConfig:
 
 
 POSITIVE = {"preference_precision", "gamma", "lr", "temperature", "learning_rate", "discount",  # reals > 0
+            "error_rate", "outcome_rate",
             "motion_rate", "change_unit", "relief_threshold", "safe_drive"}
 MAY_BE_ZERO = {"dreams", "forecast_steps", "giving_up_steps"}  # counts >= 0 (every other count must be >= 1)
 
@@ -479,7 +514,7 @@ def _check_fields(config) -> None:
 
 def _check_need_values(cfg: NeedValueConfig) -> None:
     """A NeedValueConfig's upper bounds (`_check_fields` checks the lower ones)."""
-    for name in ("trace_decay", "learning_rate", "motion_rate", "change_unit", "explore"):
+    for name in ("trace_decay", "learning_rate", "motion_rate", "change_unit", "explore", "outcome_rate"):
         if getattr(cfg, name) > 1:
             raise ConfigError(f"NeedValueConfig.{name} must be <= 1, got {getattr(cfg, name)}")
     for name in ("discount", "walk_correlation"):
@@ -487,6 +522,19 @@ def _check_need_values(cfg: NeedValueConfig) -> None:
             raise ConfigError(f"NeedValueConfig.{name} must be < 1, got {getattr(cfg, name)}")
     if cfg.levels < 2:
         raise ConfigError(f"NeedValueConfig.levels must be >= 2 (a command either way), got {cfg.levels}")
+
+
+def _check_context_gate(cfg: ContextGateConfig, planner) -> None:
+    """A ContextGateConfig's bounds, and a planner whose learning it can divide (the need values)."""
+    if not (isinstance(planner, NeedValueConfig) and planner.events):
+        raise ConfigError("the context gate divides the need values' outcome model among contexts: give "
+                          "planner:need-values with events=true (AgentConfig.gate, NeedValueConfig.events)")
+    if cfg.contexts < 2:
+        raise ConfigError(f"ContextGateConfig.contexts must be >= 2 (one context is gate:argmax), got {cfg.contexts}")
+    if cfg.surprise_ratio <= 1:
+        raise ConfigError(f"ContextGateConfig.surprise_ratio must be > 1, got {cfg.surprise_ratio}")
+    if cfg.error_rate > 1:
+        raise ConfigError(f"ContextGateConfig.error_rate must be <= 1, got {cfg.error_rate}")
 
 
 def validate(config: AgentConfig) -> None:
@@ -498,6 +546,8 @@ def validate(config: AgentConfig) -> None:
         if not (isinstance(config.perception, IdentityConfig) and isinstance(config.memory, NoMemoryConfig)):
             raise ConfigError("the need-value planner reads its own tuning-curve code of the readings and keeps no "
                               "episodes yet: give perception:identity memory:none (AgentConfig.perception, .memory)")
+    if isinstance(config.gate, ContextGateConfig):
+        _check_context_gate(config.gate, config.planner)
     if isinstance(config.planner, ModelBasedConfig) and config.planner.discount > 1:
         raise ConfigError(f"ModelBasedConfig.discount must be <= 1, got {config.planner.discount}")
     if config.levels < 3:

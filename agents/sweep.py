@@ -19,6 +19,12 @@ A spec (TOML) names brain variants as slot overrides by registry name on a share
     [variants.small-pc]
     perception = { name = "pc", latent = 8, hidden = [32] }
     worlds = ["mortal/Forager-v0"]   # optional: this variant runs on these of the spec's worlds only
+    [variants.values]
+    planner = "need-values"
+    [variants.values-no-context]
+    planner = "need-values"
+    gate = "argmax"
+    reference = "values"             # optional: compared with this variant instead of the first
 
 A trial trains `episodes` newborn agents for `steps` env steps each, then gives each a fresh life (its brain
 keeps what it learnt, and keeps learning) and records how long it survives, its mean drive, its return and its
@@ -30,9 +36,10 @@ retried up to `retries` times, on the same seeds (the variants stay paired); eac
 attempt. A trial that still fails makes the sweep raise `SweepError` after the tables of the others are
 written; the tables say how many attempts failed and why.
 
-Statistics: per variant, the mean over seeds and its 95% bootstrap (BCa) interval; beside the first variant
-of the spec (the reference, e.g. the full brain), the paired difference on the same seeds, signed so that a
-positive difference means the reference does better, with its 95% bootstrap interval.
+Statistics: per variant, the mean over seeds and its 95% bootstrap (BCa) interval; beside its reference (the
+variant it names, else the first variant of the spec, e.g. the full brain), the paired difference on the same
+seeds, signed so that a positive difference means the reference does better, with its 95% bootstrap interval.
+A reference is not compared with anything unless it names a reference of its own.
 
 Executors: `serial` runs trials one after another in this process; `ray` runs them as Ray Tune trials, one
 CPU each, XLA limited to one thread per trial, on a local Ray started here or a cluster at `address`.
@@ -143,9 +150,19 @@ class SweepSpec:
     """the worlds a variant runs on, where it names some (default: every world of the spec)"""
     settings: dict = dataclasses.field(default_factory=dict)
     """keywords every world is made with (gym.make), e.g. {"computation_cost": 1e-9}"""
+    references: dict[str, str] = dataclasses.field(default_factory=dict)
+    """the variant each variant is compared with, where it names one (default: the first variant)"""
 
     def worlds_of(self, variant: str) -> tuple[str, ...]:
         return self.variant_worlds.get(variant, self.worlds)
+
+    def reference_of(self, variant: str) -> str | None:
+        """The variant `variant` is compared with: the one it names, else the first variant, unless it is a
+        reference itself (the first variant, or one another names): then None."""
+        if variant in self.references:
+            return self.references[variant]
+        first = next(iter(self.variants))
+        return None if variant == first or variant in self.references.values() else first
 
     def trials(self) -> list[Trial]:
         settings = tuple(sorted(self.settings.items()))
@@ -192,7 +209,7 @@ def parse_spec(data: dict, default_name: str = "sweep") -> SweepSpec:
         raise SpecError(f"field 'name' may hold only letters, digits, '_', '-' and '.' (it names the folder), "
                         f"got {name!r}")
     base = data.get("agent", {})
-    variants, variant_worlds = {}, {}
+    variants, variant_worlds, references = {}, {}, {}
     for label, overrides in non_empty(data, "variants").items():
         if not re.fullmatch(r"[\w.-]+", label):
             raise SpecError(f"variant name {label!r} may hold only letters, digits, '_', '-' and '.'")
@@ -200,17 +217,32 @@ def parse_spec(data: dict, default_name: str = "sweep") -> SweepSpec:
             raise SpecError(f"field 'variants.{label}' must be a table of slot overrides, got {overrides!r}")
         if "worlds" in overrides:
             variant_worlds[label] = _variant_worlds(overrides["worlds"], worlds, label)
-        slots = {key: value for key, value in overrides.items() if key != "worlds"}
+        if "reference" in overrides:
+            references[label] = overrides["reference"]
+        slots = {key: value for key, value in overrides.items() if key not in ("worlds", "reference")}
         variants[label] = agent_config(base, slots, f"variants.{label}")
-    reference = next(iter(variants))
-    if reference in variant_worlds:
-        raise SpecError(f"field 'variants.{reference}.worlds': the first variant is the reference every other is "
-                        "compared with, so it runs on every world of the spec")
     settings = data.get("settings", {})
     for world in worlds:
         _check_settings(world, settings)
-    return SweepSpec(name, variants, worlds, tuple(seeds), data["steps"],
-                     data.get("episodes", 1), data.get("horizon"), data.get("retries", 2), variant_worlds, settings)
+    spec = SweepSpec(name, variants, worlds, tuple(seeds), data["steps"], data.get("episodes", 1),
+                     data.get("horizon"), data.get("retries", 2), variant_worlds, settings, references)
+    _check_references(spec)
+    return spec
+
+
+def _check_references(spec: SweepSpec) -> None:
+    """Every variant's reference is another variant that runs on every world the variant runs on."""
+    for label in spec.variants:
+        reference = spec.reference_of(label)
+        where = f"variants.{label}.reference" if label in spec.references else "variants"
+        if reference is None:
+            continue
+        if reference not in spec.variants or reference == label:
+            raise SpecError(f"field {where!r} must name another variant of the spec "
+                            f"({', '.join(v for v in spec.variants if v != label)}), got {reference!r}")
+        if missing := [w for w in spec.worlds_of(label) if w not in spec.worlds_of(reference)]:
+            raise SpecError(f"field {where!r}: variant {label!r} is compared with {reference!r}, which does not run "
+                            f"on {', '.join(missing)}: the reference must run on every world its variants run on")
 
 
 def _check_settings(world: str, settings: dict) -> None:
@@ -468,28 +500,26 @@ def run_sweep(spec: SweepSpec, folder: str | Path, executor: str = "ray", addres
 
 def summarise(rows: list[dict], spec: SweepSpec) -> list[dict]:
     """Per variant x world: the mean over seeds of each trial metric and its 95% bootstrap interval; for every
-    variant but the reference (the spec's first), the paired difference from the reference on the seeds both
+    variant with a reference (`SweepSpec.reference_of`), the paired difference from it on the seeds both
     finished, `BETTER[metric] * (reference - variant)` (positive: the reference does better), its mean and
     95% bootstrap interval."""
-    reference = next(iter(spec.variants))
-    baselines = {world: {row["seed"]: row for row in rows if row["variant"] == reference and row["world"] == world}
-                 for world in spec.worlds}
     summary = []
     for name in spec.variants:
+        reference = spec.reference_of(name)
         for world in spec.worlds_of(name):
-            baseline = baselines[world]
+            baseline = {row["seed"]: row for row in rows if row["variant"] == reference and row["world"] == world}
             cell = [row for row in rows if row["variant"] == name and row["world"] == world]
             if not cell:
                 continue
             entry = dict(variant=name, world=world, seeds=len(cell))
             paired = [row for row in cell if row["seed"] in baseline]
-            if name != reference:
-                entry["paired_seeds"] = len(paired)
+            if reference is not None:
+                entry |= dict(reference=reference, paired_seeds=len(paired))
             for metric in METRICS:
                 values = finite([row.get(metric, math.nan) for row in cell])  # rows older than a metric lack it
                 entry[f"{metric}_mean"] = finite_mean(values)
                 entry[f"{metric}_ci95"] = bootstrap_interval(values)
-                if name != reference:
+                if reference is not None:
                     diffs = finite([BETTER[metric] * (baseline[row["seed"]].get(metric, math.nan)
                                                       - row.get(metric, math.nan)) for row in paired])
                     entry[f"{metric}_diff_mean"] = finite_mean(diffs)
@@ -532,14 +562,13 @@ def write_summary(summary: list[dict], folder: Path, failures: list[dict] = ()) 
 
 
 def markdown_table(summary: list[dict]) -> str:
-    """Mean [95% interval] of each metric, and the paired difference from the reference [95% interval],
+    """Mean [95% interval] of each metric, and the paired difference from the variant's reference [95% interval],
     one row per variant x world."""
-    reference = next((e["variant"] for e in summary if "paired_seeds" not in e), "the reference")
-    header = ["variant", "world", "seeds", *(f"{label} (mean [95% CI])" for label in METRICS.values()),
-              *(f"{label}: {reference} better by [95% CI]" for label in METRICS.values())]
+    header = ["variant", "world", "seeds", "reference", *(f"{label} (mean [95% CI])" for label in METRICS.values()),
+              *(f"{label}: reference better by [95% CI]" for label in METRICS.values())]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     for entry in summary:
-        cells = [entry["variant"], f"`{entry['world']}`", str(entry["seeds"])]
+        cells = [entry["variant"], f"`{entry['world']}`", str(entry["seeds"]), entry.get("reference", "-")]
         for metric in METRICS:
             low, high = entry[f"{metric}_ci95"]
             cells.append(f"{_number(entry[f'{metric}_mean'])} [{_number(low)}, {_number(high)}]")

@@ -9,12 +9,22 @@ Each step, in order:
                tuning curves (`brain.need_values.tuning_code`); the motion readings as they are
     learn      from the transition just completed: the need values (`brain.need_values`, one general value
                function per internal variable, TD(lambda)) on the change of the internal variables; the motion
-               model (`brain.motion_model`) on the motion the last command led to
+               model (`brain.motion_model`) on the motion the last command led to;
+               with `events`, the values predict, beside each variable's changes between outcomes, each scene
+               sensor's consumption events (what vanished from it at an outcome, an item eaten), and an outcome
+               model learns what an event gives each variable (below)
+    track      with a context gate (`brain.context_gate`), the outcome model is kept in several contexts, of which
+               the one that predicts best is used and learns: how far each context's prediction was from each
+               outcome tells the gate when the world has changed (a new context) or gone back to a regime it has
+               lived (that regime's context, as it was left)
     weigh      what a change of each variable is worth now: the drive reduction of a rise of `change_unit` (an
                item's worth), per unit, at the internal state forecast `forecast_steps` ahead with nothing eaten
                (allostasis: a body that forecasts wants food before it is hungry; a sated one turns away from it)
     plan       each candidate command (a grid of `levels` per actuator): the motion model predicts the motion it
-               leads to, and the need values score the scene with that motion, Q(a) = worth . V(scene, m'(a))
+               leads to, and the need values score the scene with that motion, Q(a) = worth . V(scene, m'(a));
+               with `events`, V = V_drift + M V_events (successor features, Barreto et al. 2017: where items are
+               to be had, V_events, is learnt slowly and kept; what an item gives, M, is relearnt in a few
+               outcomes, or recalled with its context)
     select     the gate picks among the candidates on their standardised scores
     act        the chosen command, or, while exploring, a random walk of the actuators (an AR(1) process):
                exploring is a mode that the body enters each time it redraws its mode, on average every
@@ -26,6 +36,10 @@ Each step, in order:
 The values never stop learning. Greedy on values that no longer learn, a body can fix on a command that brings
 nothing; giving up (exploring after `giving_up_steps` without relief) is what lets a frozen copy live, as the
 curriculum's tests need (README, "The Forager on raw wheels: need values").
+
+A body whose world changes what its items give, unannounced (mortal/Seasons-v0), relearns its outcome model at
+each change with one context; with a context gate it relearns only the first time, and returns to what it learnt
+when a regime comes back (README, "Each module on the world that needs it").
 
 No reflex steers: what the body approaches and avoids comes from the values it learnt. This brain has its own
 sensory code and no episodic memory or PC perception yet, so its config must name perception:identity and
@@ -44,6 +58,7 @@ from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 from agents.interoception import Interoception
 from agents.motor import ActionTable
 from brain.base import AbstractGate, checked, non_finite
+from brain.context_gate import ContextGate, ContextState
 from brain.motion_model import MotionModel
 from brain.need_values import NeedValues, tuning_code
 from homeostasis.allostasis import drift
@@ -54,14 +69,30 @@ from homeostasis.physiology import Physiology
 class ValueBrain(eqx.Module):
     """Everything that learns during a life."""
 
-    values: NeedValues
+    values: NeedValues  # per internal variable, and with `events` per scene sensor's consumption events
     motion: MotionModel
+    outcomes: NeedValues | None  # with `events`: per context (stacked on a leading axis), what an event gives each
+    # variable, M (gamma 0, no bias: the delta rule)
+
+
+def in_context(outcomes: NeedValues, context: Int[Array, ""]) -> NeedValues:
+    """The outcome model of one context of the stack."""
+    return jax.tree.map(lambda leaf: leaf[context], outcomes)
+
+
+def learn_in_context(outcomes: NeedValues, context: Int[Array, ""], x, change, valid, rate: float | Array
+                     ) -> NeedValues:
+    """One delta-rule step of context `context`'s outcome model alone, on the events x that came with `change`."""
+    learnt = in_context(outcomes, context).learn(x, change, jnp.float32(0), x, valid, rate)
+    return eqx.tree_at(lambda o: o.weight, outcomes, outcomes.weight.at[context].set(learnt.weight))
 
 
 class ValueAgentState(eqx.Module):
     brain: ValueBrain
     gate: object
+    context: ContextState | None  # the context gate's, None without one
     previous_features: Float[Array, " features"]
+    previous_scene: Float[Array, " scene"]  # the scene's readings
     previous_intero: Float[Array, " variables"]
     previous_motion: Float[Array, " motion"]
     previous_action: Float[Array, " action"]  # in [-1, 1] per actuator
@@ -82,6 +113,7 @@ class ValueAgent(eqx.Module):
     config: object = eqx.field(static=True)
     motor: ActionTable = eqx.field(static=True)  # the candidates in the world's units, then the random walk
     scene: tuple[int, ...] = eqx.field(static=True)  # extero indices coded by tuning curves
+    sensor_of: tuple[int, ...] = eqx.field(static=True)  # per scene reading, which of the scene's sensors it is
     motion: tuple[int, ...] = eqx.field(static=True)  # extero indices of the body's motion
     low: tuple[float, ...] = eqx.field(static=True)
     high: tuple[float, ...] = eqx.field(static=True)
@@ -92,8 +124,7 @@ class ValueAgent(eqx.Module):
 
     def code(self, extero: Float[Array, " extero"]) -> tuple[Float[Array, " code"], Float[Array, " motion"]]:
         """The scene's population code and the motion readings."""
-        curves = self.config.planner.curves
-        return tuning_code(extero[jnp.array(self.scene)], curves), extero[jnp.array(self.motion)]
+        return tuning_code(extero[jnp.array(self.scene)], self.config.planner.curves), extero[jnp.array(self.motion)]
 
     def worth(self, intero: Float[Array, " variables"]) -> Float[Array, " variables"]:
         """What a rise of `change_unit` of each variable is worth per unit, -(D(u + change_unit e_k) - D(u)) /
@@ -109,10 +140,51 @@ class ValueAgent(eqx.Module):
         (so that an actuator no sensor reads, such as ThermalForager's sweating, can be valued)."""
         return jnp.concatenate([motion, action], axis=-1) if self.config.planner.efference else motion
 
-    def scores(self, brain: ValueBrain, code, motion, worth) -> Float[Array, " candidates"]:
-        """Q(a) = worth . V(scene, m'(a)) for each candidate command a."""
+    def scores(self, brain: ValueBrain, code, motion, worth, context: Int[Array, ""] = 0
+               ) -> Float[Array, " candidates"]:
+        """Q(a) = worth . V(scene, m'(a)) for each candidate command a; with `events`, V = V_drift + M V_events,
+        M the outcome model of `context`."""
         motions = jax.vmap(brain.motion.predict, in_axes=(None, 0))(motion, self.candidates)
-        return brain.values.values_of_motions(code, self.context(motions, self.candidates)) @ worth
+        values = brain.values.values_of_motions(code, self.context(motions, self.candidates))
+        if brain.outcomes is not None:
+            variables = worth.shape[0]
+            gives = in_context(brain.outcomes, context).weight  # M
+            values = values[:, :variables] + values[:, variables:] @ gives.T
+        return values @ worth
+
+    def vanished(self, before: Float[Array, " scene"], now: Float[Array, " scene"]) -> Float[Array, " sensors"]:
+        """What fell from each sensor's readings in a step, sum_b max(before_b - now_b, 0) over its readings b:
+        where an item was just eaten, its kind's sensor loses the item's proximity."""
+        fallen = jnp.maximum(before - now, 0.0)
+        return jax.ops.segment_sum(fallen, jnp.array(self.sensor_of), num_segments=max(self.sensor_of) + 1)
+
+    def learn(self, brain: ValueBrain, context: ContextState | None, phi, change, ended, phi_next, valid, motion,
+              scene, previous: ValueAgentState) -> tuple[ValueBrain, ContextState | None]:
+        """The transition phi -> phi_next (scene readings `previous.previous_scene` -> `scene`), which changed the
+        variables by `change`: the values by TD(lambda) and the motion model by the delta rule; with `events`, the
+        values on [the changes between outcomes, the events at one] (an outcome: a variable changed by half an
+        item's worth, `change_unit`, or more), and at an outcome the outcome model of the current context by the
+        delta rule. With a context gate, each context's outcome model's error at an outcome is the gate's evidence,
+        and its candidate learns from every outcome at rate 1."""
+        cfg = self.config.planner
+        motion_model = brain.motion.learn(previous.previous_motion, previous.previous_action, motion, valid)
+        if brain.outcomes is None:
+            return ValueBrain(brain.values.learn(phi, change, ended, phi_next, valid), motion_model, None), context
+        is_outcome = valid * (jnp.max(jnp.abs(change)) >= 0.5 * cfg.change_unit)
+        events = self.vanished(previous.previous_scene, scene)
+        targets = jnp.concatenate([change * (1.0 - is_outcome), events * is_outcome])
+        values = brain.values.learn(phi, targets, ended, phi_next, valid)
+        x = in_context(brain.outcomes, 0).features(events, jnp.zeros(0))
+        if context is None:
+            outcomes = learn_in_context(brain.outcomes, 0, x, change, is_outcome, cfg.outcome_rate)
+            return ValueBrain(values, motion_model, outcomes), None
+        errors = jax.vmap(lambda o: jnp.sum(o.td_error(x, change, jnp.float32(0), x) ** 2))(brain.outcomes)
+        outcomes = learn_in_context(brain.outcomes, context.current, x, change, is_outcome,
+                                    self.gate.learning_rate(context, cfg.outcome_rate))
+        candidate, has_candidate = self.gate.candidate(context)
+        outcomes = learn_in_context(outcomes, candidate, x, change, is_outcome * has_candidate, 1.0)
+        context, _ = self.gate.track(context, errors, is_outcome)
+        return ValueBrain(values, motion_model, outcomes), context
 
     def explore(self, state: ValueAgentState, drive: Float[Array, ""], *, key
                 ) -> tuple[Bool[Array, ""], Float[Array, " action"]]:
@@ -137,16 +209,16 @@ class ValueAgent(eqx.Module):
         k_explore, k_gate = jax.random.split(key)
         finite = jnp.all(jnp.isfinite(obs.extero)) & jnp.all(jnp.isfinite(obs.intero))
         obs = checked(obs, ~finite, "non-finite observation (extero or intero) reached the agent")
-        brain = state.brain
+        brain, context = state.brain, state.context
         code, motion = self.code(obs.extero)
+        scene = obs.extero[jnp.array(self.scene)]
         phi = brain.values.features(code, self.context(motion, state.previous_action))
         if learn:  # the transition just completed; none into a life's first step
             valid = (~state.done & (state.life_steps > 0)).astype(jnp.float32)
             change = self.interoception.deviation(obs.intero) - self.interoception.deviation(state.previous_intero)
-            values = brain.values.learn(state.previous_features, change, obs.terminated.astype(jnp.float32), phi, valid)
-            motion_model = brain.motion.learn(state.previous_motion, state.previous_action, motion, valid)
-            brain = ValueBrain(values, motion_model)
-        scores = self.scores(brain, code, motion, self.worth(obs.intero))
+            brain, context = self.learn(brain, context, state.previous_features, change,
+                                        obs.terminated.astype(jnp.float32), phi, valid, motion, scene, state)
+        scores = self.scores(brain, code, motion, self.worth(obs.intero), context.current if context is not None else 0)
         salience = (scores - scores.mean()) / (scores.std() + 1e-8)
         gate_state, selection = self.gate.select(state.gate, salience, key=k_gate)
         chosen = jnp.where(selection.selected, selection.channel, jnp.argmax(scores))
@@ -159,7 +231,8 @@ class ValueAgent(eqx.Module):
         new_life = state.done
         relief = drive < self.interoception.drive(state.previous_intero)
         new_state = ValueAgentState(
-            brain=brain, gate=gate_state, previous_features=phi, previous_intero=obs.intero, previous_motion=motion,
+            brain=brain, gate=gate_state, context=context, previous_features=phi, previous_scene=scene,
+            previous_intero=obs.intero, previous_motion=motion,
             previous_action=action, walk=walk, exploring=exploring,
             since_relief=jnp.where(new_life | relief, 0, state.since_relief + 1),
             life_steps=jnp.where(new_life, 0, state.life_steps) + 1,
@@ -179,10 +252,15 @@ class ValueAgent(eqx.Module):
 
     def cost(self, brain: ValueBrain, gate_ops, learn: bool) -> dict[str, Array]:
         """Synaptic operations (`brain.base`): the planner predicts each candidate's motion and reads the values
-        over the scene's code once (`NeedValues.motions_ops`); learning reads and writes the values and the model."""
-        n = len(self.candidates)
-        ops = {"planner": n * brain.motion.ops() + brain.values.motions_ops(n), "gate": gate_ops,
-               "values": brain.values.learn_ops() if learn else 0.0,
+        over the scene's code once (`NeedValues.motions_ops`), with `events` then M for each candidate; learning
+        reads and writes the values and the motion model, and at an outcome the outcome model; a context gate
+        reads every context's outcome model and its candidate learns too."""
+        n, values, outcomes = len(self.candidates), brain.values, brain.outcomes
+        model = 0 if outcomes is None else outcomes.weight[0].size
+        contexts = 0 if outcomes is None else outcomes.weight.shape[0]
+        ops = {"planner": n * brain.motion.ops() + values.motions_ops(n) + n * model,
+               "gate": gate_ops + (contexts * model + 3 * model if learn and contexts > 1 else 0.0),
+               "values": values.learn_ops() + 3 * model if learn else 0.0,
                "world_model": 2 * brain.motion.ops() if learn else 0.0}
         return {name: jnp.asarray(count, jnp.float32) for name, count in ops.items()}
 
@@ -213,8 +291,9 @@ def command_grid(space: gym.spaces.Space, levels: int) -> tuple[np.ndarray, Acti
     return grid.astype(np.float32), ActionTable(table, names, discrete=False)
 
 
-def sensor_layout(env: gym.Env) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """(scene, motion): the extero indices of every sensor but the body's motion ("velocity"), and of the motion."""
+def sensor_layout(env: gym.Env) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+    """(scene, motion, sensor_of): the extero indices of every sensor but the body's motion ("velocity"), of the
+    motion, and per scene index the scene sensor it belongs to (0, 1, ... in extero order)."""
     try:
         slices = env.get_wrapper_attr("sensor_slices")()
     except AttributeError:
@@ -223,8 +302,9 @@ def sensor_layout(env: gym.Env) -> tuple[tuple[int, ...], tuple[int, ...]]:
         raise ValueError("the need-value agent needs a mortal world's body: extero sensors named by `sensor_slices`, "
                          f"one of them 'velocity' (the body's motion); {env.spec.id if env.spec else env} has none")
     motion = tuple(range(slices["velocity"].start, slices["velocity"].stop))
-    size = env.observation_space["extero"].shape[0]
-    return tuple(i for i in range(size) if i not in motion), motion
+    sensors = [where for name, where in slices.items() if name != "velocity"]
+    scene = tuple(i for where in sensors for i in range(where.start, where.stop))
+    return scene, motion, tuple(k for k, where in enumerate(sensors) for _ in range(where.start, where.stop))
 
 
 def build_value_agent(config, env: gym.Env, *, key: PRNGKeyArray) -> tuple[ValueAgent, ValueAgentState]:
@@ -233,18 +313,26 @@ def build_value_agent(config, env: gym.Env, *, key: PRNGKeyArray) -> tuple[Value
     if config.motor != "raw":
         raise ValueError("the need-value planner acts on raw actuators: give motor='raw' (--agent.motor raw)")
     physiology = env.get_wrapper_attr("physiology")
-    scene, motion = sensor_layout(env)
+    scene, motion, sensor_of = sensor_layout(env)
     candidates, motor = command_grid(env.action_space, cfg.levels)
     context = len(motion) + (env.action_space.shape[0] if cfg.efference else 0)
-    values = NeedValues(len(physiology.names), len(scene) * cfg.curves, context, discount=cfg.discount,
-                        trace_decay=cfg.trace_decay, learning_rate=cfg.learning_rate)
+    sensors = max(sensor_of) + 1
+    variables = len(physiology.names)
+    values = NeedValues(variables + (sensors if cfg.events else 0), len(scene) * cfg.curves, context,
+                        discount=cfg.discount, trace_decay=cfg.trace_decay, learning_rate=cfg.learning_rate)
     model = MotionModel(len(motion), env.action_space.shape[0], learning_rate=cfg.motion_rate)
     gate = config.gate.build(len(candidates), key=key)
+    contexts = gate.contexts if isinstance(gate, ContextGate) else 1
+    outcome_model = NeedValues(variables, sensors, 0, discount=0.0, trace_decay=0.0, learning_rate=cfg.outcome_rate,
+                               bias=False)  # an item's worth is its event's alone
+    outcomes = jax.tree.map(lambda leaf: jnp.stack([leaf] * contexts), outcome_model) if cfg.events else None
     agent = ValueAgent(Interoception(physiology, config.levels), jax.tree.map(jnp.asarray, physiology),
-                       jnp.asarray(candidates), gate, config, motor, scene, motion,
+                       jnp.asarray(candidates), gate, config, motor, scene, sensor_of, motion,
                        tuple(float(x) for x in env.action_space.low), tuple(float(x) for x in env.action_space.high))
     state = ValueAgentState(
-        brain=ValueBrain(values, model), gate=gate.init_state(), previous_features=jnp.zeros(values.weight.shape[1]),
+        brain=ValueBrain(values, model, outcomes), gate=gate.init_state(),
+        context=gate.init_context() if isinstance(gate, ContextGate) else None,
+        previous_features=jnp.zeros(values.weight.shape[1]), previous_scene=jnp.zeros(len(scene)),
         previous_intero=jnp.zeros(len(physiology.names)), previous_motion=jnp.zeros(len(motion)),
         previous_action=jnp.zeros(len(candidates[0])), walk=jnp.zeros(len(candidates[0])),
         exploring=jnp.array(False), since_relief=jnp.array(0), life_steps=jnp.array(0), done=jnp.array(False),

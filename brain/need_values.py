@@ -18,7 +18,8 @@ at a forecast of the internal state: allostasis), so what a state is worth to th
     Q(s) = worth . V(s),
 
 and a change of needs re-weights the values at once, with nothing to relearn: the body learns where food and
-water are to be had from every item it eats, hungry or not.
+water are to be had from every item it eats, hungry or not. With gamma = 0 the same rule (the delta rule) predicts
+the next step's change alone: what touching what is in front of the body gives it.
 
 Features: phi = [code x [1, context], context, 1], a population code of the sensed scene (`tuning_code`: each
 reading through Gaussian tuning curves) times [1, the body's context] (its motion, and the agent may add its last
@@ -53,24 +54,25 @@ class NeedValues(eqx.Module):
     discount: float = eqx.field(static=True)
     trace_decay: float = eqx.field(static=True)
     learning_rate: float = eqx.field(static=True)
+    bias: bool = eqx.field(static=True)
 
     def __init__(self, variables: int, code_size: int, motion_size: int, *, discount: float = 0.995,
-                 trace_decay: float = 0.9, learning_rate: float = 0.05):
+                 trace_decay: float = 0.9, learning_rate: float = 0.05, bias: bool = True):
         if variables < 1 or code_size < 1 or motion_size < 0:
             raise ValueError(f"need variables, code_size >= 1 and motion_size >= 0, got {variables}, {code_size}, "
                              f"{motion_size}")
-        if not 0 < discount < 1 or not 0 <= trace_decay <= 1 or not learning_rate > 0:
-            raise ValueError(f"need discount in (0, 1), trace_decay in [0, 1] and learning_rate > 0, got {discount}, "
+        if not 0 <= discount < 1 or not 0 <= trace_decay <= 1 or not learning_rate > 0:
+            raise ValueError(f"need discount in [0, 1), trace_decay in [0, 1] and learning_rate > 0, got {discount}, "
                              f"{trace_decay}, {learning_rate}")
-        size = code_size * (1 + motion_size) + motion_size + 1
+        size = code_size * (1 + motion_size) + motion_size + int(bias)
         self.weight, self.trace = jnp.zeros((variables, size)), jnp.zeros(size)
-        self.code_size, self.motion_size = code_size, motion_size
+        self.code_size, self.motion_size, self.bias = code_size, motion_size, bool(bias)
         self.discount, self.trace_decay, self.learning_rate = float(discount), float(trace_decay), float(learning_rate)
 
     def features(self, code: Float[Array, " code"], motion: Float[Array, " motion"]) -> Float[Array, " features"]:
-        """phi = [code x [1, motion], motion, 1]."""
+        """phi = [code x [1, motion], motion, 1] (without the last 1 where there is no bias)."""
         context = jnp.concatenate([jnp.ones(1), motion])
-        return jnp.concatenate([jnp.outer(code, context).reshape(-1), motion, jnp.ones(1)])
+        return jnp.concatenate([jnp.outer(code, context).reshape(-1), motion, jnp.ones(int(self.bias))])
 
     def values(self, phi: Float[Array, " features"]) -> Float[Array, " variables"]:
         """V(s): each variable's expected discounted change from here."""
@@ -84,17 +86,23 @@ class NeedValues(eqx.Module):
         per_context = self.weight[:, :scene].reshape(-1, self.code_size, 1 + self.motion_size)
         read = jnp.einsum("kcj,c->kj", per_context, code)  # [variables, 1 + motion]
         contexts = jnp.concatenate([jnp.ones((len(motions), 1)), motions], axis=1)
-        rest = jnp.concatenate([motions, jnp.ones((len(motions), 1))], axis=1)
+        rest = jnp.concatenate([motions, jnp.ones((len(motions), int(self.bias)))], axis=1)
         return contexts @ read.T + rest @ self.weight[:, scene:].T
 
+    def td_error(self, phi: Float[Array, " features"], change: Float[Array, " variables"], ended: Float[Array, ""],
+                 phi_next: Float[Array, " features"]) -> Float[Array, " variables"]:
+        """delta_k = du_k + gamma (1 - end) V_k(s') - V_k(s): how far the transition phi -> phi_next, which changed
+        the variables by `change`, was from what the values predicted."""
+        return change + self.discount * (1.0 - ended) * self.values(phi_next) - self.values(phi)
+
     def learn(self, phi: Float[Array, " features"], change: Float[Array, " variables"], ended: Float[Array, ""],
-              phi_next: Float[Array, " features"], valid: Float[Array, ""]) -> "NeedValues":
+              phi_next: Float[Array, " features"], valid: Float[Array, ""], rate: float | None = None) -> "NeedValues":
         """One TD(lambda) step on the transition phi -> phi_next that changed the variables by `change` (`ended`:
         the life ended there, so nothing follows); `valid` 0 leaves everything as it was. A life's end clears the
-        trace."""
-        delta = change + self.discount * (1.0 - ended) * self.values(phi_next) - self.values(phi)
+        trace. `rate` overrides the learning rate for this step."""
+        delta = self.td_error(phi, change, ended, phi_next)
         trace = self.discount * self.trace_decay * self.trace + phi
-        step = valid * self.learning_rate / (1.0 + phi @ phi)
+        step = valid * (self.learning_rate if rate is None else rate) / (1.0 + phi @ phi)
         weight = self.weight + step * jnp.outer(delta, trace)
         trace = jnp.where(valid > 0, trace * (1.0 - ended), self.trace)
         return eqx.tree_at(lambda v: (v.weight, v.trace), self, (weight, trace))

@@ -214,7 +214,8 @@ def test_summary_is_the_mean_with_bootstrap_intervals_and_paired_differences_fro
     (single,) = summarise(rows[:1], spec)
     assert np.isnan(single["survival_steps_ci95"]).all(), "one seed has no interval"
     markdown = sweep.markdown_table([aif, random])
-    assert "(reference)" in markdown and "survival steps: aif better by [95% CI]" in markdown
+    assert "(reference)" in markdown and "survival steps: reference better by [95% CI]" in markdown
+    assert "| random | `mortal/Forager-v0` | 4 | aif |" in markdown
 
 
 def test_a_seed_without_a_figure_is_left_out_of_its_mean_interval_and_pairs(tmp_path):
@@ -333,12 +334,27 @@ def test_a_variant_may_run_on_some_of_the_worlds_and_is_compared_there(tmp_path)
      "'variants.random.worlds' names 'mortal/ThermalForager-v0', which is not among the spec's worlds"),
     (('worlds = ["mortal/FoodOnly-v0"]', 'worlds = []'), "'variants.random.worlds' must be a non-empty list"),
     (('worlds = ["mortal/FoodOnly-v0"]', 'worlds = ["Nowhere-v9"]'), "'variants.random.worlds\\[0\\]'"),
-    (("[variants.aif]", '[variants.aif]\nworlds = ["mortal/FoodOnly-v0"]'),
-     "'variants.aif.worlds': the first variant is the reference"),
+    (("[variants.aif]", '[variants.aif]\nworlds = ["mortal/Forager-v0"]'),
+     "variant 'random' is compared with 'aif', which does not run on mortal/FoodOnly-v0"),
+    (('planner = "random"', 'planner = "random"\nreference = "random"'),
+     "'variants.random.reference' must name another variant of the spec \\(aif\\), got 'random'"),
 ])
 def test_bad_variant_worlds_are_named(tmp_path, edit, error):
     with pytest.raises(SpecError, match=error):
         load_spec(spec_file(tmp_path, PER_WORLD.replace(*edit)))
+
+
+def test_a_variant_is_compared_with_the_reference_it_names(tmp_path):
+    """Two brains, each with an ablation compared with it: a named reference is itself compared with nothing."""
+    text = PER_WORLD + '[variants.random-argmax]\nplanner = "random"\ngate = "argmax"\nreference = "random"\n' \
+                       'worlds = ["mortal/FoodOnly-v0"]\n'
+    spec = load_spec(spec_file(tmp_path, text))
+    assert [spec.reference_of(v) for v in spec.variants] == [None, None, "random"]
+    rows = [dict(variant=t.variant, world=t.world, seed=t.seed, survival_steps=100.0 * (t.seed + 1)
+                 - 10 * (t.variant == "random-argmax"), drive=0.1, ops=1.0, **{"return": 1.0}) for t in spec.trials()]
+    *references, ablated = summarise(rows, spec)
+    assert all("reference" not in e and "survival_steps_diff_mean" not in e for e in references)
+    assert ablated["reference"] == "random" and ablated["survival_steps_diff_mean"] == pytest.approx(10.0)
 
 
 def test_the_modules_sweep_removes_each_module_on_its_world_and_reports_one_figure_each():
@@ -346,18 +362,21 @@ def test_the_modules_sweep_removes_each_module_on_its_world_and_reports_one_figu
     from suites import _sweeps, modules
 
     spec = load_spec(ROOT / "scripts" / "sweeps" / "modules.toml")
-    reference, *ablated = spec.variants
-    assert reference == "full" and spec.worlds_of("full") == spec.worlds and len(spec.seeds) >= 5
+    references = {"full", "values"}
+    assert next(iter(spec.variants)) == "full" and spec.worlds_of("full") == spec.worlds and len(spec.seeds) >= 5
+    ablated = [variant for variant in spec.variants if variant not in references]
     worlds = {variant: spec.worlds_of(variant) for variant in ablated}
     assert worlds == {"no-memory": ("mortal/Oasis-v0",), "no-gate": ("mortal/Seasons-v0",),
                       "no-perception": ("mortal/VisualForager-v0",), "random-perception": ("mortal/VisualForager-v0",),
-                      "no-planner": ("mortal/Forager-v0",)}
+                      "no-planner": ("mortal/Forager-v0",), "no-context-gate": ("mortal/Seasons-v0",)}
+    assert spec.reference_of("no-context-gate") == "values" and spec.reference_of("values") is None
     assert set(modules.FIGURES) == set(ablated)
     rows = [dict(variant=t.variant, world=t.world, seed=t.seed, survival_steps=1000.0 + 10 * t.seed
-                 - 300 * (t.variant != "full"), drive=0.2 + 0.1 * (t.variant != "full") + 0.01 * t.seed,
-                 ops=1000.0, recovery=(500.0 + 200 * (t.variant != "full") + t.seed if t.world == "mortal/Seasons-v0"
-                                       else math.nan), **{"return": 0.0}) for t in spec.trials()]
-    figures = modules.compare(summarise(rows, spec), reference)
+                 - 300 * (t.variant not in references) + 50 * (t.variant == "values"),
+                 drive=0.2 + 0.1 * (t.variant not in references) + 0.01 * t.seed, ops=1000.0,
+                 recovery=(500.0 + 200 * (t.variant not in references) + t.seed if t.world == "mortal/Seasons-v0"
+                           else math.nan), **{"return": 0.0}) for t in spec.trials()]
+    figures = modules.compare(summarise(rows, spec))
     assert set(figures) == set(ablated)
     memory = figures["no-memory"]
     assert memory["world"] == "mortal/Oasis-v0" and memory["figure"] == "survival_steps"
@@ -367,11 +386,13 @@ def test_the_modules_sweep_removes_each_module_on_its_world_and_reports_one_figu
     assert gate["figure"] == "recovery" and gate["full"] == pytest.approx(502.0)
     assert gate["diff_ci95"] == pytest.approx([200.0, 200.0])
     assert figures["no-perception"]["figure"] == "drive"
+    context = figures["no-context-gate"]  # paired with the need-value brain, not with the brain over reflexes
+    assert context["world"] == "mortal/Seasons-v0" and context["full"] == pytest.approx(502.0)
+    assert context["diff_ci95"] == pytest.approx([200.0, 200.0])
     json.dumps(figures)  # the suite's last line
     seasons = _sweeps.restricted(spec, ("mortal/Seasons-v0",))  # --worlds: one world, the variants that run there
-    assert {(t.variant, t.world) for t in seasons.trials()} == {("full", "mortal/Seasons-v0"),
-                                                                 ("no-gate", "mortal/Seasons-v0")}
-    assert len(seasons.trials()) == 2 * len(spec.seeds) and _sweeps.restricted(spec, ()) == spec
+    assert {t.variant for t in seasons.trials()} == {"full", "no-gate", "values", "no-context-gate"}
+    assert len(seasons.trials()) == 4 * len(spec.seeds) and _sweeps.restricted(spec, ()) == spec
     with pytest.raises(SystemExit, match="--worlds mortal/Nowhere-v0: not in the spec's worlds"):
         _sweeps.restricted(spec, ("mortal/Nowhere-v0",))
 

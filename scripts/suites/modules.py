@@ -1,9 +1,11 @@
 """Modules: each brain module removed on the world that needs it (evaluate, long: hours on 2 CPU cores).
 
-The sweep in scripts/sweeps/modules.toml, in one Ray run: the full default brain on every world, and beside it,
-on the same seeds, memory removed on mortal/Oasis-v0, the gate (basal ganglia -> argmax) on mortal/Seasons-v0,
-perception (-> identity and -> a random projection) on mortal/VisualForager-v0 and the planner (-> random) on
-mortal/Forager-v0. Every trial's agent learns for the spec's step budget, then lives one fresh evaluation life
+The sweep in scripts/sweeps/modules.toml, in one Ray run: the brain over reflexes (PC perception, SDR memory, the
+pymdp planner, the basal ganglia) on every world, and beside it, on the same seeds, memory removed on
+mortal/Oasis-v0, the gate (basal ganglia -> argmax) on mortal/Seasons-v0, perception (-> identity and -> a random
+projection) on mortal/VisualForager-v0 and the planner (-> random) on mortal/Forager-v0; and on Seasons the
+need-value brain whose outcome model the context gate divides among contexts, beside it with one context
+(context gate -> argmax). Each ablation is paired with its own full brain (the spec's `reference`). Every trial's agent learns for the spec's step budget, then lives one fresh evaluation life
 (still learning). Each variant is judged by one figure (`FIGURES`) that the horizon does not cap for the full
 brain: survival where the world is hard enough that lives end before it, the steps to recover after each
 return to an earlier season on Seasons (`agents.recovery`), mean drive elsewhere. The difference
@@ -18,6 +20,7 @@ from suites._report import print_table
 FIGURES = {  # variant -> the sweep metric it is judged by (agents.sweep.METRICS)
     "no-memory": "survival_steps",
     "no-gate": "recovery",
+    "no-context-gate": "recovery",
     "no-perception": "drive",
     "random-perception": "drive",
     "no-planner": "survival_steps",
@@ -30,7 +33,7 @@ def evaluate(options: _sweeps.Flat = _sweeps.Options(), out: str = "runs/sweep__
     `--seeds` (the first n of the spec's) override the spec for smaller runs; `--worlds` runs only those worlds
     (e.g. `--worlds mortal/Seasons-v0`: the full brain and the one without the gate)."""
     spec, summary = _sweeps.run(_sweeps.SWEEPS / "modules.toml", out, options)
-    figures = compare(summary, next(iter(spec.variants)))
+    figures = compare(summary)
     print_table([dict(variant=variant, world=row["world"], figure=row["figure"], full=row["full"],
                       ablated=row["ablated"], full_better=_sweeps.interval(row["diff_ci95"], "{:.3g}"),
                       verdict=_verdict(row["diff_ci95"]))
@@ -41,16 +44,18 @@ def evaluate(options: _sweeps.Flat = _sweeps.Options(), out: str = "runs/sweep__
     return figures
 
 
-def compare(summary: list[dict], reference: str) -> dict:
-    """Per ablated variant: {"world", "figure", "full", "ablated", "diff_ci95"} from the sweep's summary rows."""
-    full = {row["world"]: row for row in summary if row["variant"] == reference}
+def compare(summary: list[dict]) -> dict:
+    """Per ablated variant: {"world", "figure", "full", "ablated", "diff_ci95"} from the sweep's summary rows, "full"
+    being its reference (the brain it is the ablation of) on its world."""
+    rows = {(row["variant"], row["world"]): row for row in summary}
     figures = {}
     for row in summary:
-        if row["variant"] == reference:
+        if "reference" not in row:
             continue
         metric = FIGURES[row["variant"]]
+        full = rows[row["reference"], row["world"]]
         figures[row["variant"]] = {"world": row["world"], "figure": metric,
-                                   "full": full[row["world"]][f"{metric}_mean"], "ablated": row[f"{metric}_mean"],
+                                   "full": full[f"{metric}_mean"], "ablated": row[f"{metric}_mean"],
                                    "diff_ci95": _sweeps.plain(row[f"{metric}_diff_ci95"])}
     return figures
 
