@@ -1,11 +1,11 @@
-"""Task-selective plasticity without a task id: which of C sets of weights acts and learns, inferred from which set
-predicts the present best.
+"""Task-selective plasticity without a task id: which of C sets of weights is used and learns, inferred from which
+set predicts the present best.
 
-The gate keeps C contexts of a learner (e.g. C copies of the need values); only the current one acts and learns,
-so learning in one regime leaves what the others learnt untouched (the plasticity gate of `brain.plasticity_gate`,
-here over whole weight sets). Each context also holds a predictor of the outcomes it lives through (e.g. what an
-item eaten gives), and the first free context is a *candidate*: a predictor that learns fast from every outcome,
-whatever the context, so that it always predicts as the last few outcomes went (fast weights beside slow ones).
+The gate keeps C contexts of a predictor of outcomes (e.g. the need values' outcome model: what an item eaten
+gives); only the current one is used and learns, so learning in one regime leaves what the others learnt
+untouched (the plasticity gate of `brain.plasticity_gate`, here over whole weight sets). The first free context is
+a *candidate*: it learns fast from every outcome, whatever the context, so that it always predicts as the last
+few outcomes went (fast weights beside slow ones).
 A context's own predictor learns at the rate `max(1 / n, rate)` after n outcomes in it (`learning_rate`): the mean
 of what it has seen at first, so that a young context is not outpaced by the candidate while the world stays the
 same, then a steady rate. Each outcome scores every context's predictor by its error e_c (e.g. its squared
@@ -18,8 +18,9 @@ as none, so two predictors that have both learnt a steady world do not compete o
 
 - a known context (allocated, not current) with E_c + eps < (E_cur + eps) / kappa (kappa `surprise_ratio`) means
   the world went back to a regime it has lived: the gate returns to the best such context, as it was left;
-- else a candidate that has predicted better than that for `persistence` outcomes in a row means the world changed to a regime none of the known contexts knows: the gate opens the candidate (its
-  learner a copy of the current one's, `opened`), which learns from there on as a context of its own.
+- else a candidate that has predicted better than that for `persistence` outcomes in a row means the world
+  changed to a regime none of the known contexts knows: the gate opens the candidate (`opened`), which learns from
+  there on as a context of its own.
 
 When no context is free there is no candidate and the gate only returns. This is latent-cause inference in its
 simplest form (Gershman, Blei & Niv 2010): a new cause when nothing known explains the present as well as a fresh
@@ -37,7 +38,7 @@ from brain.ablations import ArgmaxGate
 
 
 class ContextState(eqx.Module):
-    current: Int[Array, ""]  # the context that acts and learns
+    current: Int[Array, ""]  # the context that is used and learns
     allocated: Bool[Array, " contexts"]  # contexts in use (context 0 from birth)
     error: Float[Array, " contexts"]  # E_c, the recent prediction error of each context (the candidate's included)
     challenged_for: Int[Array, ""]  # consecutive outcomes the candidate has predicted better than the current one
@@ -45,7 +46,7 @@ class ContextState(eqx.Module):
 
 
 class ContextGate(ArgmaxGate):
-    """Argmax selection, and C contexts of a learner of which the one that predicts best acts and learns."""
+    """Argmax selection, and C contexts of a predictor of which the one that predicts best is used and learns."""
 
     contexts: int = eqx.field(static=True, default=2)
     surprise_ratio: float = eqx.field(static=True, default=2.0)
@@ -58,7 +59,8 @@ class ContextGate(ArgmaxGate):
             raise ValueError(f"need contexts >= 2, surprise_ratio > 1 and persistence >= 1, got {self.contexts}, "
                              f"{self.surprise_ratio}, {self.persistence}")
         if not (0 < self.error_rate <= 1 and self.error_floor >= 0):
-            raise ValueError(f"need error_rate in (0, 1] and error_floor >= 0, got {self.error_rate}, {self.error_floor}")
+            raise ValueError(f"need error_rate in (0, 1] and error_floor >= 0, got {self.error_rate}, "
+                             f"{self.error_floor}")
 
     def init_context(self) -> ContextState:
         """Context 0 current and allocated, no error seen yet."""
@@ -77,8 +79,7 @@ class ContextGate(ArgmaxGate):
     def track(self, state: ContextState, errors: Float[Array, " contexts"], valid: Float[Array, ""]
               ) -> tuple[ContextState, Bool[Array, ""]]:
         """One outcome's errors, one per context (see the module docstring); `valid` 0 leaves everything as it was.
-        Returns the new state and whether it opened the candidate (the learner copies the current context into
-        it)."""
+        Returns the new state and whether it opened the candidate."""
         current, index = state.current, jnp.arange(self.contexts)
         error = state.error + valid * self.error_rate * (errors - state.error)
         floored = error + self.error_floor

@@ -106,7 +106,7 @@ def test_what_an_item_gives_decides_which_way_a_hungry_body_turns():
     agent, state, env = forager_agent()
     values = state.brain.values
     events = values.code_size * (1 + values.motion_size) + 2  # the weight of the context's turning reading
-    weight = values.weight.at[2, events].set(1.0).at[3, events].set(-1.0)  # food events turning one way, water the other
+    weight = values.weight.at[2, events].set(1.0).at[3, events].set(-1.0)  # food events one way, water the other
     brain = eqx.tree_at(lambda b: b.values.weight, state.brain, weight)
     code, motion = agent.code(jnp.zeros(env.observation_space["extero"].shape[0]))
     hungry = jnp.array([-0.5, 0.0])
