@@ -18,12 +18,12 @@ at a forecast of the internal state: allostasis), so what a state is worth to th
     Q(s) = worth . V(s),
 
 and a change of needs re-weights the values at once, with nothing to relearn: the body learns where food and
-water are to be had from every item it eats, hungry or not. With gamma = 0 the same rule (the delta rule) predicts
-the next step's change alone: what touching what is in front of the body gives it.
+water are to be had from every item it eats, hungry or not. With gamma = 0 the same rule is the delta rule, a
+one-step prediction (the need-value agent's outcome model: what an item eaten gives, `agents.value_agent`).
 
 Features: phi = [code x [1, context], context, 1], a population code of the sensed scene (`tuning_code`: each
 reading through Gaussian tuning curves) times [1, the body's context] (its motion, and the agent may add its last
-command), beside the context and a bias. A product with the motion is what lets a value tell "food ahead, moving
+command), beside the context and a bias (none with `bias=False`). A product with the motion is what lets a value tell "food ahead, moving
 towards it" from "food ahead, moving away" (README, "The Forager on raw wheels: need values").
 
 Cost (`brain.base`: synaptic operations): a value read is K F (K variables, F features), and n motions' values
