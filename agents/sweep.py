@@ -19,12 +19,12 @@ A spec (TOML) names brain variants as slot overrides by registry name on a share
     [variants.small-pc]
     perception = { name = "pc", latent = 8, hidden = [32] }
     worlds = ["mortal/Forager-v0"]   # optional: this variant runs on these of the spec's worlds only
-    [variants.values]
-    planner = "need-values"
-    [variants.values-no-context]
-    planner = "need-values"
-    gate = "argmax"
-    reference = "values"             # optional: compared with this variant instead of the first
+    [variants.softmax]
+    gate = "softmax"
+    [variants.softmax-no-memory]
+    gate = "softmax"
+    memory = "none"
+    reference = "softmax"            # optional: compared with this variant instead of the first
 
 A trial trains `episodes` newborn agents for `steps` env steps each, then gives each a fresh life (its brain
 keeps what it learnt, and keeps learning) and records how long it survives, its mean drive, its return and its
