@@ -48,7 +48,7 @@ class ContextState(eqx.Module):
 class ContextGate(ArgmaxGate):
     """Argmax selection, and C contexts of a predictor of which the one that predicts best is used and learns."""
 
-    contexts: int = eqx.field(static=True, default=2)
+    contexts: int = eqx.field(static=True, default=3)
     surprise_ratio: float = eqx.field(static=True, default=2.0)
     error_rate: float = eqx.field(static=True, default=0.3)
     persistence: int = eqx.field(static=True, default=2)
@@ -86,7 +86,7 @@ class ContextGate(ArgmaxGate):
         better = floored * self.surprise_ratio < floored[current]  # than the current context, by kappa
         known = jnp.where(state.allocated & (index != current), floored, jnp.inf)
         best = jnp.argmin(known)
-        returns = (valid > 0) & better[best] & (index[best] != current) & state.allocated[best]
+        returns = (valid > 0) & jnp.isfinite(known[best]) & better[best]
         free, has_candidate = self.candidate(state)
         challenged = has_candidate & better[free]
         challenged_for = jnp.where(valid > 0, jnp.where(challenged & ~returns, state.challenged_for + 1, 0),
