@@ -240,6 +240,11 @@ class NeedValueConfig:
     alone (and, with a context gate, recalled)"""
     outcome_rate: float = 0.1
     """normalised delta-rule step of the outcome model M (`events`), in (0, 1]"""
+    homing: float = 0.0
+    """the weight of going back to where each need was met: memory binds each rise of a variable to the place (each
+    sensor's nearest reading) where it came, and the body prefers commands whose predicted step brings the place
+    nearer to one recalled for each variable, weighed by its worth (0: none; > 0 needs a memory slot, memory:none
+    being the ablation that recalls nothing)"""
 
     def build(self, *args, **kwargs):
         raise TypeError("the need-value planner is built with its agent (agents.value_agent.build_value_agent)")
@@ -543,9 +548,12 @@ def validate(config: AgentConfig) -> None:
         _check_fields(part)
     if isinstance(config.planner, NeedValueConfig):
         _check_need_values(config.planner)
-        if not (isinstance(config.perception, IdentityConfig) and isinstance(config.memory, NoMemoryConfig)):
-            raise ConfigError("the need-value planner reads its own tuning-curve code of the readings and keeps no "
-                              "episodes yet: give perception:identity memory:none (AgentConfig.perception, .memory)")
+        if not isinstance(config.perception, IdentityConfig):
+            raise ConfigError("the need-value planner reads its own tuning-curve code of the readings: give "
+                              "perception:identity (AgentConfig.perception)")
+        if config.planner.homing == 0 and not isinstance(config.memory, NoMemoryConfig):
+            raise ConfigError("the need-value planner recalls from memory only where it goes home: give memory:none, "
+                              "or NeedValueConfig.homing > 0 (AgentConfig.memory, NeedValueConfig.homing)")
     if isinstance(config.gate, ContextGateConfig):
         _check_context_gate(config.gate, config.planner)
     if isinstance(config.planner, ModelBasedConfig) and config.planner.discount > 1:

@@ -41,9 +41,22 @@ A body whose world changes what its items give, unannounced (mortal/Seasons-v0),
 each change with one context; with a context gate it relearns only the first time, and returns to what it learnt
 when a regime comes back (README, "Each module on the world that needs it").
 
-No reflex steers: what the body approaches and avoids comes from the values it learnt. This brain has its own
-sensory code and no episodic memory or PC perception yet, so its config must name perception:identity and
-memory:none (`agents.config.validate` refuses others; README, "The Forager on raw wheels: need values").
+With `homing` (mortal/Oasis-v0: resources at a few places, far apart, beyond sensing range), episodic memory
+makes the body go back to where its needs were met:
+
+    remember   at each rise of a variable (an item eaten), memory stores the episode in one trial: the rise, bound
+               to the place (each landmark's nearest reading: on Oasis the four posts' proximities, whatever the
+               heading), and a place model (the delta rule) learns how each command's motion changes the place
+    recall     at birth, at each rise, and each time the body gives up, memory cued with a rise of each variable
+               replays one place where it came (an episode whole, never a blend of two places)
+    go home    each command's score gains how much nearer its predicted step takes the place to the one recalled
+               for the most pressing need, weighed by that need's worth (the remembered place is a preferred
+               observation); memory:none recalls nothing, and the body searches afresh
+
+No reflex steers: what the body approaches and avoids comes from the values it learnt and, with `homing`, from the
+places it remembers. This brain has its own sensory code and no PC perception, so its config must name
+perception:identity, and memory:none unless it goes home (`agents.config.validate` refuses others; README, "The
+Forager on raw wheels: need values").
 """
 
 import math
@@ -57,7 +70,7 @@ from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
 from agents.interoception import Interoception
 from agents.motor import ActionTable
-from brain.base import AbstractGate, checked, non_finite
+from brain.base import AbstractGate, AbstractMemory, checked, non_finite
 from brain.context_gate import ContextGate, ContextState
 from brain.motion_model import MotionModel
 from brain.need_values import NeedValues, tuning_code
@@ -73,6 +86,9 @@ class ValueBrain(eqx.Module):
     motion: MotionModel
     outcomes: NeedValues | None  # with `events`: per context (stacked on a leading axis), what an event gives each
     # variable, M (gamma 0, no bias: the delta rule)
+    memory: AbstractMemory | None  # with `homing`: an episode at each rise of a variable, the rise and the place
+    places: NeedValues | None  # with `homing`: the next step's change of the place, from the scene and the motion
+    # (gamma 0: the delta rule)
 
 
 def in_context(outcomes: NeedValues, context: Int[Array, ""]) -> NeedValues:
@@ -91,6 +107,8 @@ class ValueAgentState(eqx.Module):
     brain: ValueBrain
     gate: object
     context: ContextState | None  # the context gate's, None without one
+    goals: Float[Array, "variables landmarks"]  # with `homing`: per variable, a place where it rose, recalled
+    goal_known: Float[Array, " variables"]  # 1 where memory recalled a place for the variable, 0 where none
     previous_features: Float[Array, " features"]
     previous_scene: Float[Array, " scene"]  # the scene's readings
     previous_intero: Float[Array, " variables"]
@@ -115,6 +133,7 @@ class ValueAgent(eqx.Module):
     scene: tuple[int, ...] = eqx.field(static=True)  # extero indices coded by tuning curves
     sensor_of: tuple[int, ...] = eqx.field(static=True)  # per scene reading, which of the scene's sensors it is
     motion: tuple[int, ...] = eqx.field(static=True)  # extero indices of the body's motion
+    landmarks: tuple[int, ...] = eqx.field(static=True)  # the scene's sensors of what is not eaten (a place's cues)
     low: tuple[float, ...] = eqx.field(static=True)
     high: tuple[float, ...] = eqx.field(static=True)
 
@@ -140,23 +159,70 @@ class ValueAgent(eqx.Module):
         (so that an actuator no sensor reads, such as ThermalForager's sweating, can be valued)."""
         return jnp.concatenate([motion, action], axis=-1) if self.config.planner.efference else motion
 
-    def scores(self, brain: ValueBrain, code, motion, worth, context: Int[Array, ""] = 0
-               ) -> Float[Array, " candidates"]:
+    def scores(self, brain: ValueBrain, code, motion, worth, context: Int[Array, ""] = 0, place=None, goals=None,
+               goal_known=None) -> Float[Array, " candidates"]:
         """Q(a) = worth . V(scene, m'(a)) for each candidate command a; with `events`, V = V_drift + M V_events,
-        M the outcome model of `context`."""
+        M the outcome model of `context`; with `homing`, plus how much nearer a takes the body to a recalled
+        place (`homing`)."""
         motions = jax.vmap(brain.motion.predict, in_axes=(None, 0))(motion, self.candidates)
-        values = brain.values.values_of_motions(code, self.context(motions, self.candidates))
+        contexts = self.context(motions, self.candidates)
+        values = brain.values.values_of_motions(code, contexts)
         if brain.outcomes is not None:
             variables = worth.shape[0]
             gives = in_context(brain.outcomes, context).weight  # M
             values = values[:, :variables] + values[:, variables:] @ gives.T
-        return values @ worth
+        if brain.places is None:
+            return values @ worth
+        steps = brain.places.values_of_motions(code, contexts)  # each candidate's predicted change of the place
+        return values @ worth + self.homing(place, steps, goals, goal_known, worth)
+
+    def homing(self, place, steps, goals, goal_known, worth) -> Float[Array, " candidates"]:
+        """How much nearer each candidate's step takes the body to the place recalled for its most pressing need
+        (the largest worth among the variables with a place recalled), weighed by that worth: h worth_k
+        (|g_k - p| - |g_k - (p + dp(a))|), h = `homing`. The place where a need was met is a preferred
+        observation; one goal at a time, since a pull towards two places would hold the body between them."""
+        k = jnp.argmax(jnp.where(goal_known > 0, worth, -jnp.inf))
+        goal = goals[k]
+        nearer = jnp.linalg.norm(goal - place) - jnp.linalg.norm(goal - (place + steps), axis=-1)
+        return self.config.planner.homing * jnp.max(goal_known) * worth[k] * nearer
+
+    @property
+    def num_sensors(self) -> int:
+        return max(self.sensor_of) + 1
+
+    def place(self, scene: Float[Array, " scene"]) -> Float[Array, " landmarks"]:
+        """Where the body is, whatever its heading: each landmark's nearest reading (its largest proximity). On
+        mortal/Oasis-v0 the four posts' proximities fix the place."""
+        nearest = jax.ops.segment_max(scene, jnp.array(self.sensor_of), num_segments=self.num_sensors)
+        return nearest[jnp.array(self.landmarks)]
+
+    def outcome_code(self, change: Float[Array, " variables"]) -> Float[Array, " code"]:
+        """What memory is cued with: each variable's rise, in items (`change_unit`, clipped to [0, 1]), through
+        the tuning curves."""
+        return tuning_code(jnp.clip(change / self.config.planner.change_unit, 0.0, 1.0), self.config.planner.curves)
+
+    def recall_goals(self, memory: AbstractMemory, *, key) -> tuple[Float[Array, "variables landmarks"],
+                                                                     Float[Array, " variables"], Float[Array, ""]]:
+        """Per variable, a place where it rose by an item: memory cued with that rise replays one of the episodes
+        stored under it (drawn at random, whole: one place, never a blend of two), known where memory holds one;
+        and the synaptic operations."""
+        variables = self.interoception.set_point.shape[0]
+
+        def recall(k, key):
+            rise = jax.nn.one_hot(k, variables) * self.config.planner.change_unit
+            recollection = memory.recall(self.outcome_code(rise))
+            episode = memory.replay(recollection.code, key=key)
+            known = episode.known.min() * (recollection.familiarity >= 0.5)
+            return episode.payload, known, recollection.ops + episode.ops
+
+        goals, known, ops = jax.vmap(recall)(jnp.arange(variables), jax.random.split(key, variables))
+        return goals, known, ops.sum()
 
     def vanished(self, before: Float[Array, " scene"], now: Float[Array, " scene"]) -> Float[Array, " sensors"]:
         """What fell from each sensor's readings in a step, sum_b max(before_b - now_b, 0) over its readings b:
         where an item was just eaten, its kind's sensor loses the item's proximity."""
         fallen = jnp.maximum(before - now, 0.0)
-        return jax.ops.segment_sum(fallen, jnp.array(self.sensor_of), num_segments=max(self.sensor_of) + 1)
+        return jax.ops.segment_sum(fallen, jnp.array(self.sensor_of), num_segments=self.num_sensors)
 
     def learn(self, brain: ValueBrain, context: ContextState | None, phi, change, ended, phi_next, valid, motion,
               scene, previous: ValueAgentState) -> tuple[ValueBrain, ContextState | None]:
@@ -169,7 +235,8 @@ class ValueAgent(eqx.Module):
         cfg = self.config.planner
         motion_model = brain.motion.learn(previous.previous_motion, previous.previous_action, motion, valid)
         if brain.outcomes is None:
-            return ValueBrain(brain.values.learn(phi, change, ended, phi_next, valid), motion_model, None), context
+            values = brain.values.learn(phi, change, ended, phi_next, valid)
+            return eqx.tree_at(lambda b: (b.values, b.motion), brain, (values, motion_model)), context
         is_outcome = valid * (jnp.max(jnp.abs(change)) >= 0.5 * cfg.change_unit)
         events = self.vanished(previous.previous_scene, scene)
         targets = jnp.concatenate([change * (1.0 - is_outcome), events * is_outcome])
@@ -177,14 +244,30 @@ class ValueAgent(eqx.Module):
         x = in_context(brain.outcomes, 0).features(events, jnp.zeros(0))
         if context is None:
             outcomes = learn_in_context(brain.outcomes, 0, x, change, is_outcome, cfg.outcome_rate)
-            return ValueBrain(values, motion_model, outcomes), None
+            return eqx.tree_at(lambda b: (b.values, b.motion, b.outcomes), brain, (values, motion_model, outcomes)), \
+                None
         errors = jax.vmap(lambda o: jnp.sum(o.td_error(x, change, jnp.float32(0), x) ** 2))(brain.outcomes)
         outcomes = learn_in_context(brain.outcomes, context.current, x, change, is_outcome,
                                     self.gate.learning_rate(context, cfg.outcome_rate))
         candidate, has_candidate = self.gate.candidate(context)
         outcomes = learn_in_context(outcomes, candidate, x, change, is_outcome * has_candidate, 1.0)
         context, _ = self.gate.track(context, errors, is_outcome)
-        return ValueBrain(values, motion_model, outcomes), context
+        learnt = eqx.tree_at(lambda b: (b.values, b.motion, b.outcomes), brain, (values, motion_model, outcomes))
+        return learnt, context
+
+    def learn_places(self, brain: ValueBrain, phi, change, phi_next, valid, scene, previous_scene, *, key
+                     ) -> tuple[ValueBrain, Float[Array, ""], Float[Array, ""]]:
+        """With `homing`: the place model on the step's change of the place (the delta rule), and at a rise of a
+        variable by half an item or more, memory stores the episode: the rise, bound to the place where it came.
+        Returns the brain, whether a variable rose, and memory's synaptic operations."""
+        place, before = self.place(scene), self.place(previous_scene)
+        places = brain.places.learn(phi, place - before, jnp.float32(0), phi_next, valid)
+        rose = valid * (jnp.max(change) >= 0.5 * self.config.planner.change_unit)
+        cue = self.outcome_code(change)
+        stored = brain.memory.store(cue, place, key=key)
+        memory = jax.tree.map(lambda new, old: jnp.where(rose > 0, new, old), stored, brain.memory)
+        return eqx.tree_at(lambda b: (b.places, b.memory), brain, (places, memory)), rose, \
+            rose * brain.memory.store_ops(cue, place)
 
     def explore(self, state: ValueAgentState, drive: Float[Array, ""], *, key
                 ) -> tuple[Bool[Array, ""], Float[Array, " action"]]:
@@ -207,6 +290,7 @@ class ValueAgent(eqx.Module):
         """One control step; see the module docstring. Pure: jit it once and vmap it over a population. With
         `learn=False` (static) nothing learns: the brain acts as it is."""
         k_explore, k_gate = jax.random.split(key)
+        rose, memory_ops = jnp.zeros(()), jnp.zeros(())
         finite = jnp.all(jnp.isfinite(obs.extero)) & jnp.all(jnp.isfinite(obs.intero))
         obs = checked(obs, ~finite, "non-finite observation (extero or intero) reached the agent")
         brain, context = state.brain, state.context
@@ -218,7 +302,19 @@ class ValueAgent(eqx.Module):
             change = self.interoception.deviation(obs.intero) - self.interoception.deviation(state.previous_intero)
             brain, context = self.learn(brain, context, state.previous_features, change,
                                         obs.terminated.astype(jnp.float32), phi, valid, motion, scene, state)
-        scores = self.scores(brain, code, motion, self.worth(obs.intero), context.current if context is not None else 0)
+            if brain.places is not None:
+                brain, rose, memory_ops = self.learn_places(brain, state.previous_features, change, phi, valid, scene,
+                                                            state.previous_scene, key=jax.random.fold_in(key, 1))
+        goals, goal_known = state.goals, state.goal_known
+        if brain.places is not None:  # a new goal at birth, at each rise, and each time the body gives up
+            recalled, known, recall_ops = self.recall_goals(brain.memory, key=jax.random.fold_in(key, 2))
+            gave_up = (state.since_relief > 0) & (state.since_relief % self.config.planner.giving_up_steps == 0)
+            redraw = state.done | (state.life_steps == 0) | (rose > 0) | gave_up
+            goals = jnp.where(redraw, recalled, goals)
+            goal_known = jnp.where(redraw, known, goal_known)
+            memory_ops = memory_ops + redraw * recall_ops
+        scores = self.scores(brain, code, motion, self.worth(obs.intero), context.current if context is not None else 0,
+                             self.place(scene), goals, goal_known)
         salience = (scores - scores.mean()) / (scores.std() + 1e-8)
         gate_state, selection = self.gate.select(state.gate, salience, key=k_gate)
         chosen = jnp.where(selection.selected, selection.channel, jnp.argmax(scores))
@@ -231,7 +327,8 @@ class ValueAgent(eqx.Module):
         new_life = state.done
         relief = drive < self.interoception.drive(state.previous_intero)
         new_state = ValueAgentState(
-            brain=brain, gate=gate_state, context=context, previous_features=phi, previous_scene=scene,
+            brain=brain, gate=gate_state, context=context, goals=goals, goal_known=goal_known,
+            previous_features=phi, previous_scene=scene,
             previous_intero=obs.intero, previous_motion=motion,
             previous_action=action, walk=walk, exploring=exploring,
             since_relief=jnp.where(new_life | relief, 0, state.since_relief + 1),
@@ -246,22 +343,26 @@ class ValueAgent(eqx.Module):
             "channel": jnp.where(exploring, len(self.candidates), chosen),
             "value": scores[chosen],
             "diverged": {"values": non_finite(scores)},
-            "ops": self.cost(brain, selection.ops, learn),
+            "ops": self.cost(brain, selection.ops, learn, memory_ops),
         }
         return new_state, low + (action + 1.0) * 0.5 * (high - low), info
 
-    def cost(self, brain: ValueBrain, gate_ops, learn: bool) -> dict[str, Array]:
+    def cost(self, brain: ValueBrain, gate_ops, learn: bool, memory_ops) -> dict[str, Array]:
         """Synaptic operations (`brain.base`): the planner predicts each candidate's motion and reads the values
         over the scene's code once (`NeedValues.motions_ops`), with `events` then M for each candidate; learning
         reads and writes the values and the motion model, and at an outcome the outcome model; a context gate
-        reads every context's outcome model and its candidate learns too."""
+        reads every context's outcome model and its candidate learns too; with `homing`, the place model predicts
+        each candidate's step and learns, and memory recalls goals and stores rises (`memory_ops`)."""
         n, values, outcomes = len(self.candidates), brain.values, brain.outcomes
         model = 0 if outcomes is None else outcomes.weight[0].size
         contexts = 0 if outcomes is None else outcomes.weight.shape[0]
-        ops = {"planner": n * brain.motion.ops() + values.motions_ops(n) + n * model,
+        places = 0.0 if brain.places is None else brain.places.motions_ops(n)
+        place_learning = 0.0 if brain.places is None or not learn else brain.places.learn_ops()
+        ops = {"planner": n * brain.motion.ops() + values.motions_ops(n) + n * model + places,
                "gate": gate_ops + (contexts * model + 3 * model if learn and contexts > 1 else 0.0),
                "values": values.learn_ops() + 3 * model if learn else 0.0,
-               "world_model": 2 * brain.motion.ops() if learn else 0.0}
+               "world_model": (2 * brain.motion.ops() if learn else 0.0) + place_learning,
+               "memory": memory_ops}
         return {name: jnp.asarray(count, jnp.float32) for name, count in ops.items()}
 
     def select(self, state: ValueAgentState) -> ValueAgentState:
@@ -307,6 +408,14 @@ def sensor_layout(env: gym.Env) -> tuple[tuple[int, ...], tuple[int, ...], tuple
     return scene, motion, tuple(k for k, where in enumerate(sensors) for _ in range(where.start, where.stop))
 
 
+def landmark_sensors(env: gym.Env) -> tuple[int, ...]:
+    """The scene's sensors (numbered as `sensor_layout`'s sensor_of) that sense no resource: landmarks, such as
+    mortal/Oasis-v0's posts, whose readings say where the body is and never vanish as an item is eaten."""
+    resources = set(env.get_wrapper_attr("resources"))
+    names = [name for name in env.get_wrapper_attr("sensor_slices")() if name != "velocity"]
+    return tuple(k for k, name in enumerate(names) if name not in resources)
+
+
 def build_value_agent(config, env: gym.Env, *, key: PRNGKeyArray) -> tuple[ValueAgent, ValueAgentState]:
     """A need-value agent for `env` and its newborn state (`config.planner` a `NeedValueConfig`)."""
     cfg = config.planner
@@ -326,12 +435,23 @@ def build_value_agent(config, env: gym.Env, *, key: PRNGKeyArray) -> tuple[Value
     outcome_model = NeedValues(variables, sensors, 0, discount=0.0, trace_decay=0.0, learning_rate=cfg.outcome_rate,
                                bias=False)  # an item's worth is its event's alone
     outcomes = jax.tree.map(lambda leaf: jnp.stack([leaf] * contexts), outcome_model) if cfg.events else None
+    homing = cfg.homing > 0
+    landmarks = landmark_sensors(env) if homing else ()
+    if homing and not landmarks:
+        raise ValueError(f"homing goes back to places told apart by landmarks, and {env.spec.id if env.spec else env} "
+                         "senses none (only what is eaten): give NeedValueConfig.homing=0, or a world with landmarks "
+                         "(mortal/Oasis-v0's posts)")
+    memory = config.memory.build(variables * cfg.curves, len(landmarks), key=jax.random.fold_in(key, 1)) \
+        if homing else None
+    places = NeedValues(len(landmarks), len(scene) * cfg.curves, context, discount=0.0, trace_decay=0.0,
+                        learning_rate=cfg.motion_rate) if homing else None
     agent = ValueAgent(Interoception(physiology, config.levels), jax.tree.map(jnp.asarray, physiology),
-                       jnp.asarray(candidates), gate, config, motor, scene, sensor_of, motion,
+                       jnp.asarray(candidates), gate, config, motor, scene, sensor_of, motion, landmarks,
                        tuple(float(x) for x in env.action_space.low), tuple(float(x) for x in env.action_space.high))
     state = ValueAgentState(
-        brain=ValueBrain(values, model, outcomes), gate=gate.init_state(),
+        brain=ValueBrain(values, model, outcomes, memory, places), gate=gate.init_state(),
         context=gate.init_context() if isinstance(gate, ContextGate) else None,
+        goals=jnp.zeros((variables, len(landmarks))), goal_known=jnp.zeros(variables),
         previous_features=jnp.zeros(values.weight.shape[1]), previous_scene=jnp.zeros(len(scene)),
         previous_intero=jnp.zeros(len(physiology.names)), previous_motion=jnp.zeros(len(motion)),
         previous_action=jnp.zeros(len(candidates[0])), walk=jnp.zeros(len(candidates[0])),

@@ -21,6 +21,7 @@ FIGURES = {  # variant -> the sweep metric it is judged by (agents.sweep.METRICS
     "no-memory": "survival_steps",
     "no-gate": "recovery",
     "no-context-gate": "recovery",
+    "no-episodic-memory": "survival_steps",
     "no-perception": "drive",
     "random-perception": "drive",
     "no-planner": "survival_steps",
