@@ -264,8 +264,8 @@ class ValueAgent(eqx.Module):
         places = brain.places.learn(phi, place - before, jnp.float32(0), phi_next, valid)
         rose = valid * (jnp.max(change) >= 0.5 * self.config.planner.change_unit)
         cue = self.outcome_code(change)
-        stored = brain.memory.store(cue, place, key=key)
-        memory = jax.tree.map(lambda new, old: jnp.where(rose > 0, new, old), stored, brain.memory)
+        memory = jax.lax.cond(rose > 0, lambda m, x, p: m.store(x, p, key=key), lambda m, x, p: m, brain.memory, cue,
+                              place)  # stored at a rise only
         return eqx.tree_at(lambda b: (b.places, b.memory), brain, (places, memory)), rose, \
             rose * brain.memory.store_ops(cue, place)
 
@@ -305,8 +305,9 @@ class ValueAgent(eqx.Module):
             if brain.places is not None:
                 brain, rose, memory_ops = self.learn_places(brain, state.previous_features, change, phi, valid, scene,
                                                             state.previous_scene, key=jax.random.fold_in(key, 1))
-        goals, goal_known = state.goals, state.goal_known
+        goals, goal_known, place = state.goals, state.goal_known, None
         if brain.places is not None:  # a new goal at birth, at each rise, and each time the body gives up
+            place = self.place(scene)
             recalled, known, recall_ops = self.recall_goals(brain.memory, key=jax.random.fold_in(key, 2))
             gave_up = (state.since_relief > 0) & (state.since_relief % self.config.planner.giving_up_steps == 0)
             redraw = state.done | (state.life_steps == 0) | (rose > 0) | gave_up
@@ -314,7 +315,7 @@ class ValueAgent(eqx.Module):
             goal_known = jnp.where(redraw, known, goal_known)
             memory_ops = memory_ops + redraw * recall_ops
         scores = self.scores(brain, code, motion, self.worth(obs.intero), context.current if context is not None else 0,
-                             self.place(scene), goals, goal_known)
+                             place, goals, goal_known)
         salience = (scores - scores.mean()) / (scores.std() + 1e-8)
         gate_state, selection = self.gate.select(state.gate, salience, key=k_gate)
         chosen = jnp.where(selection.selected, selection.channel, jnp.argmax(scores))

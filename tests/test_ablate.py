@@ -362,17 +362,19 @@ def test_the_modules_sweep_removes_each_module_on_its_world_and_reports_one_figu
     from suites import _sweeps, modules
 
     spec = load_spec(ROOT / "scripts" / "sweeps" / "modules.toml")
-    references = {"full", "values"}
+    references = {"full", "values", "homing"}
     assert next(iter(spec.variants)) == "full" and spec.worlds_of("full") == spec.worlds and len(spec.seeds) >= 5
     ablated = [variant for variant in spec.variants if variant not in references]
     worlds = {variant: spec.worlds_of(variant) for variant in ablated}
     assert worlds == {"no-memory": ("mortal/Oasis-v0",), "no-gate": ("mortal/Seasons-v0",),
                       "no-perception": ("mortal/VisualForager-v0",), "random-perception": ("mortal/VisualForager-v0",),
-                      "no-planner": ("mortal/Forager-v0",), "no-context-gate": ("mortal/Seasons-v0",)}
+                      "no-planner": ("mortal/Forager-v0",), "no-context-gate": ("mortal/Seasons-v0",),
+                      "no-episodic-memory": ("mortal/Oasis-v0",)}
     assert spec.reference_of("no-context-gate") == "values" and spec.reference_of("values") is None
+    assert spec.reference_of("no-episodic-memory") == "homing"
     assert set(modules.FIGURES) == set(ablated)
     rows = [dict(variant=t.variant, world=t.world, seed=t.seed, survival_steps=1000.0 + 10 * t.seed
-                 - 300 * (t.variant not in references) + 50 * (t.variant == "values"),
+                 - 300 * (t.variant not in references) + 50 * (t.variant == "values") + 70 * (t.variant == "homing"),
                  drive=0.2 + 0.1 * (t.variant not in references) + 0.01 * t.seed, ops=1000.0,
                  recovery=(500.0 + 200 * (t.variant not in references) + t.seed if t.world == "mortal/Seasons-v0"
                            else math.nan), **{"return": 0.0}) for t in spec.trials()]
@@ -389,6 +391,9 @@ def test_the_modules_sweep_removes_each_module_on_its_world_and_reports_one_figu
     context = figures["no-context-gate"]  # paired with the need-value brain, not with the brain over reflexes
     assert context["world"] == "mortal/Seasons-v0" and context["full"] == pytest.approx(502.0)
     assert context["diff_ci95"] == pytest.approx([200.0, 200.0])
+    homing = figures["no-episodic-memory"]  # paired with the need values that go home
+    assert homing["figure"] == "survival_steps" and homing["full"] == pytest.approx(1090.0)
+    assert homing["diff_ci95"] == pytest.approx([370.0, 370.0])
     json.dumps(figures)  # the suite's last line
     seasons = _sweeps.restricted(spec, ("mortal/Seasons-v0",))  # --worlds: one world, the variants that run there
     assert {t.variant for t in seasons.trials()} == {"full", "no-gate", "values", "no-context-gate"}
@@ -418,4 +423,7 @@ def test_the_metabolism_sweep_pays_for_thinking_and_reports_adaptive_against_bot
     assert figures["adaptive_vs_max_diff_ci95"] == pytest.approx([1000.0, 1000.0])  # adaptive minus max
     assert figures["adaptive_vs_min_diff_ci95"] == pytest.approx([1000.0, 1000.0])
     assert figures["adaptive_ops_fraction_of_max"] == pytest.approx(0.2)
+    homing = figures["no-episodic-memory"]  # paired with the need values that go home
+    assert homing["figure"] == "survival_steps" and homing["full"] == pytest.approx(1090.0)
+    assert homing["diff_ci95"] == pytest.approx([370.0, 370.0])
     json.dumps(figures)  # the suite's last line

@@ -133,7 +133,7 @@ def test_bad_configs_and_bodies_are_refused_with_the_reason():
     with pytest.raises(ConfigError, match="NeedValueConfig.explore"):
         build_agent(dataclasses.replace(CONFIG, planner=NeedValueConfig(explore=1.5)), make_env("mortal/FoodOnly-v0"),
                     key=jax.random.key(0))
-    with pytest.raises(ConfigError, match="perception:identity memory:none"):
+    with pytest.raises(ConfigError, match="memory:none, or NeedValueConfig.homing"):
         build_agent(dataclasses.replace(CONFIG, memory=AgentConfig().memory), make_env("mortal/FoodOnly-v0"),
                     key=jax.random.key(0))
     with pytest.raises(ValueError, match="motor='raw'"):
