@@ -178,13 +178,13 @@ class ValueAgent(eqx.Module):
 
     def homing(self, place, steps, goals, goal_known, worth) -> Float[Array, " candidates"]:
         """How much nearer each candidate's step takes the body to the place recalled for its most pressing need
-        (the largest worth among the variables with a place recalled), weighed by that worth: h worth_k
-        (|g_k - p| - |g_k - (p + dp(a))|), h = `homing`. The place where a need was met is a preferred
-        observation; one goal at a time, since a pull towards two places would hold the body between them."""
-        k = jnp.argmax(jnp.where(goal_known > 0, worth, -jnp.inf))
-        goal = goals[k]
-        nearer = jnp.linalg.norm(goal - place) - jnp.linalg.norm(goal - (place + steps), axis=-1)
-        return self.config.planner.homing * jnp.max(goal_known) * worth[k] * nearer
+        (the variable of largest worth), weighed by that worth: h worth_k (|g_k - p| - |g_k - (p + dp(a))|),
+        h = `homing`; nothing where no place is known for that need (the body searches). The place where a need
+        was met is a preferred observation; one goal at a time, since a pull towards two places would hold the
+        body between them."""
+        k = jnp.argmax(worth)
+        nearer = jnp.linalg.norm(goals[k] - place) - jnp.linalg.norm(goals[k] - (place + steps), axis=-1)
+        return self.config.planner.homing * goal_known[k] * worth[k] * nearer
 
     @property
     def num_sensors(self) -> int:
@@ -201,19 +201,23 @@ class ValueAgent(eqx.Module):
         the tuning curves."""
         return tuning_code(jnp.clip(change / self.config.planner.change_unit, 0.0, 1.0), self.config.planner.curves)
 
-    def recall_goals(self, memory: AbstractMemory, *, key) -> tuple[Float[Array, "variables landmarks"],
-                                                                     Float[Array, " variables"], Float[Array, ""]]:
+    def recall_goals(self, memory: AbstractMemory, *, key, draws: int = 4
+                     ) -> tuple[Float[Array, "variables landmarks"], Float[Array, " variables"], Float[Array, ""]]:
         """Per variable, a place where it rose by an item: memory cued with that rise replays one of the episodes
-        stored under it (drawn at random, whole: one place, never a blend of two), known where memory holds one;
-        and the synaptic operations."""
+        stored under it (drawn at random, whole: one place, never a blend of two). A replayed episode counts only if
+        that variable did rise in it (the code's cells may also hold other episodes): the first of `draws` that
+        did, known 0 where none did. Also returns the synaptic operations."""
         variables = self.interoception.set_point.shape[0]
+        landmarks = len(self.landmarks)
 
         def recall(k, key):
             rise = jax.nn.one_hot(k, variables) * self.config.planner.change_unit
             recollection = memory.recall(self.outcome_code(rise))
-            episode = memory.replay(recollection.code, key=key)
-            known = episode.known.min() * (recollection.familiarity >= 0.5)
-            return episode.payload, known, recollection.ops + episode.ops
+            episodes = jax.vmap(lambda key: memory.replay(recollection.code, key=key))(jax.random.split(key, draws))
+            rose = (episodes.payload[:, landmarks + k] >= 0.5 * self.config.planner.change_unit)
+            valid = rose * episodes.known.min(axis=1)
+            first = jnp.argmax(valid)
+            return episodes.payload[first, :landmarks], valid[first], recollection.ops + episodes.ops.sum()
 
         goals, known, ops = jax.vmap(recall)(jnp.arange(variables), jax.random.split(key, variables))
         return goals, known, ops.sum()
@@ -258,16 +262,18 @@ class ValueAgent(eqx.Module):
     def learn_places(self, brain: ValueBrain, phi, change, phi_next, valid, scene, previous_scene, *, key
                      ) -> tuple[ValueBrain, Float[Array, ""], Float[Array, ""]]:
         """With `homing`: the place model on the step's change of the place (the delta rule), and at a rise of a
-        variable by half an item or more, memory stores the episode: the rise, bound to the place where it came.
+        variable by half an item or more, memory stores the episode: the rise, bound to the place where it came and
+        the change of every variable there.
         Returns the brain, whether a variable rose, and memory's synaptic operations."""
         place, before = self.place(scene), self.place(previous_scene)
         places = brain.places.learn(phi, place - before, jnp.float32(0), phi_next, valid)
         rose = valid * (jnp.max(change) >= 0.5 * self.config.planner.change_unit)
         cue = self.outcome_code(change)
-        memory = jax.lax.cond(rose > 0, lambda m, x, p: m.store(x, p, key=key), lambda m, x, p: m, brain.memory, cue,
-                              place)  # stored at a rise only
+        episode = jnp.concatenate([place, change])
+        memory = jax.lax.cond(rose > 0, lambda m, x, e: m.store(x, e, key=key), lambda m, x, e: m, brain.memory, cue,
+                              episode)  # stored at a rise only
         return eqx.tree_at(lambda b: (b.places, b.memory), brain, (places, memory)), rose, \
-            rose * brain.memory.store_ops(cue, place)
+            rose * brain.memory.store_ops(cue, episode)
 
     def explore(self, state: ValueAgentState, drive: Float[Array, ""], *, key
                 ) -> tuple[Bool[Array, ""], Float[Array, " action"]]:
@@ -442,7 +448,7 @@ def build_value_agent(config, env: gym.Env, *, key: PRNGKeyArray) -> tuple[Value
         raise ValueError(f"homing goes back to places told apart by landmarks, and {env.spec.id if env.spec else env} "
                          "senses none (only what is eaten): give NeedValueConfig.homing=0, or a world with landmarks "
                          "(mortal/Oasis-v0's posts)")
-    memory = config.memory.build(variables * cfg.curves, len(landmarks), key=jax.random.fold_in(key, 1)) \
+    memory = config.memory.build(variables * cfg.curves, len(landmarks) + variables, key=jax.random.fold_in(key, 1)) \
         if homing else None
     places = NeedValues(len(landmarks), len(scene) * cfg.curves, context, discount=0.0, trace_decay=0.0,
                         learning_rate=cfg.motion_rate) if homing else None
