@@ -5,7 +5,8 @@ pymdp planner, the basal ganglia) on every world, and beside it, on the same see
 mortal/Oasis-v0, the gate (basal ganglia -> argmax) on mortal/Seasons-v0, perception (-> identity and -> a random
 projection) on mortal/VisualForager-v0 and the planner (-> random) on mortal/Forager-v0; and on Seasons the
 need-value brain whose outcome model the context gate divides among contexts, beside it with one context
-(context gate -> argmax). Each ablation is paired with its own full brain (the spec's `reference`). Every trial's
+(context gate -> argmax); and on Oasis the need-value brain that goes back to where its SDR memory says each need
+was met, beside it recalling nothing (memory -> none). Each ablation is paired with its own full brain (the spec's `reference`). Every trial's
 agent learns for the spec's step budget, then lives one fresh evaluation life (still learning). Each variant is judged by one figure (`FIGURES`) that the horizon does not cap for the full
 brain: survival where the world is hard enough that lives end before it, the steps to recover after each
 return to an earlier season on Seasons (`agents.recovery`), mean drive elsewhere. The difference
