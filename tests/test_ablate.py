@@ -423,7 +423,4 @@ def test_the_metabolism_sweep_pays_for_thinking_and_reports_adaptive_against_bot
     assert figures["adaptive_vs_max_diff_ci95"] == pytest.approx([1000.0, 1000.0])  # adaptive minus max
     assert figures["adaptive_vs_min_diff_ci95"] == pytest.approx([1000.0, 1000.0])
     assert figures["adaptive_ops_fraction_of_max"] == pytest.approx(0.2)
-    homing = figures["no-episodic-memory"]  # paired with the need values that go home
-    assert homing["figure"] == "survival_steps" and homing["full"] == pytest.approx(1090.0)
-    assert homing["diff_ci95"] == pytest.approx([370.0, 370.0])
     json.dumps(figures)  # the suite's last line
