@@ -48,10 +48,12 @@ makes the body go back to where its needs were met:
                to the place (each landmark's nearest reading: on Oasis the four posts' proximities, whatever the
                heading), and a place model (the delta rule) learns how each command's motion changes the place
     recall     at birth, at each rise, and each time the body gives up, memory cued with a rise of each variable
-               replays one place where it came (an episode whole, never a blend of two places)
+               replays one place where it came (an episode whole, never a blend of two places, and one in which
+               that variable did rise)
     go home    each command's score gains how much nearer its predicted step takes the place to the one recalled
                for the most pressing need, weighed by that need's worth (the remembered place is a preferred
-               observation); memory:none recalls nothing, and the body searches afresh
+               observation); nothing pulls where no place is known for that need, and memory:none recalls
+               nothing: the body searches afresh
 
 No reflex steers: what the body approaches and avoids comes from the values it learnt and, with `homing`, from the
 places it remembers. This brain has its own sensory code and no PC perception, so its config must name
