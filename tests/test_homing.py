@@ -3,6 +3,7 @@ variable to the place, recalls a place per need, and the body prefers the comman
 
 import dataclasses
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import mujoco
@@ -23,12 +24,21 @@ def oasis_agent(config=HOMING):
     return agent, state, env, jnp.asarray(obs["extero"])
 
 
+@eqx.filter_jit
+def learn_places(agent, brain, scene, rise):
+    phi = jnp.zeros(brain.values.weight.shape[1])
+    return agent.learn_places(brain, phi, rise, phi, jnp.float32(1), scene, scene, key=jax.random.key(1))
+
+
 def eat(agent, brain, scene, rise):
     """One valid step in which the variables changed by `rise` at `scene`: the place model and memory learn."""
-    phi = jnp.zeros(brain.values.weight.shape[1])
-    brain, rose, _ = agent.learn_places(brain, phi, jnp.asarray(rise, jnp.float32), phi, jnp.float32(1), scene,
-                                        scene, key=jax.random.key(1))
+    brain, rose, _ = learn_places(agent, brain, scene, jnp.asarray(rise, jnp.float32))
     return brain, float(rose)
+
+
+@eqx.filter_jit
+def recall_goals(agent, memory, key):
+    return agent.recall_goals(memory, key=key)
 
 
 def test_the_place_is_the_landmarks_nearest_readings_whatever_the_heading():
@@ -48,17 +58,17 @@ def test_memory_binds_a_rise_to_its_place_and_recalls_it_for_that_need_only():
     scene = extero[jnp.array(agent.scene)]
     brain, rose = eat(agent, state.brain, scene, [0.0, 0.0])
     assert rose == 0.0
-    _, known, _ = agent.recall_goals(brain.memory, key=jax.random.key(2))
+    _, known, _ = recall_goals(agent, brain.memory, jax.random.key(2))
     assert np.all(np.asarray(known) == 0)  # nothing eaten yet: no place to go back to
     brain, rose = eat(agent, brain, scene, [0.1, 0.0])  # food rose by an item here
     assert rose == 1.0
-    goals, known, _ = agent.recall_goals(brain.memory, key=jax.random.key(3))
+    goals, known, _ = recall_goals(agent, brain.memory, jax.random.key(3))
     np.testing.assert_allclose(goals[0], agent.place(scene), atol=1e-6)
     assert np.asarray(known).tolist() == [1.0, 0.0]  # food has a place; water none
 
     without, newborn, _, _ = oasis_agent(dataclasses.replace(HOMING, memory=NoMemoryConfig()))  # the ablation
     brain, _ = eat(without, newborn.brain, scene, [0.1, 0.0])
-    assert np.all(np.asarray(without.recall_goals(brain.memory, key=jax.random.key(3))[1]) == 0)  # recalls nothing
+    assert np.all(np.asarray(recall_goals(without, brain.memory, jax.random.key(3))[1]) == 0)  # recalls nothing
 
 
 def test_homing_prefers_the_step_towards_the_most_pressing_needs_place_not_between_two():
