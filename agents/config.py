@@ -242,9 +242,9 @@ class NeedValueConfig:
     """normalised delta-rule step of the outcome model M (`events`), in (0, 1]"""
     homing: float = 0.0
     """the weight of going back to where each need was met: memory binds each rise of a variable to the place (each
-    sensor's nearest reading) where it came, and the body prefers commands whose predicted step brings the place
-    nearer to one recalled for each variable, weighed by its worth (0: none; > 0 needs a memory slot, memory:none
-    being the ablation that recalls nothing)"""
+    landmark's nearest reading) where it came, and the body prefers commands whose predicted step brings the place
+    nearer to the one recalled for its most pressing need, weighed by that need's worth (0: none; > 0 needs a
+    world with landmarks and a memory slot, memory:none being the ablation that recalls nothing)"""
 
     def build(self, *args, **kwargs):
         raise TypeError("the need-value planner is built with its agent (agents.value_agent.build_value_agent)")
