@@ -198,6 +198,10 @@ class ValueAgent(eqx.Module):
         nearest = jax.ops.segment_max(scene, jnp.array(self.sensor_of), num_segments=self.num_sensors)
         return nearest[jnp.array(self.landmarks)]
 
+    def an_item(self, change: Float[Array, "..."]) -> Bool[Array, "..."]:
+        """Whether each change is an item's worth: half of `change_unit` or more (an outcome, a rise)."""
+        return change >= 0.5 * self.config.planner.change_unit
+
     def outcome_code(self, change: Float[Array, " variables"]) -> Float[Array, " code"]:
         """What memory is cued with: each variable's rise, in items (`change_unit`, clipped to [0, 1]), through
         the tuning curves."""
@@ -216,7 +220,7 @@ class ValueAgent(eqx.Module):
             rise = jax.nn.one_hot(k, variables) * self.config.planner.change_unit
             recollection = memory.recall(self.outcome_code(rise))
             episodes = jax.vmap(lambda key: memory.replay(recollection.code, key=key))(jax.random.split(key, draws))
-            rose = (episodes.payload[:, landmarks + k] >= 0.5 * self.config.planner.change_unit)
+            rose = self.an_item(episodes.payload[:, landmarks + k])
             valid = rose * episodes.known.min(axis=1)
             first = jnp.argmax(valid)
             return episodes.payload[first, :landmarks], valid[first], recollection.ops + episodes.ops.sum()
@@ -243,15 +247,15 @@ class ValueAgent(eqx.Module):
         if brain.outcomes is None:
             values = brain.values.learn(phi, change, ended, phi_next, valid)
             return eqx.tree_at(lambda b: (b.values, b.motion), brain, (values, motion_model)), context
-        is_outcome = valid * (jnp.max(jnp.abs(change)) >= 0.5 * cfg.change_unit)
+        is_outcome = valid * jnp.any(self.an_item(jnp.abs(change)))
         events = self.vanished(previous.previous_scene, scene)
         targets = jnp.concatenate([change * (1.0 - is_outcome), events * is_outcome])
         values = brain.values.learn(phi, targets, ended, phi_next, valid)
         x = in_context(brain.outcomes, 0).features(events, jnp.zeros(0))
         if context is None:
             outcomes = learn_in_context(brain.outcomes, 0, x, change, is_outcome, cfg.outcome_rate)
-            return eqx.tree_at(lambda b: (b.values, b.motion, b.outcomes), brain, (values, motion_model, outcomes)), \
-                None
+            learnt = eqx.tree_at(lambda b: (b.values, b.motion, b.outcomes), brain, (values, motion_model, outcomes))
+            return learnt, None
         errors = jax.vmap(lambda o: jnp.sum(o.td_error(x, change, jnp.float32(0), x) ** 2))(brain.outcomes)
         outcomes = learn_in_context(brain.outcomes, context.current, x, change, is_outcome,
                                     self.gate.learning_rate(context, cfg.outcome_rate))
@@ -269,7 +273,7 @@ class ValueAgent(eqx.Module):
         Returns the brain, whether a variable rose, and memory's synaptic operations."""
         place, before = self.place(scene), self.place(previous_scene)
         places = brain.places.learn(phi, place - before, jnp.float32(0), phi_next, valid)
-        rose = valid * (jnp.max(change) >= 0.5 * self.config.planner.change_unit)
+        rose = valid * jnp.any(self.an_item(change))
         cue = self.outcome_code(change)
         episode = jnp.concatenate([place, change])
         memory = jax.lax.cond(rose > 0, lambda m, x, e: m.store(x, e, key=key), lambda m, x, e: m, brain.memory, cue,
@@ -401,9 +405,9 @@ def command_grid(space: gym.spaces.Space, levels: int) -> tuple[np.ndarray, Acti
     return grid.astype(np.float32), ActionTable(table, names, discrete=False)
 
 
-def sensor_layout(env: gym.Env) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
-    """(scene, motion, sensor_of): the extero indices of every sensor but the body's motion ("velocity"), of the
-    motion, and per scene index the scene sensor it belongs to (0, 1, ... in extero order)."""
+def body_sensors(env: gym.Env) -> tuple[dict[str, slice], slice]:
+    """The scene's sensors (every sensor but the body's motion, "velocity"), by name in extero order, and the
+    motion's slice of extero."""
     try:
         slices = env.get_wrapper_attr("sensor_slices")()
     except AttributeError:
@@ -411,18 +415,23 @@ def sensor_layout(env: gym.Env) -> tuple[tuple[int, ...], tuple[int, ...], tuple
     if not slices or "velocity" not in slices:
         raise ValueError("the need-value agent needs a mortal world's body: extero sensors named by `sensor_slices`, "
                          f"one of them 'velocity' (the body's motion); {env.spec.id if env.spec else env} has none")
-    motion = tuple(range(slices["velocity"].start, slices["velocity"].stop))
-    sensors = [where for name, where in slices.items() if name != "velocity"]
-    scene = tuple(i for where in sensors for i in range(where.start, where.stop))
-    return scene, motion, tuple(k for k, where in enumerate(sensors) for _ in range(where.start, where.stop))
+    return {name: where for name, where in slices.items() if name != "velocity"}, slices["velocity"]
+
+
+def sensor_layout(env: gym.Env) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+    """(scene, motion, sensor_of): the extero indices of every sensor but the body's motion ("velocity"), of the
+    motion, and per scene index the scene sensor it belongs to (0, 1, ... in extero order)."""
+    sensors, velocity = body_sensors(env)
+    scene = tuple(i for where in sensors.values() for i in range(where.start, where.stop))
+    sensor_of = tuple(k for k, where in enumerate(sensors.values()) for _ in range(where.start, where.stop))
+    return scene, tuple(range(velocity.start, velocity.stop)), sensor_of
 
 
 def landmark_sensors(env: gym.Env) -> tuple[int, ...]:
     """The scene's sensors (numbered as `sensor_layout`'s sensor_of) that sense no resource: landmarks, such as
     mortal/Oasis-v0's posts, whose readings say where the body is and never vanish as an item is eaten."""
     resources = set(env.get_wrapper_attr("resources"))
-    names = [name for name in env.get_wrapper_attr("sensor_slices")() if name != "velocity"]
-    return tuple(k for k, name in enumerate(names) if name not in resources)
+    return tuple(k for k, name in enumerate(body_sensors(env)[0]) if name not in resources)
 
 
 def build_value_agent(config, env: gym.Env, *, key: PRNGKeyArray) -> tuple[ValueAgent, ValueAgentState]:
