@@ -1,9 +1,9 @@
 """mortal/Forager-v0: a rolling robot that must eat and drink to stay alive.
 
 Defaults follow Yoshida et al.'s two-resource world so results compare: two internal variables (food,
-water) with set-point 0, each decaying 0.00015 per step, +0.1 per item of its kind, death when |h| > 1,
-start uniform in +-1/6, 6 food + 4 water items in a small walled arena. Items are consumed on contact
-and respawn elsewhere.
+water) with set-point 0, each decaying 0.00015 per step (`decay`: one rate, or one per resource), +0.1 per item
+of its kind, death when |h| > 1, start uniform in +-1/6, 6 food + 4 water items in a small walled arena. Items
+are consumed on contact and respawn elsewhere.
 
 Observation `Dict(extero, intero)`:
 - extero: for each resource, `num_bins` egocentric angular bins (bin 0 straight ahead, counter-clockwise),
@@ -57,7 +57,7 @@ class ForagerEnv(MujocoEnv):
         items: tuple[int, ...] = (6, 4),
         arena_half_width: float = 3.0,
         item_amount: float = 0.1,
-        decay: float = 0.00015,
+        decay: float | tuple[float, ...] = 0.00015,
         effort_cost: float = 0.0,
         computation_cost: float = 0.0,
         set_point: float = 0.0,
@@ -128,11 +128,18 @@ class ForagerEnv(MujocoEnv):
             set_point=np.full(n, float(set_point)),
             low=np.full(n, float(viable_range[0])),
             high=np.full(n, float(viable_range[1])),
-            decay=np.full(n, float(decay)),
+            decay=self._per_resource(decay, "decay"),
             effort_gain=np.full(n, -float(effort_cost)),
             effects=np.eye(n) * item_amount,
             conductance=np.zeros(n),
         )
+
+    def _per_resource(self, value: float | tuple[float, ...], name: str) -> np.ndarray:
+        """One value for every resource, or one per resource in order."""
+        values = np.asarray(value, float)
+        if values.ndim > 1 or values.size not in (1, len(self.resources)):
+            raise ValueError(f"{name} must be one number or one per resource {self.resources}, got {value!r}")
+        return np.broadcast_to(values, (len(self.resources),)).copy()
 
     @property
     def sensors(self) -> tuple[tuple[str, int], ...]:

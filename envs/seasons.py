@@ -6,6 +6,11 @@ is the Forager (food items feed food, water items water) and regime 1 swaps them
 (0, 1) alternates the two every 5,000 steps, so every other season returns to an earlier one: what worked
 then works again, and a brain that kept it should re-adapt faster than one that relearns it.
 
+mortal/HungrySeasons-v0 is this world with water burning five times slower than food (`decay` (0.00015, 0.00003)
+per step, `envs.HUNGRY_DECAY`), so that which kind feeds the body matters: it needs a food item about five times as
+often as a water one, and an item of the wrong kind eaten for food overfills water, which takes some 3,300 steps
+per item to burn off. A body that keeps eating last season's food item starves while its water rises out of range.
+
 The season is not in the observation (the items look and are sensed as in the Forager); `info["season"]`
 gives the regime of the step just lived, for measurement only. `info["events"]` counts what each
 resource received (the items eaten, mapped through the season). Everything else is the Forager's.

@@ -183,3 +183,12 @@ def test_wrapper_feeds_energy_from_task_reward():
     _, _, _, _, info = pendulum.step(np.array([0.0], np.float32))
     fed = (info["task_reward"] + 16.2736044) / 16.2736044  # its reward range is [-16.27, 0]
     assert info["internal_state"][0] == pytest.approx(0.5 - 0.001 + 0.01 * fed)
+
+
+def test_decay_may_differ_per_resource_and_a_wrong_count_is_named():
+    env = gym.make("mortal/Forager-v0", decay=(0.0003, 0.0))
+    env.reset(seed=0, options={"internal_state": [0.0, 0.0]})
+    _, _, _, _, info = env.step(np.zeros(2))
+    np.testing.assert_allclose(info["internal_state"], [-0.0003, 0.0])
+    with pytest.raises(ValueError, match=r"decay must be one number or one per resource \('food', 'water'\)"):
+        gym.make("mortal/Forager-v0", decay=(0.1, 0.2, 0.3))

@@ -21,7 +21,7 @@ from suites._report import print_table
 FIGURES = {  # variant -> the sweep metric it is judged by (agents.sweep.METRICS)
     "no-memory": "survival_steps",
     "no-gate": "recovery",
-    "no-context-gate": "recovery",
+    "no-context-gate": "survival_steps",  # HungrySeasons: a body that does not re-adapt dies of it
     "no-episodic-memory": "survival_steps",
     "no-perception": "drive",
     "random-perception": "drive",
