@@ -315,7 +315,8 @@ class ContextGateConfig:
     """kappa: a context (known, or the fast candidate) replaces the current one when its recent error is below the
     current one's over kappa; > 1"""
     error_rate: float = 0.3
-    """rate of each context's running mean of its prediction error, per outcome, in (0, 1]"""
+    """rate of each context's running mean of its prediction error, per outcome, in (0, 1] (1: the last outcome
+    alone decides, for a world whose outcomes are certain within a regime)"""
     persistence: int = 2
     """the outcomes in a row the candidate must predict better before a new context opens, >= 1"""
     error_floor: float = 1e-3

@@ -39,7 +39,8 @@ curriculum's tests need (README, "The Forager on raw wheels: need values").
 
 A body whose world changes what its items give, unannounced (mortal/Seasons-v0), relearns its outcome model at
 each change with one context; with a context gate it relearns only the first time, and returns to what it learnt
-when a regime comes back (README, "Each module on the world that needs it").
+when a regime comes back. Where the wrong item costs (mortal/HungrySeasons-v0) that is what keeps the body alive
+(README, "Each module on the world that needs it").
 
 With `homing` (mortal/Oasis-v0: resources at a few places, far apart, beyond sensing range), episodic memory
 makes the body go back to where its needs were met:

@@ -368,7 +368,7 @@ def test_the_modules_sweep_removes_each_module_on_its_world_and_reports_one_figu
     worlds = {variant: spec.worlds_of(variant) for variant in ablated}
     assert worlds == {"no-memory": ("mortal/Oasis-v0",), "no-gate": ("mortal/Seasons-v0",),
                       "no-perception": ("mortal/VisualForager-v0",), "random-perception": ("mortal/VisualForager-v0",),
-                      "no-planner": ("mortal/Forager-v0",), "no-context-gate": ("mortal/Seasons-v0",),
+                      "no-planner": ("mortal/Forager-v0",), "no-context-gate": ("mortal/HungrySeasons-v0",),
                       "no-episodic-memory": ("mortal/Oasis-v0",)}
     assert spec.reference_of("no-context-gate") == "values" and spec.reference_of("values") is None
     assert spec.reference_of("no-episodic-memory") == "homing"
@@ -389,15 +389,17 @@ def test_the_modules_sweep_removes_each_module_on_its_world_and_reports_one_figu
     assert gate["diff_ci95"] == pytest.approx([200.0, 200.0])
     assert figures["no-perception"]["figure"] == "drive"
     context = figures["no-context-gate"]  # paired with the need-value brain, not with the brain over reflexes
-    assert context["world"] == "mortal/Seasons-v0" and context["full"] == pytest.approx(502.0)
-    assert context["diff_ci95"] == pytest.approx([200.0, 200.0])
+    assert context["world"] == "mortal/HungrySeasons-v0" and context["figure"] == "survival_steps"
+    assert context["full"] == pytest.approx(1070.0) and context["diff_ci95"] == pytest.approx([350.0, 350.0])
     homing = figures["no-episodic-memory"]  # paired with the need values that go home
     assert homing["figure"] == "survival_steps" and homing["full"] == pytest.approx(1090.0)
     assert homing["diff_ci95"] == pytest.approx([370.0, 370.0])
     json.dumps(figures)  # the suite's last line
     seasons = _sweeps.restricted(spec, ("mortal/Seasons-v0",))  # --worlds: one world, the variants that run there
-    assert {t.variant for t in seasons.trials()} == {"full", "no-gate", "values", "no-context-gate"}
-    assert len(seasons.trials()) == 4 * len(spec.seeds) and _sweeps.restricted(spec, ()) == spec
+    assert {t.variant for t in seasons.trials()} == {"full", "no-gate"}
+    hungry = _sweeps.restricted(spec, ("mortal/HungrySeasons-v0",))
+    assert {t.variant for t in hungry.trials()} == {"full", "values", "no-context-gate"}
+    assert len(seasons.trials()) == 2 * len(spec.seeds) and _sweeps.restricted(spec, ()) == spec
     with pytest.raises(SystemExit, match="--worlds mortal/Nowhere-v0: not in the spec's worlds"):
         _sweeps.restricted(spec, ("mortal/Nowhere-v0",))
 

@@ -3,16 +3,18 @@
 The sweep in scripts/sweeps/modules.toml, in one Ray run: the brain over reflexes (PC perception, SDR memory, the
 pymdp planner, the basal ganglia) on every world, and beside it, on the same seeds, memory removed on
 mortal/Oasis-v0, the gate (basal ganglia -> argmax) on mortal/Seasons-v0, perception (-> identity and -> a random
-projection) on mortal/VisualForager-v0 and the planner (-> random) on mortal/Forager-v0; and on Seasons the
-need-value brain whose outcome model the context gate divides among contexts, beside it with one context
-(context gate -> argmax); and on Oasis the need-value brain that goes back to where its SDR memory says each need
-was met, beside it recalling nothing (memory -> none). Each ablation is paired with its own full brain (the spec's `reference`). Every trial's
-agent learns for the spec's step budget, then lives one fresh evaluation life (still learning). Each variant is judged by one figure (`FIGURES`) that the horizon does not cap for the full
-brain: survival where the world is hard enough that lives end before it, the steps to recover after each
-return to an earlier season on Seasons (`agents.recovery`), mean drive elsewhere. The difference
-is paired by seed, signed so that a positive difference means the full brain does better, with its 95%
-bootstrap interval; a module matters on its world where that interval excludes zero. Results are kept in
-runs/sweep__modules/, so an interrupted run resumes where it stopped.
+projection) on mortal/VisualForager-v0 and the planner (-> random) on mortal/Forager-v0; on HungrySeasons (Seasons
+where the wrong item costs) the need-value brain whose outcome model the context gate divides among contexts,
+beside it with one context (context gate -> argmax); and on Oasis the need-value brain that goes back to where its
+SDR memory says each need was met, beside it recalling nothing (memory -> none). Each ablation is paired with its
+own full brain (the spec's `reference`). Every trial's agent learns for the spec's step budget, then lives one
+fresh evaluation life (still learning). Each variant is judged by one figure (`FIGURES`) that the horizon does not
+cap for the full brain: survival where the world is hard enough that lives end before it (HungrySeasons
+included: a body that does not re-adapt dies of it), the steps to recover after each return to an earlier season
+on Seasons (`agents.recovery`), mean drive elsewhere. The difference is paired by seed, signed so that a positive
+difference means the full brain does better, with its 95% bootstrap interval; a module matters on its world where
+that interval excludes zero. Results are kept in runs/sweep__modules/, so an interrupted run resumes where it
+stopped.
 """
 
 from suites import _sweeps
@@ -33,7 +35,7 @@ def evaluate(options: _sweeps.Flat = _sweeps.Options(), out: str = "runs/sweep__
     """Long (hours on 2 CPU cores at the spec's budget): per ablated module, its world, its figure for the full
     and the ablated brain, and the paired difference's 95% bootstrap interval. `--steps`, `--horizon` and
     `--seeds` (the first n of the spec's) override the spec for smaller runs; `--worlds` runs only those worlds
-    (e.g. `--worlds mortal/Seasons-v0`: the full brain and the one without the gate)."""
+    (e.g. `--worlds mortal/Seasons-v0`: the brain over reflexes and the one without the gate)."""
     spec, summary = _sweeps.run(_sweeps.SWEEPS / "modules.toml", out, options)
     figures = compare(summary)
     print_table([dict(variant=variant, world=row["world"], figure=row["figure"], full=row["full"],
