@@ -266,14 +266,14 @@ class ValueAgent(eqx.Module):
         learnt = eqx.tree_at(lambda b: (b.values, b.motion, b.outcomes), brain, (values, motion_model, outcomes))
         return learnt, context
 
-    def learn_places(self, brain: ValueBrain, phi, change, phi_next, valid, scene, previous_scene, *, key
+    def learn_places(self, brain: ValueBrain, phi, change, phi_next, valid, place, previous_scene, *, key
                      ) -> tuple[ValueBrain, Float[Array, ""], Float[Array, ""]]:
         """With `homing`: the place model on the step's change of the place (the delta rule), and at a rise of a
         variable by half an item or more, memory stores the episode: the rise, bound to the place where it came and
         the change of every variable there.
-        Returns the brain, whether a variable rose, and memory's synaptic operations."""
-        place, before = self.place(scene), self.place(previous_scene)
-        places = brain.places.learn(phi, place - before, jnp.float32(0), phi_next, valid)
+        `place` is where the body is now (`place` of this step's scene). Returns the brain, whether a variable
+        rose, and memory's synaptic operations."""
+        places = brain.places.learn(phi, place - self.place(previous_scene), jnp.float32(0), phi_next, valid)
         rose = valid * jnp.any(self.an_item(change))
         cue = self.outcome_code(change)
         episode = jnp.concatenate([place, change])
@@ -310,17 +310,17 @@ class ValueAgent(eqx.Module):
         code, motion = self.code(obs.extero)
         scene = obs.extero[jnp.array(self.scene)]
         phi = brain.values.features(code, self.context(motion, state.previous_action))
+        place = self.place(scene) if brain.places is not None else None  # with `homing`: where the body is
         if learn:  # the transition just completed; none into a life's first step
             valid = (~state.done & (state.life_steps > 0)).astype(jnp.float32)
             change = self.interoception.deviation(obs.intero) - self.interoception.deviation(state.previous_intero)
             brain, context = self.learn(brain, context, state.previous_features, change,
                                         obs.terminated.astype(jnp.float32), phi, valid, motion, scene, state)
             if brain.places is not None:
-                brain, rose, memory_ops = self.learn_places(brain, state.previous_features, change, phi, valid, scene,
+                brain, rose, memory_ops = self.learn_places(brain, state.previous_features, change, phi, valid, place,
                                                             state.previous_scene, key=jax.random.fold_in(key, 1))
-        goals, goal_known, place = state.goals, state.goal_known, None
+        goals, goal_known = state.goals, state.goal_known
         if brain.places is not None:  # a new goal at birth, at each rise, and each time the body gives up
-            place = self.place(scene)
             recalled, known, recall_ops = self.recall_goals(brain.memory, key=jax.random.fold_in(key, 2))
             gave_up = (state.since_relief > 0) & (state.since_relief % self.config.planner.giving_up_steps == 0)
             redraw = state.done | (state.life_steps == 0) | (rose > 0) | gave_up

@@ -27,7 +27,7 @@ def oasis_agent(config=HOMING):
 @eqx.filter_jit
 def learn_places(agent, brain, scene, rise):
     phi = jnp.zeros(brain.values.weight.shape[1])
-    return agent.learn_places(brain, phi, rise, phi, jnp.float32(1), scene, scene, key=jax.random.key(1))
+    return agent.learn_places(brain, phi, rise, phi, jnp.float32(1), agent.place(scene), scene, key=jax.random.key(1))
 
 
 def eat(agent, brain, scene, rise):
